@@ -1,0 +1,271 @@
+//! The Qwen2 decoder with multimodal rotary embedding (M-RoPE): each rotary frequency follows the
+//! temporal, height or width position according to `mrope_section`; grouped-query attention; a
+//! key/value cache that grows as the conversation does.
+
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{embedding, linear, linear_no_bias, rms_norm, Embedding, Linear, RmsNorm, VarBuilder};
+
+use crate::attention::attention;
+use crate::config::TextConfig;
+use crate::error::Result;
+use crate::rope_index::RopePositions;
+
+/// Smallest cache allocation, in tokens; it then doubles as needed.
+const MIN_CACHE_TOKENS: usize = 256;
+
+struct Mlp {
+    gate: Linear,
+    up: Linear,
+    down: Linear,
+}
+
+impl Module for Mlp {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let gate = candle_nn::ops::silu(&self.gate.forward(x)?)?;
+        self.down.forward(&(gate * self.up.forward(x)?)?)
+    }
+}
+
+struct SelfAttention {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
+    heads: usize,
+    kv_heads: usize,
+    head_dim: usize,
+}
+
+struct DecoderLayer {
+    input_norm: RmsNorm,
+    post_attention_norm: RmsNorm,
+    attn: SelfAttention,
+    mlp: Mlp,
+}
+
+/// Keys and values of one layer, stored in a buffer with spare room so that appending a token
+/// does not copy the whole history.
+#[derive(Default, Clone)]
+struct LayerCache {
+    k: Option<Tensor>,
+    v: Option<Tensor>,
+    len: usize,
+}
+
+impl LayerCache {
+    fn append(&mut self, k: &Tensor, v: &Tensor) -> Result<(Tensor, Tensor)> {
+        let added = k.dim(2)?;
+        let needed = self.len + added;
+        let capacity = match &self.k {
+            Some(t) => t.dim(2)?,
+            None => 0,
+        };
+        if needed > capacity {
+            let new_capacity = needed.max(capacity * 2).max(MIN_CACHE_TOKENS);
+            let grow = |old: &Option<Tensor>, like: &Tensor| -> Result<Tensor> {
+                let (b, h, _, d) = like.dims4()?;
+                let buf = Tensor::zeros((b, h, new_capacity, d), like.dtype(), like.device())?;
+                if let Some(old) = old {
+                    buf.slice_set(&old.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
+                }
+                Ok(buf)
+            };
+            self.k = Some(grow(&self.k, k)?);
+            self.v = Some(grow(&self.v, v)?);
+        }
+        let (Some(kb), Some(vb)) = (&self.k, &self.v) else {
+            unreachable!("buffers were allocated above");
+        };
+        kb.slice_set(&k.contiguous()?, 2, self.len)?;
+        vb.slice_set(&v.contiguous()?, 2, self.len)?;
+        self.len = needed;
+        Ok((kb.narrow(2, 0, needed)?, vb.narrow(2, 0, needed)?))
+    }
+}
+
+/// The decoder's memory of everything it has read so far.
+#[derive(Default, Clone)]
+pub struct KvCache {
+    layers: Vec<LayerCache>,
+}
+
+impl KvCache {
+    pub fn len(&self) -> usize {
+        self.layers.first().map_or(0, |l| l.len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets everything after the first `len` tokens.
+    pub fn truncate(&mut self, len: usize) {
+        for l in &mut self.layers {
+            l.len = l.len.min(len);
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.layers.clear();
+    }
+}
+
+pub struct TextModel {
+    cfg: TextConfig,
+    embed: Embedding,
+    layers: Vec<DecoderLayer>,
+    norm: RmsNorm,
+    lm_head: Linear,
+    inv_freq: Vec<f32>,
+    /// For each rotary frequency, which position axis (0 temporal, 1 height, 2 width) drives it.
+    freq_axis: Vec<usize>,
+}
+
+impl TextModel {
+    /// `vb` points at the decoder (`model` or `model.language_model`); `lm_head` at the output
+    /// projection, or `None` when the output projection shares the embedding's weights.
+    pub fn load(vb: VarBuilder, lm_head: Option<VarBuilder>, cfg: &TextConfig) -> Result<Self> {
+        let c = cfg;
+        let (h, hd) = (c.hidden_size, c.head_dim);
+        let embed = embedding(c.vocab_size, h, vb.pp("embed_tokens"))?;
+        let mut layers = Vec::with_capacity(c.num_hidden_layers);
+        for i in 0..c.num_hidden_layers {
+            let l = vb.pp(format!("layers.{i}"));
+            let a = l.pp("self_attn");
+            let m = l.pp("mlp");
+            layers.push(DecoderLayer {
+                input_norm: rms_norm(h, c.rms_norm_eps, l.pp("input_layernorm"))?,
+                post_attention_norm: rms_norm(h, c.rms_norm_eps, l.pp("post_attention_layernorm"))?,
+                attn: SelfAttention {
+                    q: linear(h, c.num_attention_heads * hd, a.pp("q_proj"))?,
+                    k: linear(h, c.num_key_value_heads * hd, a.pp("k_proj"))?,
+                    v: linear(h, c.num_key_value_heads * hd, a.pp("v_proj"))?,
+                    o: linear_no_bias(c.num_attention_heads * hd, h, a.pp("o_proj"))?,
+                    heads: c.num_attention_heads,
+                    kv_heads: c.num_key_value_heads,
+                    head_dim: hd,
+                },
+                mlp: Mlp {
+                    gate: linear_no_bias(h, c.intermediate_size, m.pp("gate_proj"))?,
+                    up: linear_no_bias(h, c.intermediate_size, m.pp("up_proj"))?,
+                    down: linear_no_bias(c.intermediate_size, h, m.pp("down_proj"))?,
+                },
+            });
+        }
+        let norm = rms_norm(h, c.rms_norm_eps, vb.pp("norm"))?;
+        let lm_head = match lm_head {
+            Some(vb) => linear_no_bias(h, c.vocab_size, vb)?,
+            None => Linear::new(embed.embeddings().clone(), None),
+        };
+        let half = hd / 2;
+        let inv_freq = (0..half)
+            .map(|j| (1.0 / c.rope_theta.powf(2.0 * j as f64 / hd as f64)) as f32)
+            .collect();
+        let [t, hh, _] = c.mrope_section;
+        let freq_axis = (0..half)
+            .map(|j| if j < t { 0 } else if j < t + hh { 1 } else { 2 })
+            .collect();
+        Ok(TextModel {
+            cfg: cfg.clone(),
+            embed,
+            layers,
+            norm,
+            lm_head,
+            inv_freq,
+            freq_axis,
+        })
+    }
+
+    pub fn config(&self) -> &TextConfig {
+        &self.cfg
+    }
+
+    pub fn new_cache(&self) -> KvCache {
+        KvCache {
+            layers: vec![LayerCache::default(); self.layers.len()],
+        }
+    }
+
+    /// Token embeddings, (len, hidden).
+    pub fn embed(&self, ids: &[u32], device: &Device) -> Result<Tensor> {
+        let ids = Tensor::from_slice(ids, ids.len(), device)?;
+        Ok(self.embed.forward(&ids)?)
+    }
+
+    /// Runs `embeds` (len, hidden) at `positions` after what `cache` holds, appending to it;
+    /// returns the final-normed hidden states (len, hidden).
+    pub fn forward(&self, embeds: &Tensor, positions: &RopePositions, cache: &mut KvCache) -> Result<Tensor> {
+        let len = embeds.dim(0)?;
+        let offset = cache.len();
+        let (cos, sin) = self.rotary(positions, embeds.dtype(), embeds.device())?;
+        let mut x = embeds.clone();
+        for (layer, lc) in self.layers.iter().zip(&mut cache.layers) {
+            let a = layer.attn.forward(&layer.input_norm.forward(&x)?, &cos, &sin, lc, offset, len)?;
+            x = (x + a)?;
+            let m = layer.mlp.forward(&layer.post_attention_norm.forward(&x)?)?;
+            x = (x + m)?;
+        }
+        Ok(self.norm.forward(&x)?)
+    }
+
+    /// Logits in f32, (len, vocab).
+    pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        Ok(self.lm_head.forward(hidden)?.to_dtype(DType::F32)?)
+    }
+
+    fn rotary(&self, positions: &RopePositions, dtype: DType, device: &Device) -> Result<(Tensor, Tensor)> {
+        let len = positions.len();
+        let half = self.inv_freq.len();
+        let mut angles = Vec::with_capacity(len * half);
+        for i in 0..len {
+            angles.extend(
+                self.inv_freq
+                    .iter()
+                    .zip(&self.freq_axis)
+                    .map(|(f, &axis)| positions.axes[axis][i] as f32 * f),
+            );
+        }
+        let angles = Tensor::from_vec(angles, (len, half), device)?;
+        Ok((angles.cos()?.to_dtype(dtype)?, angles.sin()?.to_dtype(dtype)?))
+    }
+}
+
+impl SelfAttention {
+    fn forward(
+        &self,
+        x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        cache: &mut LayerCache,
+        offset: usize,
+        len: usize,
+    ) -> Result<Tensor> {
+        let (nh, nkv, hd) = (self.heads, self.kv_heads, self.head_dim);
+        let project = |l: &Linear, heads: usize, rotate: bool| -> Result<Tensor> {
+            let t = l.forward(x)?.reshape((1, len, heads, hd))?;
+            let t = if rotate {
+                candle_nn::rotary_emb::rope_thd(&t, cos, sin)?
+            } else {
+                t
+            };
+            Ok(t.transpose(1, 2)?.contiguous()?)
+        };
+        let q = project(&self.q, nh, true)?;
+        let k = project(&self.k, nkv, true)?;
+        let v = project(&self.v, nkv, false)?;
+        let (k, v) = cache.append(&k, &v)?;
+        // Heads sharing a key/value head are adjacent, so grouping them is a reshape.
+        let group = nh / nkv;
+        let q = q.reshape((nkv, group * len, hd))?;
+        let visible: Vec<usize> = (0..group * len).map(|r| offset + r % len + 1).collect();
+        let o = attention(
+            &q,
+            &k.squeeze(0)?,
+            &v.squeeze(0)?,
+            1.0 / (hd as f64).sqrt(),
+            Some(&visible),
+        )?;
+        let o = o.reshape((1, nh, len, hd))?.transpose(1, 2)?.reshape((len, nh * hd))?;
+        Ok(self.o.forward(&o)?)
+    }
+}
