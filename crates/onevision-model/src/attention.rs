@@ -58,13 +58,20 @@ mod tests {
         let mut out = vec![0f32; lq * d];
         for i in 0..lq {
             let s: Vec<f64> = (0..visible[i])
-                .map(|j| (0..d).map(|c| (q[i * d + c] * k[j * d + c]) as f64).sum::<f64>() / (d as f64).sqrt())
+                .map(|j| {
+                    (0..d)
+                        .map(|c| (q[i * d + c] * k[j * d + c]) as f64)
+                        .sum::<f64>()
+                        / (d as f64).sqrt()
+                })
                 .collect();
             let m = s.iter().cloned().fold(f64::MIN, f64::max);
             let e: Vec<f64> = s.iter().map(|x| (x - m).exp()).collect();
             let z: f64 = e.iter().sum();
             for c in 0..d {
-                out[i * d + c] = (0..visible[i]).map(|j| e[j] / z * v[j * d + c] as f64).sum::<f64>() as f32;
+                out[i * d + c] = (0..visible[i])
+                    .map(|j| e[j] / z * v[j * d + c] as f64)
+                    .sum::<f64>() as f32;
             }
         }
         out
@@ -74,18 +81,28 @@ mod tests {
     fn causal_attention_matches_a_direct_computation() {
         let (lq, lk, d) = (5, 7, 4);
         let gen = |n: usize, seed: u32| -> Vec<f32> {
-            (0..n).map(|i| (((i as u32).wrapping_mul(2654435761u32) ^ seed) % 1000) as f32 / 500.0 - 1.0).collect()
+            (0..n)
+                .map(|i| {
+                    (((i as u32).wrapping_mul(2654435761u32) ^ seed) % 1000) as f32 / 500.0 - 1.0
+                })
+                .collect()
         };
         let (q, k, v) = (gen(lq * d, 1), gen(lk * d, 2), gen(lk * d, 3));
         let visible: Vec<usize> = (0..lq).map(|i| lk - lq + i + 1).collect();
         let dev = Device::Cpu;
         let t = |x: &Vec<f32>, n| Tensor::from_vec(x.clone(), (1, n, d), &dev).unwrap();
-        let got = attention(&t(&q, lq), &t(&k, lk), &t(&v, lk), 1.0 / (d as f64).sqrt(), Some(&visible))
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let got = attention(
+            &t(&q, lq),
+            &t(&k, lk),
+            &t(&v, lk),
+            1.0 / (d as f64).sqrt(),
+            Some(&visible),
+        )
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
         let want = naive(&q, &k, &v, lq, d, &visible);
         for (a, b) in got.iter().zip(&want) {
             assert!((a - b).abs() < 1e-5, "{a} vs {b}");

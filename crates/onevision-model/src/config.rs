@@ -177,7 +177,9 @@ impl Parser<'_> {
     fn parse_text(&self, s: &Scope) -> Result<TextConfig> {
         let hidden_size = s.positive("hidden_size")?;
         let num_attention_heads = s.positive("num_attention_heads")?;
-        let num_key_value_heads = s.opt_usize("num_key_value_heads")?.unwrap_or(num_attention_heads);
+        let num_key_value_heads = s
+            .opt_usize("num_key_value_heads")?
+            .unwrap_or(num_attention_heads);
         if num_key_value_heads == 0 || num_attention_heads % num_key_value_heads != 0 {
             return Err(s.invalid(format!(
                 "num_key_value_heads is {num_key_value_heads}, which does not divide num_attention_heads {num_attention_heads}"
@@ -195,7 +197,9 @@ impl Parser<'_> {
             }
         };
         if head_dim == 0 || head_dim % 2 != 0 {
-            return Err(s.invalid(format!("the head dimension {head_dim} must be even and positive")));
+            return Err(s.invalid(format!(
+                "the head dimension {head_dim} must be even and positive"
+            )));
         }
         for act in ["hidden_act"] {
             if let Some(v) = s.get(act) {
@@ -208,7 +212,11 @@ impl Parser<'_> {
         let rope = s
             .object("rope_parameters")?
             .or(s.object("rope_scaling")?)
-            .ok_or_else(|| s.invalid("rope_scaling.mrope_section (or rope_parameters.mrope_section) is missing"))?;
+            .ok_or_else(|| {
+                s.invalid(
+                    "rope_scaling.mrope_section (or rope_parameters.mrope_section) is missing",
+                )
+            })?;
         let section = rope
             .get("mrope_section")
             .and_then(Value::as_array)
@@ -217,7 +225,9 @@ impl Parser<'_> {
             .iter()
             .map(|v| v.as_u64().map(|v| v as usize))
             .collect::<Option<_>>()
-            .ok_or_else(|| s.invalid("rope_scaling.mrope_section must hold non-negative integers"))?;
+            .ok_or_else(|| {
+                s.invalid("rope_scaling.mrope_section must hold non-negative integers")
+            })?;
         let mrope_section: [usize; 3] = section.as_slice().try_into().map_err(|_| {
             s.invalid(format!(
                 "rope_scaling.mrope_section has {} entries, expected 3 (temporal, height, width)",
@@ -258,7 +268,9 @@ impl Parser<'_> {
 }
 
 fn parse_vision(s: &Scope) -> Result<VisionConfig> {
-    let hidden_size = s.positive("hidden_size").or_else(|_| s.positive("embed_dim"))?;
+    let hidden_size = s
+        .positive("hidden_size")
+        .or_else(|_| s.positive("embed_dim"))?;
     let num_heads = s.positive("num_heads")?;
     if hidden_size % num_heads != 0 {
         return Err(s.invalid(format!(
@@ -282,7 +294,9 @@ fn parse_vision(s: &Scope) -> Result<VisionConfig> {
     let spatial_merge_size = s.opt_usize("spatial_merge_size")?.unwrap_or(2);
     let temporal_patch_size = s.opt_usize("temporal_patch_size")?.unwrap_or(2);
     if patch_size == 0 || spatial_merge_size == 0 || temporal_patch_size == 0 {
-        return Err(s.invalid("patch_size, spatial_merge_size and temporal_patch_size must be positive"));
+        return Err(
+            s.invalid("patch_size, spatial_merge_size and temporal_patch_size must be positive")
+        );
     }
     let window_size = s.opt_usize("window_size")?.unwrap_or(112);
     if window_size == 0 || window_size % (patch_size * spatial_merge_size) != 0 {
@@ -357,7 +371,9 @@ impl<'a> Scope<'a> {
     }
 
     fn get(&self, field: &str) -> Option<&'a Value> {
-        let found = |m: Option<&'a Map<String, Value>>| m.and_then(|m| m.get(field)).filter(|v| !v.is_null());
+        let found = |m: Option<&'a Map<String, Value>>| {
+            m.and_then(|m| m.get(field)).filter(|v| !v.is_null())
+        };
         found(self.primary).or_else(|| found(self.fallback))
     }
 
@@ -401,7 +417,10 @@ impl<'a> Scope<'a> {
     fn opt_f64(&self, field: &str) -> Result<Option<f64>> {
         match self.get(field) {
             None => Ok(None),
-            Some(v) => v.as_f64().map(Some).ok_or_else(|| self.bad(field, "a number")),
+            Some(v) => v
+                .as_f64()
+                .map(Some)
+                .ok_or_else(|| self.bad(field, "a number")),
         }
     }
 

@@ -40,7 +40,7 @@ impl Default for ImageProcessorConfig {
             merge_size: 2,
             temporal_patch_size: 2,
             image_mean: [0.481_454_66, 0.457_827_5, 0.408_210_73],
-            image_std: [0.268_629_54, 0.261_302_58, 0.275_777_1],
+            image_std: [0.268_629_54, 0.261_302_6, 0.275_777_1],
             rescale_factor: 1.0 / 255.0,
             do_resize: true,
             do_rescale: true,
@@ -70,7 +70,11 @@ impl ImageProcessorConfig {
                     .ok_or_else(|| bad(field, "a non-negative integer")),
             }
         };
-        let size_field = |key: &str| v.get("size").and_then(|s| s.get(key)).and_then(Value::as_u64);
+        let size_field = |key: &str| {
+            v.get("size")
+                .and_then(|s| s.get(key))
+                .and_then(Value::as_u64)
+        };
         let triple = |field: &str, default: [f32; 3]| -> Result<[f32; 3]> {
             match v.get(field) {
                 None | Some(Value::Null) => Ok(default),
@@ -99,7 +103,9 @@ impl ImageProcessorConfig {
             image_std: triple("image_std", d.image_std)?,
             rescale_factor: match v.get("rescale_factor") {
                 None | Some(Value::Null) => d.rescale_factor,
-                Some(x) => x.as_f64().ok_or_else(|| bad("rescale_factor", "a number"))?,
+                Some(x) => x
+                    .as_f64()
+                    .ok_or_else(|| bad("rescale_factor", "a number"))?,
             },
             do_resize: flag("do_resize"),
             do_rescale: flag("do_rescale"),
@@ -111,7 +117,7 @@ impl ImageProcessorConfig {
                 reason: "patch_size, merge_size and temporal_patch_size must be positive".into(),
             });
         }
-        if cfg.image_std.iter().any(|&s| s == 0.0) {
+        if cfg.image_std.contains(&0.0) {
             return Err(bad("image_std", "three non-zero numbers"));
         }
         Ok(cfg)
@@ -164,7 +170,9 @@ pub fn smart_resize(
     max_pixels: usize,
 ) -> Result<(usize, usize)> {
     if height == 0 || width == 0 {
-        return Err(Error::Input(format!("a picture of {width}x{height} pixels is empty")));
+        return Err(Error::Input(format!(
+            "a picture of {width}x{height} pixels is empty"
+        )));
     }
     let (h, w, f) = (height as f64, width as f64, factor as f64);
     let ratio = h.max(w) / h.min(w);
@@ -235,12 +243,12 @@ fn to_rgb8(img: DynamicImage) -> RgbImage {
     }
 }
 
-/// Turns a decoded picture into the vision tower's input.
-pub fn preprocess(img: &RgbImage, cfg: &ImageProcessorConfig, max_pixels: Option<usize>) -> Result<PixelPatches> {
+/// Turns a decoded picture into the vision tower's input. Callers that want less detail than the
+/// checkpoint's default (the app does) lower `cfg.max_pixels`.
+pub fn preprocess(img: &RgbImage, cfg: &ImageProcessorConfig) -> Result<PixelPatches> {
     let (width, height) = (img.width() as usize, img.height() as usize);
-    let max_pixels = max_pixels.unwrap_or(cfg.max_pixels);
     let (out_h, out_w) = if cfg.do_resize {
-        smart_resize(height, width, cfg.factor(), cfg.min_pixels, max_pixels)?
+        smart_resize(height, width, cfg.factor(), cfg.min_pixels, cfg.max_pixels)?
     } else {
         (height, width)
     };
@@ -331,7 +339,9 @@ mod tests {
 
     #[test]
     fn smart_resize_refuses_extreme_aspect_and_empty() {
-        let err = smart_resize(10, 2010, 28, 3136, 1 << 24).unwrap_err().to_string();
+        let err = smart_resize(10, 2010, 28, 3136, 1 << 24)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("aspect ratio of 201"), "{err}");
         assert!(smart_resize(0, 10, 28, 3136, 1 << 24).is_err());
         assert!(smart_resize(10, 2000, 28, 3136, 1 << 24).is_ok());
@@ -350,7 +360,7 @@ mod tests {
             min_pixels: 28 * 28,
             ..Default::default()
         };
-        let out = preprocess(&img, &cfg, None).unwrap();
+        let out = preprocess(&img, &cfg).unwrap();
         assert_eq!(out.grid_thw, [1, 2, 4]);
         assert_eq!(out.patch_dim, 3 * 2 * 14 * 14);
         let row = |r: usize| &out.data[r * out.patch_dim..(r + 1) * out.patch_dim];
@@ -370,7 +380,9 @@ mod tests {
 
     #[test]
     fn broken_bytes_name_the_picture() {
-        let err = decode_image(b"definitely not a png", "homework.png").unwrap_err().to_string();
+        let err = decode_image(b"definitely not a png", "homework.png")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("homework.png"), "{err}");
         let err = decode_image(b"", "empty.jpg").unwrap_err().to_string();
         assert!(err.contains("empty.jpg") && err.contains("empty"), "{err}");

@@ -119,7 +119,12 @@ impl Model {
         let dtype = opts.dtype.unwrap_or_else(|| default_dtype(&opts.device));
         let checkpoint = Checkpoint::open(dir)?;
         let layout = checkpoint.layout.clone();
-        tracing::debug!(files = checkpoint.files.len(), ?layout, ?dtype, "loading weights");
+        tracing::debug!(
+            files = checkpoint.files.len(),
+            ?layout,
+            ?dtype,
+            "loading weights"
+        );
         let vb = checkpoint.var_builder(dtype, &opts.device);
         let wrap = |e: Error| match e {
             Error::Candle(e) => Error::Weights {
@@ -176,13 +181,19 @@ impl Model {
         }
         let grids: Vec<[usize; 3]> = pictures.iter().map(|p| p.grid_thw).collect();
         let dim = self.config.vision.patch_dim();
-        if let Some(p) = pictures.iter().find(|p| p.patch_dim != dim || p.data.len() != p.num_patches() * dim) {
+        if let Some(p) = pictures
+            .iter()
+            .find(|p| p.patch_dim != dim || p.data.len() != p.num_patches() * dim)
+        {
             return Err(Error::Input(format!(
                 "pixel patches of {} values each do not fit this model's {dim}",
                 p.patch_dim
             )));
         }
-        let data: Vec<f32> = pictures.iter().flat_map(|p| p.data.iter().copied()).collect();
+        let data: Vec<f32> = pictures
+            .iter()
+            .flat_map(|p| p.data.iter().copied())
+            .collect();
         let total: usize = pictures.iter().map(|p| p.num_patches()).sum();
         let pixels = Tensor::from_vec(data, (total, dim), &self.device)?;
         let embeds = self.vision.forward(&pixels, &grids)?;
@@ -202,7 +213,12 @@ impl Model {
 
     /// Reads `ids` (which continue whatever the cache holds) into the cache. Each run of image
     /// tokens takes the next of `images`, in order. Returns f32 logits: (1 or len, vocab).
-    pub fn prefill(&mut self, ids: &[u32], images: &[ImageEmbedding], logits: Logits) -> Result<Tensor> {
+    pub fn prefill(
+        &mut self,
+        ids: &[u32],
+        images: &[ImageEmbedding],
+        logits: Logits,
+    ) -> Result<Tensor> {
         if ids.is_empty() {
             return Err(Error::Input("the prompt has no tokens".into()));
         }
@@ -279,7 +295,10 @@ impl Model {
         let mut i = 0;
         while i < ids.len() {
             let is_image = ids[i] == image_id;
-            let run = ids[i..].iter().take_while(|&&id| (id == image_id) == is_image).count();
+            let run = ids[i..]
+                .iter()
+                .take_while(|&&id| (id == image_id) == is_image)
+                .count();
             if !is_image {
                 parts.push(text.narrow(0, i, run)?);
                 i += run;

@@ -176,7 +176,10 @@ mod tests {
             let k = Kernel::new(i, o);
             for x in 0..o {
                 let s: i64 = k.weights(x).iter().map(|&w| i64::from(w)).sum();
-                assert!((s - (1 << PRECISION_BITS)).abs() <= k.count[x] as i64, "{i}->{o} at {x}: {s}");
+                assert!(
+                    (s - (1 << PRECISION_BITS)).abs() <= k.count[x] as i64,
+                    "{i}->{o} at {x}: {s}"
+                );
             }
         }
     }

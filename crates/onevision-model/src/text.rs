@@ -3,7 +3,9 @@
 //! key/value cache that grows as the conversation does.
 
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{embedding, linear, linear_no_bias, rms_norm, Embedding, Linear, RmsNorm, VarBuilder};
+use candle_nn::{
+    embedding, linear, linear_no_bias, rms_norm, Embedding, Linear, RmsNorm, VarBuilder,
+};
 
 use crate::attention::attention;
 use crate::config::TextConfig;
@@ -163,7 +165,15 @@ impl TextModel {
             .collect();
         let [t, hh, _] = c.mrope_section;
         let freq_axis = (0..half)
-            .map(|j| if j < t { 0 } else if j < t + hh { 1 } else { 2 })
+            .map(|j| {
+                if j < t {
+                    0
+                } else if j < t + hh {
+                    1
+                } else {
+                    2
+                }
+            })
             .collect();
         Ok(TextModel {
             cfg: cfg.clone(),
@@ -194,13 +204,21 @@ impl TextModel {
 
     /// Runs `embeds` (len, hidden) at `positions` after what `cache` holds, appending to it;
     /// returns the final-normed hidden states (len, hidden).
-    pub fn forward(&self, embeds: &Tensor, positions: &RopePositions, cache: &mut KvCache) -> Result<Tensor> {
+    pub fn forward(
+        &self,
+        embeds: &Tensor,
+        positions: &RopePositions,
+        cache: &mut KvCache,
+    ) -> Result<Tensor> {
         let len = embeds.dim(0)?;
         let offset = cache.len();
         let (cos, sin) = self.rotary(positions, embeds.dtype(), embeds.device())?;
         let mut x = embeds.clone();
         for (layer, lc) in self.layers.iter().zip(&mut cache.layers) {
-            let a = layer.attn.forward(&layer.input_norm.forward(&x)?, &cos, &sin, lc, offset, len)?;
+            let a =
+                layer
+                    .attn
+                    .forward(&layer.input_norm.forward(&x)?, &cos, &sin, lc, offset, len)?;
             x = (x + a)?;
             let m = layer.mlp.forward(&layer.post_attention_norm.forward(&x)?)?;
             x = (x + m)?;
@@ -213,7 +231,12 @@ impl TextModel {
         Ok(self.lm_head.forward(hidden)?.to_dtype(DType::F32)?)
     }
 
-    fn rotary(&self, positions: &RopePositions, dtype: DType, device: &Device) -> Result<(Tensor, Tensor)> {
+    fn rotary(
+        &self,
+        positions: &RopePositions,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<(Tensor, Tensor)> {
         let len = positions.len();
         let half = self.inv_freq.len();
         let mut angles = Vec::with_capacity(len * half);
@@ -226,7 +249,10 @@ impl TextModel {
             );
         }
         let angles = Tensor::from_vec(angles, (len, half), device)?;
-        Ok((angles.cos()?.to_dtype(dtype)?, angles.sin()?.to_dtype(dtype)?))
+        Ok((
+            angles.cos()?.to_dtype(dtype)?,
+            angles.sin()?.to_dtype(dtype)?,
+        ))
     }
 }
 
@@ -265,7 +291,10 @@ impl SelfAttention {
             1.0 / (hd as f64).sqrt(),
             Some(&visible),
         )?;
-        let o = o.reshape((1, nh, len, hd))?.transpose(1, 2)?.reshape((len, nh * hd))?;
+        let o = o
+            .reshape((1, nh, len, hd))?
+            .transpose(1, 2)?
+            .reshape((len, nh * hd))?;
         Ok(self.o.forward(&o)?)
     }
 }

@@ -157,7 +157,13 @@ impl VisionTower {
         let patch_embed = vb
             .pp("patch_embed.proj")
             .get(
-                (c.hidden_size, c.in_channels, c.temporal_patch_size, c.patch_size, c.patch_size),
+                (
+                    c.hidden_size,
+                    c.in_channels,
+                    c.temporal_patch_size,
+                    c.patch_size,
+                    c.patch_size,
+                ),
                 "weight",
             )?
             .reshape((c.hidden_size, c.patch_dim()))?;
@@ -256,14 +262,26 @@ impl VisionTower {
 }
 
 impl VisionBlock {
-    fn forward(&self, x: &Tensor, cos: &Tensor, sin: &Tensor, runs: &[SegmentRun]) -> Result<Tensor> {
+    fn forward(
+        &self,
+        x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        runs: &[SegmentRun],
+    ) -> Result<Tensor> {
         let h = (x + self.attn.forward(&self.norm1.forward(x)?, cos, sin, runs)?)?;
         Ok((&h + self.mlp.forward(&self.norm2.forward(&h)?)?)?)
     }
 }
 
 impl VisionAttention {
-    fn forward(&self, x: &Tensor, cos: &Tensor, sin: &Tensor, runs: &[SegmentRun]) -> Result<Tensor> {
+    fn forward(
+        &self,
+        x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        runs: &[SegmentRun],
+    ) -> Result<Tensor> {
         let n = x.dim(0)?;
         let (nh, hd) = (self.heads, self.head_dim);
         let qkv = self.qkv.forward(x)?.reshape((n, 3, nh, hd))?;
@@ -331,7 +349,11 @@ mod tests {
         let mut seen = plan.patch_order.clone();
         seen.sort();
         assert_eq!(seen, (0..(240 + 16) as u32).collect::<Vec<_>>());
-        let sizes: Vec<usize> = plan.window_bounds.windows(2).map(|w| (w[1] - w[0]) / 4).collect();
+        let sizes: Vec<usize> = plan
+            .window_bounds
+            .windows(2)
+            .map(|w| (w[1] - w[0]) / 4)
+            .collect();
         assert_eq!(sizes, vec![16, 8, 16, 8, 8, 4, 4]);
         assert_eq!(plan.image_bounds, vec![0, 240, 256]);
         // The second window starts at merged token (0, 4) of the first picture.
@@ -348,9 +370,21 @@ mod tests {
         assert_eq!(
             runs,
             vec![
-                SegmentRun { start: 0, len: 4, count: 3 },
-                SegmentRun { start: 12, len: 2, count: 2 },
-                SegmentRun { start: 16, len: 4, count: 1 },
+                SegmentRun {
+                    start: 0,
+                    len: 4,
+                    count: 3
+                },
+                SegmentRun {
+                    start: 12,
+                    len: 2,
+                    count: 2
+                },
+                SegmentRun {
+                    start: 16,
+                    len: 4,
+                    count: 1
+                },
             ]
         );
     }

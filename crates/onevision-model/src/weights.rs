@@ -159,8 +159,11 @@ fn check_file(path: &Path) -> Result<()> {
     let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut head = [0u8; 8];
-    f.read_exact(&mut head)
-        .map_err(|_| fail(format!("is truncated: {len} bytes, too short for a safetensors header")))?;
+    f.read_exact(&mut head).map_err(|_| {
+        fail(format!(
+            "is truncated: {len} bytes, too short for a safetensors header"
+        ))
+    })?;
     let header_len = u64::from_le_bytes(head);
     if header_len > 100 * 1024 * 1024 || 8 + header_len > len {
         return Err(fail(format!(

@@ -1,0 +1,242 @@
+//! Parity with Hugging Face transformers on small random Qwen2.5-VL checkpoints.
+//!
+//! The fixtures under `tests/parity/fixtures` come from `tests/parity/generate.py` (transformers
+//! on the CPU, float32, eager attention); see tests/parity/README.md. Each case checks, in order:
+//! pixel values, 3-D rotary positions, the vision tower's output, every prompt position's logits,
+//! and a greedy continuation.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use onevision_model::image::{load_image, preprocess};
+use onevision_model::{
+    rope_positions, DType, Device, LoadOptions, Logits, Model, PixelPatches, Tensor,
+};
+use serde_json::Value;
+
+/// Pixel values where no resize happens: only float rounding may differ.
+const PIXELS_EXACT_TOL: f32 = 1e-5;
+/// Pixel values after a resize (the bound; measured values are printed).
+const PIXELS_RESIZED_MAX: f32 = 0.05;
+const PIXELS_RESIZED_MEAN: f32 = 2e-3;
+/// Vision tower output, f32.
+const VISION_TOL: f32 = 1e-4;
+/// Logits at every prompt position, f32.
+const LOGITS_TOL: f32 = 1e-3;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/parity/fixtures")
+}
+
+struct Diff {
+    max: f32,
+    mean: f32,
+}
+
+fn diff(a: &Tensor, b: &Tensor) -> Diff {
+    assert_eq!(a.dims(), b.dims(), "shapes differ");
+    let d = (a.to_dtype(DType::F32).unwrap() - b.to_dtype(DType::F32).unwrap())
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap();
+    Diff {
+        max: d.max(0).unwrap().to_scalar::<f32>().unwrap(),
+        mean: d.mean(0).unwrap().to_scalar::<f32>().unwrap(),
+    }
+}
+
+fn ids(v: &Value) -> Vec<u32> {
+    v.as_array()
+        .expect("a list of ids")
+        .iter()
+        .map(|x| x.as_u64().expect("an id") as u32)
+        .collect()
+}
+
+fn concat_pixels(pics: &[PixelPatches]) -> Tensor {
+    let dim = pics[0].patch_dim;
+    let data: Vec<f32> = pics.iter().flat_map(|p| p.data.iter().copied()).collect();
+    let n = data.len() / dim;
+    Tensor::from_vec(data, (n, dim), &Device::Cpu).unwrap()
+}
+
+fn run_case(name: &str) {
+    let dir = fixtures().join(name);
+    let case: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("case.json")).unwrap()).unwrap();
+    let reference: HashMap<String, Tensor> =
+        candle_core::safetensors::load(dir.join("reference.safetensors"), &Device::Cpu).unwrap();
+    let mut model = Model::load(
+        &dir.join("model"),
+        &LoadOptions {
+            device: Device::Cpu,
+            dtype: Some(DType::F32),
+        },
+    )
+    .unwrap();
+
+    // Pixels.
+    let mut pcfg = model.image_config().clone();
+    if let Some(v) = case["max_pixels"].as_u64() {
+        pcfg.max_pixels = v as usize;
+    }
+    if let Some(v) = case["min_pixels"].as_u64() {
+        pcfg.min_pixels = v as usize;
+    }
+    let mut resized = false;
+    let mut pictures = Vec::new();
+    for p in case["images"].as_array().unwrap() {
+        let img = load_image(&dir.join(p.as_str().unwrap())).unwrap();
+        let patches = preprocess(&img, &pcfg).unwrap();
+        let [_, gh, gw] = patches.grid_thw;
+        resized |= (gh * pcfg.patch_size, gw * pcfg.patch_size)
+            != (img.height() as usize, img.width() as usize);
+        pictures.push(patches);
+    }
+    let want_grids: Vec<[usize; 3]> = case["image_grid_thw"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            let g = ids(g);
+            [g[0] as usize, g[1] as usize, g[2] as usize]
+        })
+        .collect();
+    let grids: Vec<[usize; 3]> = pictures.iter().map(|p| p.grid_thw).collect();
+    assert_eq!(grids, want_grids, "{name}: grids");
+    let ref_pixels = &reference["pixel_values"];
+    let d = diff(&concat_pixels(&pictures), ref_pixels);
+    eprintln!(
+        "{name}: pixel_values max {:.2e} mean {:.2e} (resized: {resized})",
+        d.max, d.mean
+    );
+    if resized {
+        assert!(
+            d.max <= PIXELS_RESIZED_MAX && d.mean <= PIXELS_RESIZED_MEAN,
+            "{name}: pixels"
+        );
+    } else {
+        assert!(d.max <= PIXELS_EXACT_TOL, "{name}: pixels");
+    }
+
+    // Rotary positions.
+    let input_ids = ids(&case["input_ids"]);
+    let cfg = model.config().clone();
+    let pos = rope_positions(
+        &input_ids,
+        &grids,
+        cfg.vision.spatial_merge_size,
+        cfg.image_token_id,
+        0,
+    )
+    .unwrap();
+    for (axis, want) in case["position_ids"].as_array().unwrap().iter().enumerate() {
+        let want: Vec<i64> = want
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_i64().unwrap())
+            .collect();
+        assert_eq!(pos.axes[axis], want, "{name}: position axis {axis}");
+    }
+    assert_eq!(
+        pos.next - input_ids.len() as i64,
+        case["rope_delta"].as_i64().unwrap(),
+        "{name}: rope delta"
+    );
+
+    // Vision tower, fed the reference's own pixels so its error is its own.
+    let ref_pictures: Vec<PixelPatches> = {
+        let mut out = Vec::new();
+        let mut start = 0;
+        for p in &pictures {
+            let n = p.num_patches();
+            let data = ref_pixels
+                .narrow(0, start, n)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            out.push(PixelPatches { data, ..p.clone() });
+            start += n;
+        }
+        out
+    };
+    let embeds = model
+        .encode_images(&ref_pictures.iter().collect::<Vec<_>>())
+        .unwrap();
+    let all: Vec<Tensor> = embeds.iter().map(|e| e.embeds.clone()).collect();
+    let d = diff(&Tensor::cat(&all, 0).unwrap(), &reference["vision_embeds"]);
+    eprintln!(
+        "{name}: vision_embeds max {:.2e} mean {:.2e}",
+        d.max, d.mean
+    );
+    assert!(d.max <= VISION_TOL, "{name}: vision output");
+
+    // Logits at every position, from our own pixels end to end.
+    let ours = model
+        .encode_images(&pictures.iter().collect::<Vec<_>>())
+        .unwrap();
+    let logits = model.prefill(&input_ids, &ours, Logits::All).unwrap();
+    let d = diff(&logits, &reference["logits"]);
+    eprintln!(
+        "{name}: logits max {:.2e} mean {:.2e} over {} positions",
+        d.max,
+        d.mean,
+        input_ids.len()
+    );
+    assert!(d.max <= LOGITS_TOL, "{name}: logits");
+
+    // Greedy continuation.
+    let want = ids(&case["greedy_new_tokens"]);
+    let last = logits
+        .narrow(0, input_ids.len() - 1, 1)
+        .unwrap()
+        .squeeze(0)
+        .unwrap();
+    let mut token = last.argmax(0).unwrap().to_scalar::<u32>().unwrap();
+    let mut got = vec![token];
+    while got.len() < want.len() {
+        token = model
+            .decode_step(token)
+            .unwrap()
+            .argmax(0)
+            .unwrap()
+            .to_scalar::<u32>()
+            .unwrap();
+        got.push(token);
+    }
+    assert_eq!(got, want, "{name}: greedy continuation");
+}
+
+macro_rules! parity_cases {
+    ($($name:ident),* $(,)?) => {
+        $(#[test] fn $name() { run_case(stringify!($name)); })*
+
+        #[test]
+        fn every_fixture_case_is_tested() {
+            let mut found: Vec<String> = std::fs::read_dir(fixtures())
+                .expect("tests/parity/fixtures exists")
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().join("case.json").is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            found.sort();
+            let mut listed = vec![$(stringify!($name).to_string()),*];
+            listed.sort();
+            assert_eq!(found, listed);
+        }
+    };
+}
+
+parity_cases!(
+    single_exact,
+    resize_portrait_sharded,
+    exif_jpeg,
+    two_pictures_nested_bf16_tied,
+    multi_turn,
+    real_tokenizer_chat,
+);
