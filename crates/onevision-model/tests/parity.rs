@@ -240,3 +240,51 @@ parity_cases!(
     multi_turn,
     real_tokenizer_chat,
 );
+
+/// A follow-up turn prefilled on top of the cache, and a rewind to an earlier mark, give the same
+/// logits as reading the whole conversation at once: what lets the engine skip re-reading history.
+#[test]
+fn continuing_and_rewinding_the_cache_match_a_full_prefill() {
+    let dir = fixtures().join("multi_turn");
+    let case: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("case.json")).unwrap()).unwrap();
+    let reference: HashMap<String, Tensor> =
+        candle_core::safetensors::load(dir.join("reference.safetensors"), &Device::Cpu).unwrap();
+    let mut model = Model::load(&dir.join("model"), &LoadOptions::default()).unwrap();
+    let mut pcfg = model.image_config().clone();
+    if let Some(v) = case["max_pixels"].as_u64() {
+        pcfg.max_pixels = v as usize;
+    }
+    let img = load_image(&dir.join(case["images"][0].as_str().unwrap())).unwrap();
+    let pixels = preprocess(&img, &pcfg).unwrap();
+    let embeds = model.encode_images(&[&pixels]).unwrap();
+    let input_ids = ids(&case["input_ids"]);
+    let image_id = model.config().image_token_id;
+    let last_image = input_ids.iter().rposition(|&t| t == image_id).unwrap();
+    let split = (last_image + 1 + input_ids.len()) / 2;
+
+    model
+        .prefill(&input_ids[..split], &embeds, Logits::Last)
+        .unwrap();
+    let mark = model.mark();
+    let tail = model
+        .prefill(&input_ids[split..], &[], Logits::All)
+        .unwrap();
+    let want = reference["logits"]
+        .narrow(0, split, input_ids.len() - split)
+        .unwrap();
+    let d = diff(&tail, &want);
+    assert!(
+        d.max <= LOGITS_TOL,
+        "continued prefill differs by {}",
+        d.max
+    );
+
+    // Something else is read, then forgotten: the same turn gives the same logits again.
+    model.decode_step(7).unwrap();
+    model.rewind(mark).unwrap();
+    let again = model
+        .prefill(&input_ids[split..], &[], Logits::All)
+        .unwrap();
+    assert!(diff(&again, &tail).max == 0.0);
+}
