@@ -1,5 +1,6 @@
 # OneVision Desk. `make test` is what CI runs (through .ci/run); `make run` starts the app.
 CARGO ?= cargo
+PYTHON ?= python3
 
 .PHONY: test fmt-check clippy unit run parity-fixtures tokenizer
 
@@ -22,7 +23,7 @@ run:
 
 # Regenerates the transformers reference fixtures (needs Python with tests/parity/requirements.txt).
 parity-fixtures: tokenizer
-	python3 tests/parity/generate.py
+	$(PYTHON) tests/parity/generate.py
 
 tokenizer:
 	bash tests/tokenizer/rebuild_qwen25_tokenizer.sh tests/tokenizer/qwen2.5

@@ -33,6 +33,7 @@ from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLIm
 
 warnings.filterwarnings("ignore")
 transformers.logging.set_verbosity_error()
+transformers.logging.disable_progress_bar()
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "fixtures")
@@ -134,7 +135,8 @@ REAL_IDS = {
 REAL_GENERATION = {"bos_token_id": 151643, "eos_token_id": [151645, 151643], "pad_token_id": 151643}
 REAL_TOKENIZER_SIZE = 151665
 
-# Qwen2.5-VL chat format; written for this project, renders with Jinja2 and minijinja alike.
+# Qwen2.5-VL chat format, written for this project in plain Jinja (no Python-only methods), so any
+# Jinja engine renders it the same.
 CHAT_TEMPLATE = (
     "{%- if messages | length == 0 or messages[0]['role'] != 'system' -%}"
     "{{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' -}}"
@@ -287,6 +289,7 @@ def nested_config_object(text, ids, tied):
             "mrope_section": list(text["mrope_section"]),
         },
         use_sliding_window=False,
+        max_window_layers=text["num_hidden_layers"],
         bos_token_id=ids["bos_token_id"],
         eos_token_id=ids["eos_token_id"],
     )
@@ -302,7 +305,7 @@ def nested_config_object(text, ids, tied):
     )
 
 
-def reinitialise(model, seed, tied):
+def reinitialise(model, seed, tied, embed_std):
     """Wide random weights: transformers' std 0.02 init gives flat logits that prove nothing."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -317,7 +320,7 @@ def reinitialise(model, seed, tied):
                 fan_in = module.weight[0].numel()  # 3 * 2 * 14 * 14
                 module.weight.copy_(torch.randn(module.weight.shape, generator=g) / math.sqrt(fan_in))
             elif isinstance(module, nn.Embedding):
-                module.weight.copy_(torch.randn(module.weight.shape, generator=g))
+                module.weight.copy_(torch.randn(module.weight.shape, generator=g) * embed_std)
             elif type(module).__name__.endswith("RMSNorm"):
                 module.weight.copy_(1.0 + 0.1 * torch.randn(module.weight.shape, generator=g))
 
@@ -334,7 +337,10 @@ def save_checkpoint(case, model, model_dir):
     if torch_dtype != torch.float32:
         model = model.to(torch_dtype)
     if case["layout"] == "nested":
-        # transformers 5 writes this layout (and published-style tensor names) itself.
+        # transformers 5 writes this layout (and published-style tensor names) itself; it leaves
+        # the sub-configs' dtype at the construction dtype unless told.
+        model.config.text_config.dtype = torch_dtype
+        model.config.vision_config.dtype = torch_dtype
         model.save_pretrained(model_dir)
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -404,7 +410,7 @@ def build_model(case, seed, model_dir):
     model = Qwen2_5_VLForConditionalGeneration._from_config(config, attn_implementation="eager", dtype=torch.float32)
     if case["tied"]:
         assert model.lm_head.weight is model.model.language_model.embed_tokens.weight
-    reinitialise(model, seed, case["tied"])
+    reinitialise(model, seed, case["tied"], case.get("embed_std", 1.0))
     original = {k: v.clone() for k, v in model.state_dict().items()}
     save_checkpoint(case, model, model_dir)
 
@@ -528,9 +534,9 @@ def acceptable(ref, eos_ids, vocab_limit):
     if ref["raw_greedy"] != ref["new_tokens"] or any(t in eos_ids for t in ref["new_tokens"]):
         return "greedy decoding reaches EOS"
     if any(t >= vocab_limit for t in ref["new_tokens"]):
-        return "a generated id has no token in the tokenizer"
+        return "greedy decoding produces a special or unused id"
     if len(set(ref["new_tokens"])) < 3:
-        return "greedy output too repetitive"
+        return f"greedy output too repetitive {ref['new_tokens']}"
     return None
 
 
@@ -561,6 +567,8 @@ CASES = [
         "name": "two_pictures_nested_bf16_tied",
         "description": "nested config (transformers 5 layout), tied, bf16, landscape RGB + greyscale portrait, both resized",
         "layout": "nested", "tied": True, "disk_dtype": "bf16", "vocab": "small", "seed": 404,
+        # Tied, 64 wide, 512 tokens: with std 1 embeddings every step echoes the input token.
+        "embed_std": 0.25,
         "images": ["wide_160x60.png", "grey_portrait_62x150.png"], "max_pixels": None, "min_pixels": None,
         "prompt": "two_pictures",
     },
@@ -574,6 +582,7 @@ CASES = [
         "name": "real_tokenizer_chat",
         "description": "real Qwen2.5 tokenizer and ids, own chat template (default system turn), tied, bf16, picture resized 64x60 -> 56x56",
         "layout": "flat", "tied": True, "disk_dtype": "bf16", "vocab": "real", "seed": 606,
+        "embed_std": 0.25,
         "images": ["triangle_64x60.png"], "max_pixels": None, "min_pixels": None, "prompt": "chat",
         "question": "Area of the shaded triangle?",
     },
@@ -600,6 +609,23 @@ def rebuild_tokenizer():
     subprocess.run(["bash", TOKENIZER_SCRIPT, TOKENIZER_DIR], check=True, env=env)
 
 
+def check_chat_template(processor):
+    """The template's other paths: explicit system turn, string contents, history, no generation prompt."""
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": [{"type": "text", "text": "Hi "}, {"type": "image", "image": "x.png"}]},
+        {"role": "assistant", "content": "Hello."},
+        {"role": "user", "content": "Why?"},
+    ]
+    text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
+    expected = (
+        "<|im_start|>system\nBe brief.<|im_end|>\n"
+        "<|im_start|>user\nHi <|vision_start|><|image_pad|><|vision_end|><|im_end|>\n"
+        "<|im_start|>assistant\nHello.<|im_end|>\n<|im_start|>user\nWhy?<|im_end|>\n"
+    )
+    assert text == expected, repr(text)
+
+
 def prepare_inputs(case, case_dir, model_dir):
     """Pictures -> pixel_values/grid, and the prompt ids (small vocab: by hand; real: the processor)."""
     paths = [os.path.join(IMAGES, name) for name in case["images"]]
@@ -616,7 +642,8 @@ def prepare_inputs(case, case_dir, model_dir):
     for name in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copyfile(os.path.join(TOKENIZER_DIR, name), os.path.join(model_dir, name))
     write_json(os.path.join(model_dir, "chat_template.json"), {"chat_template": CHAT_TEMPLATE})
-    processor = AutoProcessor.from_pretrained(model_dir, backend="pil")
+    # AutoProcessor alone would pick the torchvision image backend, whose pixels differ.
+    processor = AutoProcessor.from_pretrained(model_dir, image_processor=Qwen2VLImageProcessorPil.from_pretrained(model_dir))
     assert isinstance(processor.image_processor, Qwen2VLImageProcessorPil), type(processor.image_processor)
     rel = [os.path.relpath(p, case_dir) for p in paths]
     messages = [{"role": "user", "content": [{"type": "image", "image": rel[0]}, {"type": "text", "text": case["question"]}]}]
@@ -626,6 +653,7 @@ def prepare_inputs(case, case_dir, model_dir):
         f"<|vision_start|><|image_pad|><|vision_end|>{case['question']}<|im_end|>\n<|im_start|>assistant\n"
     )
     assert text == expected, repr(text)
+    check_chat_template(processor)
     kwargs = {}
     if case["max_pixels"] is not None or case["min_pixels"] is not None:
         _, kwargs["size"] = image_processor_for(model_dir, case)
@@ -694,7 +722,10 @@ def generate_case(case):
         "torch_version": torch.__version__,
     }
     case_json.update(extra)
-    write_json(os.path.join(case_dir, "case.json"), case_json)
+    # One key per line, values compact: readable diffs without a line per token id.
+    lines = [f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" for k, v in case_json.items()]
+    with open(os.path.join(case_dir, "case.json"), "w", encoding="utf-8") as f:
+        f.write("{\n" + ",\n".join(lines) + "\n}\n")
     return {
         "seed": seed,
         "rejected": rejected,
@@ -715,6 +746,48 @@ def dir_bytes(path):
     return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)
 
 
+def check_versions():
+    """Other versions give other fixtures; say so rather than silently rewrite them."""
+    pins = {}
+    with open(os.path.join(HERE, "requirements.txt"), encoding="utf-8") as f:
+        for line in f:
+            if "==" in line:
+                name, version = line.strip().split("==")
+                pins[name.lower()] = version
+    installed = {
+        "torch": torch.__version__.split("+")[0], "transformers": transformers.__version__,
+        "pillow": PIL.__version__, "numpy": np.__version__,
+    }
+    for name, version in installed.items():
+        if pins.get(name) != version:
+            print(f"warning: {name} {version} is installed, requirements.txt pins {pins.get(name)}")
+
+
+# (width, height) targets for a 97x61 source: both pass orders of Pillow 13 (vertical first when the
+# height loses more than twice as many pixels as the width), the tie, up- and downscales, extremes.
+RESIZE_TARGETS = [
+    (112, 56), (84, 28), (97, 30), (90, 47), (87, 41), (56, 56), (196, 140), (28, 168),
+    (5, 3), (300, 7), (96, 61), (97, 60), (140, 28), (61, 97),
+]
+
+
+def make_resize_reference():
+    """Pillow's bicubic output for one picture at many sizes, byte for byte."""
+    out_dir = os.path.join(FIXTURES, "resize")
+    os.makedirs(out_dir, exist_ok=True)
+    source = draw_picture(97, 61, 9)
+    source.save(os.path.join(out_dir, "source.png"))
+    blob = bytearray()
+    cases = []
+    for w, h in RESIZE_TARGETS:
+        data = np.asarray(source.resize((w, h), resample=Image.BICUBIC), dtype=np.uint8).tobytes()
+        cases.append({"width": w, "height": h, "offset": len(blob)})
+        blob += data
+    with open(os.path.join(out_dir, "pillow.bin"), "wb") as f:
+        f.write(bytes(blob))
+    write_json(os.path.join(out_dir, "cases.json"), {"pillow_version": PIL.__version__, "cases": cases})
+
+
 def main():
     # Names on the command line regenerate only those cases (for debugging); default: everything.
     only = sys.argv[1:]
@@ -729,6 +802,8 @@ def main():
     if os.path.exists(IMAGES):
         shutil.rmtree(IMAGES)
     make_images()
+    make_resize_reference()
+    check_versions()
     print(f"transformers {transformers.__version__}, torch {torch.__version__}, pillow {PIL.__version__}")
     for case in CASES:
         if only and case["name"] not in only:
@@ -743,6 +818,9 @@ def main():
         )
         for r in s["rejected"]:
             print(f"    rejected {r}")
+    for root, _, files in os.walk(FIXTURES):
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)  # safetensors writes 0600
     total = dir_bytes(FIXTURES)
     print(f"images {dir_bytes(IMAGES) * 1e-6:.2f} MB; total {total * 1e-6:.2f} MB")
     if total >= MAX_TOTAL_BYTES:

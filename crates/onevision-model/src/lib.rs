@@ -9,7 +9,7 @@ mod attention;
 pub mod config;
 pub mod error;
 pub mod image;
-mod resize;
+pub mod resize;
 pub mod rope_index;
 pub mod text;
 pub mod vision;

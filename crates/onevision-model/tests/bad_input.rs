@@ -71,7 +71,8 @@ fn impossible_dimensions_name_the_field() {
     // (JSON pointer, new value, words the error must hold)
     let cases = [
         ("/num_attention_heads", json!(0), "num_attention_heads"),
-        ("/num_attention_heads", json!(3), "not divisible"),
+        ("/hidden_size", json!(66), "not divisible"),
+        ("/num_key_value_heads", json!(3), "num_key_value_heads"),
         (
             "/rope_scaling/mrope_section",
             json!([2, 2, 2]),

@@ -14,15 +14,17 @@ use onevision_model::{
 };
 use serde_json::Value;
 
-/// Pixel values where no resize happens: only float rounding may differ.
-const PIXELS_EXACT_TOL: f32 = 1e-5;
-/// Pixel values after a resize (the issue's bound; measured values are printed).
-const PIXELS_RESIZED_MAX: f32 = 0.05;
-const PIXELS_RESIZED_MEAN: f32 = 2e-3;
-/// Vision tower output, f32.
+/// Pixel values of losslessly stored pictures, resized or not: the resize reproduces Pillow's
+/// bytes, so only the float rescale could differ (measured: 0 in every case).
+const PIXELS_EXACT_TOL: f32 = 1e-6;
+/// Pixel values of JPEG pictures: two JPEG decoders may disagree by a level or two of 255
+/// (measured: max 0.030, mean 4.9e-4), within the bound of the issue.
+const PIXELS_LOSSY_MAX: f32 = 0.05;
+const PIXELS_LOSSY_MEAN: f32 = 2e-3;
+/// Vision tower output in f32 (measured: at most 3.5e-6).
 const VISION_TOL: f32 = 1e-4;
-/// Logits at every prompt position, f32.
-const LOGITS_TOL: f32 = 1e-3;
+/// Logits at every prompt position in f32 (measured: at most 1.6e-5).
+const LOGITS_TOL: f32 = 1e-4;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/parity/fixtures")
@@ -85,15 +87,13 @@ fn run_case(name: &str) {
     if let Some(v) = case["min_pixels"].as_u64() {
         pcfg.min_pixels = v as usize;
     }
-    let mut resized = false;
+    let mut lossy = false;
     let mut pictures = Vec::new();
     for p in case["images"].as_array().unwrap() {
-        let img = load_image(&dir.join(p.as_str().unwrap())).unwrap();
-        let patches = preprocess(&img, &pcfg).unwrap();
-        let [_, gh, gw] = patches.grid_thw;
-        resized |= (gh * pcfg.patch_size, gw * pcfg.patch_size)
-            != (img.height() as usize, img.width() as usize);
-        pictures.push(patches);
+        let p = p.as_str().unwrap();
+        lossy |= p.ends_with(".jpg") || p.ends_with(".jpeg");
+        let img = load_image(&dir.join(p)).unwrap();
+        pictures.push(preprocess(&img, &pcfg).unwrap());
     }
     let want_grids: Vec<[usize; 3]> = case["image_grid_thw"]
         .as_array()
@@ -109,12 +109,12 @@ fn run_case(name: &str) {
     let ref_pixels = &reference["pixel_values"];
     let d = diff(&concat_pixels(&pictures), ref_pixels);
     eprintln!(
-        "{name}: pixel_values max {:.2e} mean {:.2e} (resized: {resized})",
+        "{name}: pixel_values max {:.2e} mean {:.2e} (lossy: {lossy})",
         d.max, d.mean
     );
-    if resized {
+    if lossy {
         assert!(
-            d.max <= PIXELS_RESIZED_MAX && d.mean <= PIXELS_RESIZED_MEAN,
+            d.max <= PIXELS_LOSSY_MAX && d.mean <= PIXELS_LOSSY_MEAN,
             "{name}: pixels"
         );
     } else {
@@ -147,7 +147,8 @@ fn run_case(name: &str) {
         "{name}: rope delta"
     );
 
-    // Vision tower, fed the reference's own pixels so its error is its own.
+    // From here on the model is fed the reference's own pixels, so that what is measured is the
+    // model's error alone; for lossless pictures they equal ours (checked above).
     let ref_pictures: Vec<PixelPatches> = {
         let mut out = Vec::new();
         let mut start = 0;
@@ -176,11 +177,8 @@ fn run_case(name: &str) {
     );
     assert!(d.max <= VISION_TOL, "{name}: vision output");
 
-    // Logits at every position, from our own pixels end to end.
-    let ours = model
-        .encode_images(&pictures.iter().collect::<Vec<_>>())
-        .unwrap();
-    let logits = model.prefill(&input_ids, &ours, Logits::All).unwrap();
+    // Logits at every position.
+    let logits = model.prefill(&input_ids, &embeds, Logits::All).unwrap();
     let d = diff(&logits, &reference["logits"]);
     eprintln!(
         "{name}: logits max {:.2e} mean {:.2e} over {} positions",
