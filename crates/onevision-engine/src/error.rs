@@ -1,0 +1,35 @@
+use std::path::PathBuf;
+
+/// Failures of the engine, each one sentence naming the file or value at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{path} {reason}")]
+    File { path: PathBuf, reason: String },
+
+    #[error("the chat template failed: {0}")]
+    Template(String),
+
+    #[error("{0}")]
+    Prompt(String),
+
+    #[error(transparent)]
+    Model(#[from] onevision_model::Error),
+}
+
+pub type Result<T> = std::result::Result<T, EngineError>;
+
+impl EngineError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        EngineError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Everything between a conversation and tokens: prompts, sampling, splitting streamed text into
+//! thinking and answer.
+
+pub mod error;
+pub mod prompt;
+pub mod sampler;
+pub mod split;
+pub mod stream;
+
+pub use error::{EngineError, Result};
