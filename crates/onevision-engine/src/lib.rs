@@ -2,6 +2,7 @@
 //! thinking and answer.
 
 pub mod error;
+pub mod generate;
 pub mod prompt;
 pub mod sampler;
 pub mod split;
