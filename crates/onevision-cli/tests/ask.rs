@@ -1,0 +1,190 @@
+//! `onevision ask` end to end on the real-tokenizer parity fixture, and its refusals of bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/parity/fixtures")
+        .join(rel)
+}
+
+fn onevision(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_onevision"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn model() -> String {
+    fixture("real_tokenizer_chat/model").display().to_string()
+}
+
+#[test]
+fn json_output_follows_the_contract_and_matches_transformers() {
+    let case: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("real_tokenizer_chat/case.json")).unwrap(),
+    )
+    .unwrap();
+    // The conversation as a --messages file, its picture path relative to the file.
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixture("images/triangle_64x60.png"),
+        tmp.path().join("fig.png"),
+    )
+    .unwrap();
+    let messages = serde_json::json!([{"role": "user", "content": [
+        {"type": "image", "image": "fig.png"},
+        {"type": "text", "text": case["messages"][0]["content"][1]["text"]},
+    ]}]);
+    let messages_path = tmp.path().join("chat.json");
+    std::fs::write(&messages_path, messages.to_string()).unwrap();
+    let out = onevision(&[
+        "ask",
+        "--model",
+        &model(),
+        "--messages",
+        messages_path.to_str().unwrap(),
+        "--temperature",
+        "0",
+        "--max-new-tokens",
+        "12",
+        "--logprobs",
+        "2",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["prompt_token_ids"], case["input_ids"]);
+    assert_eq!(v["generated_token_ids"], case["greedy_new_tokens"]);
+    assert_eq!(v["finish_reason"], "length");
+    assert_eq!(v["device"], "cpu");
+    assert_eq!(v["dtype"], "f32");
+    assert_eq!(v["logprobs"].as_array().unwrap().len(), 12);
+    for key in ["text", "think", "answer"] {
+        assert!(v[key].is_string(), "{key}");
+    }
+    for key in [
+        "load_ms",
+        "vision_ms",
+        "prefill_ms",
+        "decode_ms",
+        "prefill_tokens_per_s",
+        "decode_tokens_per_s",
+    ] {
+        assert!(
+            v["timings"][key].as_f64().is_some_and(|x| x >= 0.0),
+            "{key}"
+        );
+    }
+}
+
+#[test]
+fn sampling_with_a_seed_is_reproducible() {
+    let run = |seed: &str| {
+        let out = onevision(&[
+            "ask",
+            "--model",
+            &model(),
+            "--temperature",
+            "0.8",
+            "--top-p",
+            "0.9",
+            "--top-k",
+            "50",
+            "--seed",
+            seed,
+            "--max-new-tokens",
+            "8",
+            "--format",
+            "json",
+            "Hello",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["generated_token_ids"].clone()
+    };
+    assert_eq!(run("5"), run("5"));
+    assert_ne!(run("5"), run("6"));
+}
+
+#[test]
+fn text_format_streams_the_reply() {
+    let out = onevision(&[
+        "ask",
+        "--model",
+        &model(),
+        "--temperature",
+        "0",
+        "--max-new-tokens",
+        "5",
+        "Hi",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).trim().is_empty());
+}
+
+#[test]
+fn bad_input_gets_one_sentence_and_a_failure_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad_messages = tmp.path().join("bad.json");
+    std::fs::write(&bad_messages, r#"{"role": "user"}"#).unwrap();
+    let wrong_role = tmp.path().join("role.json");
+    std::fs::write(&wrong_role, r#"[{"role": "robot", "content": "hi"}]"#).unwrap();
+    let m = model();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--temperature", "-1", "x"], "--temperature"),
+        (vec!["--top-p", "1.5", "x"], "--top-p"),
+        (
+            vec!["--repetition-penalty", "0", "x"],
+            "--repetition-penalty",
+        ),
+        (
+            vec!["--image", "/nonexistent/fig.png", "x"],
+            "/nonexistent/fig.png",
+        ),
+        (
+            vec!["--messages", bad_messages.to_str().unwrap()],
+            "bad.json",
+        ),
+        (vec!["--messages", wrong_role.to_str().unwrap()], "robot"),
+        (vec!["--max-new-tokens", "0", "x"], "--max-new-tokens"),
+        (vec!["--max-new-tokens", "5000", "x"], "context"),
+        (vec!["--quant", "q4k", "x"], "--quant q4k"),
+        (vec![], "nothing to ask"),
+    ];
+    for (extra, needle) in cases {
+        let mut args = vec!["ask", "--model", m.as_str()];
+        args.extend(extra.iter().copied());
+        let out = onevision(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{extra:?} succeeded");
+        assert!(
+            err.contains(needle),
+            "{extra:?}: wanted `{needle}` in {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{extra:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let out = onevision(&["ask", "--model", "/nonexistent/model", "x"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("/nonexistent/model"),
+        "{err}"
+    );
+}
