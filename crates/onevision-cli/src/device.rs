@@ -32,23 +32,15 @@ pub fn device(arg: DeviceArg) -> Result<Device> {
             Err(e) => bail!("--device metal is not usable here: {e}"),
         },
         DeviceArg::Auto => {
-            if candle_cuda_available() {
+            if cfg!(feature = "cuda") {
                 Device::new_cuda(0).unwrap_or(Device::Cpu)
-            } else if candle_metal_available() {
+            } else if cfg!(feature = "metal") {
                 Device::new_metal(0).unwrap_or(Device::Cpu)
             } else {
                 Device::Cpu
             }
         }
     })
-}
-
-fn candle_cuda_available() -> bool {
-    cfg!(feature = "cuda")
-}
-
-fn candle_metal_available() -> bool {
-    cfg!(feature = "metal")
 }
 
 pub fn dtype(arg: DTypeArg) -> Option<DType> {

@@ -63,11 +63,6 @@ impl ThinkSplitter {
         }
     }
 
-    /// Whether the text is currently inside the thinking section.
-    pub fn in_think(&self) -> bool {
-        self.mode == Mode::Think
-    }
-
     /// Feeds a delta; returns the segments that are now certain.
     pub fn push(&mut self, delta: &str) -> Vec<Segment> {
         self.pending.push_str(delta);

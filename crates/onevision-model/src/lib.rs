@@ -9,6 +9,7 @@ mod attention;
 pub mod config;
 pub mod error;
 pub mod image;
+mod mlp;
 pub mod resize;
 pub mod rope_index;
 pub mod text;

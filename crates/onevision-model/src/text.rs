@@ -10,23 +10,11 @@ use candle_nn::{
 use crate::attention::attention;
 use crate::config::TextConfig;
 use crate::error::Result;
+use crate::mlp::SwiGlu;
 use crate::rope_index::RopePositions;
 
 /// Smallest cache allocation, in tokens; it then doubles as needed.
 const MIN_CACHE_TOKENS: usize = 256;
-
-struct Mlp {
-    gate: Linear,
-    up: Linear,
-    down: Linear,
-}
-
-impl Module for Mlp {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let gate = candle_nn::ops::silu(&self.gate.forward(x)?)?;
-        self.down.forward(&(gate * self.up.forward(x)?)?)
-    }
-}
 
 struct SelfAttention {
     q: Linear,
@@ -42,7 +30,7 @@ struct DecoderLayer {
     input_norm: RmsNorm,
     post_attention_norm: RmsNorm,
     attn: SelfAttention,
-    mlp: Mlp,
+    mlp: SwiGlu,
 }
 
 /// Keys and values of one layer, stored in a buffer with spare room so that appending a token
@@ -106,14 +94,9 @@ impl KvCache {
             l.len = l.len.min(len);
         }
     }
-
-    pub fn clear(&mut self) {
-        self.layers.clear();
-    }
 }
 
 pub struct TextModel {
-    cfg: TextConfig,
     embed: Embedding,
     layers: Vec<DecoderLayer>,
     norm: RmsNorm,
@@ -134,7 +117,6 @@ impl TextModel {
         for i in 0..c.num_hidden_layers {
             let l = vb.pp(format!("layers.{i}"));
             let a = l.pp("self_attn");
-            let m = l.pp("mlp");
             layers.push(DecoderLayer {
                 input_norm: rms_norm(h, c.rms_norm_eps, l.pp("input_layernorm"))?,
                 post_attention_norm: rms_norm(h, c.rms_norm_eps, l.pp("post_attention_layernorm"))?,
@@ -147,11 +129,7 @@ impl TextModel {
                     kv_heads: c.num_key_value_heads,
                     head_dim: hd,
                 },
-                mlp: Mlp {
-                    gate: linear_no_bias(h, c.intermediate_size, m.pp("gate_proj"))?,
-                    up: linear_no_bias(h, c.intermediate_size, m.pp("up_proj"))?,
-                    down: linear_no_bias(c.intermediate_size, h, m.pp("down_proj"))?,
-                },
+                mlp: SwiGlu::load(h, c.intermediate_size, false, l.pp("mlp"))?,
             });
         }
         let norm = rms_norm(h, c.rms_norm_eps, vb.pp("norm"))?;
@@ -176,7 +154,6 @@ impl TextModel {
             })
             .collect();
         Ok(TextModel {
-            cfg: cfg.clone(),
             embed,
             layers,
             norm,
@@ -184,10 +161,6 @@ impl TextModel {
             inv_freq,
             freq_axis,
         })
-    }
-
-    pub fn config(&self) -> &TextConfig {
-        &self.cfg
     }
 
     pub fn new_cache(&self) -> KvCache {

@@ -7,6 +7,7 @@ use candle_nn::{linear, rms_norm, Linear, RmsNorm, VarBuilder};
 use crate::attention::attention;
 use crate::config::VisionConfig;
 use crate::error::{Error, Result};
+use crate::mlp::SwiGlu;
 
 /// The vision blocks' RMSNorm epsilon, fixed in the reference architecture.
 const NORM_EPS: f64 = 1e-6;
@@ -19,24 +20,11 @@ struct VisionAttention {
     head_dim: usize,
 }
 
-struct VisionMlp {
-    gate: Linear,
-    up: Linear,
-    down: Linear,
-}
-
-impl Module for VisionMlp {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let gate = candle_nn::ops::silu(&self.gate.forward(x)?)?;
-        self.down.forward(&(gate * self.up.forward(x)?)?)
-    }
-}
-
 struct VisionBlock {
     norm1: RmsNorm,
     norm2: RmsNorm,
     attn: VisionAttention,
-    mlp: VisionMlp,
+    mlp: SwiGlu,
 }
 
 struct PatchMerger {
@@ -179,11 +167,7 @@ impl VisionTower {
                     heads: c.num_heads,
                     head_dim: hd,
                 },
-                mlp: VisionMlp {
-                    gate: linear(c.hidden_size, c.intermediate_size, b.pp("mlp.gate_proj"))?,
-                    up: linear(c.hidden_size, c.intermediate_size, b.pp("mlp.up_proj"))?,
-                    down: linear(c.intermediate_size, c.hidden_size, b.pp("mlp.down_proj"))?,
-                },
+                mlp: SwiGlu::load(c.hidden_size, c.intermediate_size, true, b.pp("mlp"))?,
             });
         }
         let group = c.hidden_size * c.merge_unit();

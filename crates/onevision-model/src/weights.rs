@@ -82,13 +82,6 @@ impl Checkpoint {
         })
     }
 
-    /// The dtype most of the weights are stored in (the text decoder's embedding decides).
-    pub fn disk_dtype(&self) -> Option<DType> {
-        let name = format!("{}.embed_tokens.weight", self.layout.text);
-        let view = self.tensors.get(&name).ok()?;
-        DType::try_from(view.dtype()).ok()
-    }
-
     /// A builder reading tensors converted to `dtype` on `device`.
     pub fn var_builder(self, dtype: DType, device: &Device) -> VarBuilder<'static> {
         VarBuilder::from_backend(Box::new(self.tensors), dtype, device.clone())
