@@ -132,9 +132,18 @@ impl Store {
         &self.inner.images_dir
     }
 
-    /// Waits for queries in flight and closes every connection, so the WAL is checkpointed and
-    /// the database is a single file again. Dropping the store without it is safe, just untidy.
+    /// Copies everything written into the main database file (a WAL checkpoint), so the file
+    /// is complete on its own (for a backup or a copy), then closes every connection. Dropping
+    /// the store without it is safe: the next open replays the WAL.
     pub async fn close(self) {
+        // The pool's connections close concurrently, and each skips the checkpoint-on-close
+        // while it sees another still open; so checkpoint explicitly first.
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(self.pool())
+            .await
+        {
+            tracing::warn!(error = %e, "WAL checkpoint at close failed");
+        }
         self.inner.pool.close().await;
     }
 

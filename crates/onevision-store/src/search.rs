@@ -124,7 +124,7 @@ impl Store {
         // Rank every match, keep each conversation's best message, then make snippets only for
         // the rows returned: snippet() reads the message text back, which is the costly part.
         let sql = format!(
-            "WITH hits AS (
+            "WITH hits AS MATERIALIZED (
                  SELECT rowid AS message_id, bm25(messages_fts, {WEIGHTS}) AS rank
                  FROM messages_fts WHERE messages_fts MATCH ?1
              ),
