@@ -182,7 +182,9 @@ pub fn render_markdown(c: &Conversation, folder_name: &str) -> String {
             Role::User => "Question",
             Role::Assistant => "Answer",
         };
-        md.push_str(&format!("\n## {heading}\n\n"));
+        // Exactly one blank line between sections, whatever the previous one ended with.
+        md.truncate(md.trim_end_matches('\n').len());
+        md.push_str(&format!("\n\n## {heading}\n\n"));
         for p in &m.pictures {
             picture_number += 1;
             let link = format!("{folder_name}/{}.{}", p.sha256, p.ext);
@@ -222,9 +224,8 @@ pub fn render_markdown(c: &Conversation, folder_name: &str) -> String {
             )),
         }
     }
-    while md.ends_with("\n\n") {
-        md.pop();
-    }
+    md.truncate(md.trim_end_matches('\n').len());
+    md.push('\n');
     md
 }
 
@@ -257,6 +258,70 @@ pub fn markdown_pictures_dir(md_path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::{ConversationSummary, Message, MessageId, Picture};
+
+    fn message(role: Role, text: &str, think: &str, answer: &str) -> Message {
+        Message {
+            id: MessageId(1),
+            conversation_id: ConversationId(1),
+            position: 0,
+            role,
+            text: text.into(),
+            think: think.into(),
+            answer: answer.into(),
+            final_answer: None,
+            status: MessageStatus::Complete,
+            error: None,
+            stats: GenerationStats::default(),
+            settings: None,
+            pictures: vec![],
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn markdown_layout() {
+        let mut question = message(Role::User, "Solve $x^2 = 4$.\n", "", "");
+        question.pictures.push(Picture {
+            sha256: "ab".repeat(32),
+            mime: "image/png".into(),
+            ext: "png".into(),
+            width: 1,
+            height: 1,
+            byte_size: 1,
+            path: PathBuf::new(),
+            thumbnail_path: PathBuf::new(),
+        });
+        let mut reply = message(
+            Role::Assistant,
+            "",
+            "Roots of\n\\[x^2-4=0\\]",
+            "$x = \\pm 2$",
+        );
+        reply.final_answer = Some("±2".into());
+        reply.status = MessageStatus::Stopped;
+        let c = Conversation {
+            summary: ConversationSummary {
+                id: ConversationId(1),
+                title: "Solve\nit".into(),
+                model_id: "r1-onevision-7b".into(),
+                pinned: false,
+                created_at: 86_400_000,
+                updated_at: 86_400_000,
+                message_count: 2,
+            },
+            messages: vec![question, reply],
+        };
+        let expected = format!(
+            "# Solve it\n\n*r1-onevision-7b · 1970-01-02 00:00 UTC*\n\n## Question\n\n\
+             ![Picture 1](pics/{}.png)\n\nSolve $x^2 = 4$.\n\n## Answer\n\n\
+             <details>\n<summary>Thinking</summary>\n\nRoots of\n\\[x^2-4=0\\]\n\n</details>\n\n\
+             $x = \\pm 2$\n\n**Final answer:** ±2\n\n*(stopped before the end)*\n",
+            "ab".repeat(32)
+        );
+        assert_eq!(render_markdown(&c, "pics"), expected);
+    }
 
     #[test]
     fn links_survive_spaces_and_unicode() {

@@ -91,13 +91,12 @@ async fn a_database_at_migration_1_is_upgraded_and_backfilled() {
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| {
+        .find(|p| {
             p.file_name()
                 .unwrap()
                 .to_string_lossy()
                 .starts_with("0001_")
         })
-        .next()
         .expect("migration 1");
     std::fs::copy(&first, old_migrations.join(first.file_name().unwrap())).unwrap();
     let old = Migrator::new(old_migrations.as_path()).await.unwrap();

@@ -258,6 +258,7 @@ async fn readers_see_whole_batches_while_a_reply_streams() {
         tokio::task::yield_now().await;
     }
     let done = writer.await.unwrap();
+    assert_eq!(done.id, id);
     assert_eq!(done.answer, expected);
     assert!(
         seen_partial > 0,

@@ -1,0 +1,267 @@
+//! Full-text search: fields, snippets, ranking, filters, and what is not indexed.
+
+mod common;
+
+use onevision_store::{
+    ConversationExport, ConversationId, ExportedMessage, Finish, GenerationStats, MessageStatus,
+    NewMessage, Role, SearchQuery, Store, EXPORT_FORMAT, EXPORT_VERSION, HIGHLIGHT_END,
+    HIGHLIGHT_START,
+};
+
+async fn exchange(
+    store: &Store,
+    model: &str,
+    question: &str,
+    think: &str,
+    answer: &str,
+) -> ConversationId {
+    let c = store
+        .create_conversation(model, vec![NewMessage::user(question)])
+        .await
+        .unwrap()
+        .conversation;
+    let mut w = store.begin_reply(c, None).await.unwrap();
+    w.push_think(think).await.unwrap();
+    w.push_answer(answer).await.unwrap();
+    w.finish(Finish::complete(GenerationStats::default()))
+        .await
+        .unwrap();
+    c
+}
+
+/// A conversation with chosen timestamps, through import (the only way to set them).
+async fn dated(store: &Store, model: &str, text: &str, at: i64) -> ConversationId {
+    store
+        .import_json(ConversationExport {
+            format: EXPORT_FORMAT.into(),
+            version: EXPORT_VERSION,
+            title: text.into(),
+            model_id: model.into(),
+            pinned: false,
+            created_at: at,
+            updated_at: at,
+            messages: vec![ExportedMessage {
+                role: Role::User,
+                status: MessageStatus::Complete,
+                text: text.into(),
+                think: String::new(),
+                answer: String::new(),
+                final_answer: None,
+                error: None,
+                stats: GenerationStats::default(),
+                settings: None,
+                created_at: at,
+                updated_at: at,
+                pictures: vec![],
+            }],
+            pictures: vec![],
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn finds_words_in_questions_thinking_and_answers_with_snippets() {
+    let (_dir, store) = common::fresh_store().await;
+    let q = exchange(
+        &store,
+        "m",
+        "What is the area of the trapezoid?",
+        "Let me recall the formula.",
+        "It is 24.",
+    )
+    .await;
+    let t = exchange(
+        &store,
+        "m",
+        "Solve it",
+        "The discriminant is negative, so no real roots.",
+        "No real solution.",
+    )
+    .await;
+    let a = exchange(
+        &store,
+        "m",
+        "Which gas?",
+        "Thinking about gases.",
+        "The answer is photosynthesis produces oxygen.",
+    )
+    .await;
+
+    for (word, expected, role) in [
+        ("trapezoid", q, Role::User),
+        ("discriminant", t, Role::Assistant),
+        ("photosynthesis", a, Role::Assistant),
+    ] {
+        let hits = store.search(&SearchQuery::new(word)).await.unwrap();
+        assert_eq!(hits.len(), 1, "{word}");
+        let hit = &hits[0];
+        assert_eq!(hit.conversation_id, expected);
+        assert_eq!(hit.role, role);
+        assert!(
+            hit.snippet
+                .contains(&format!("{HIGHLIGHT_START}{word}{HIGHLIGHT_END}")),
+            "{word}: {:?}",
+            hit.snippet
+        );
+        let title = store.conversation_summary(expected).await.unwrap().title;
+        assert_eq!(hit.title, title);
+        let message = store.get_message(hit.message_id).await.unwrap();
+        assert_eq!(message.conversation_id, expected);
+        assert!(hit
+            .segments()
+            .iter()
+            .any(|(highlighted, text)| *highlighted && *text == word));
+    }
+    assert!(store
+        .search(&SearchQuery::new("nonexistentword"))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn prefixes_accents_and_hostile_input() {
+    let (_dir, store) = common::fresh_store().await;
+    let c = exchange(&store, "m", "Théorème de Pythagore", "", "a² + b² = c²").await;
+    // The last word is a prefix while typing; accents are folded.
+    for query in ["pythag", "theoreme", "THÉORÈME pyth"] {
+        let hits = store.search(&SearchQuery::new(query)).await.unwrap();
+        assert_eq!(hits.len(), 1, "{query}");
+        assert_eq!(hits[0].conversation_id, c);
+    }
+    // A finished word is not a prefix.
+    assert!(store
+        .search(&SearchQuery::new("pythag "))
+        .await
+        .unwrap()
+        .is_empty());
+    // FTS5 syntax typed by a user is just text, never an error.
+    for query in ["\"", "NEAR(", "a OR", "*", "col:umn", "(((", "-", "AND NOT"] {
+        store.search(&SearchQuery::new(query)).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn one_hit_per_conversation_best_first() {
+    let (_dir, store) = common::fresh_store().await;
+    let weak = exchange(
+        &store,
+        "m",
+        "About shapes",
+        "A long digression. ".repeat(30).as_str(),
+        "One ellipse here.",
+    )
+    .await;
+    let strong = exchange(
+        &store,
+        "m",
+        "Ellipse ellipse: the ellipse question",
+        "ellipse",
+        "An ellipse has two foci.",
+    )
+    .await;
+    let hits = store.search(&SearchQuery::new("ellipse")).await.unwrap();
+    assert_eq!(
+        hits.iter().map(|h| h.conversation_id).collect::<Vec<_>>(),
+        [strong, weak]
+    );
+    assert!(hits[0].score > hits[1].score);
+    let limited = store
+        .search(&SearchQuery {
+            limit: 1,
+            ..SearchQuery::new("ellipse")
+        })
+        .await
+        .unwrap();
+    assert_eq!(limited.len(), 1);
+}
+
+#[tokio::test]
+async fn filters_by_model_and_date() {
+    let (_dir, store) = common::fresh_store().await;
+    let day = 86_400_000;
+    let jan = dated(
+        &store,
+        "r1-onevision-7b",
+        "vector projection",
+        1_704_067_200_000,
+    )
+    .await;
+    let feb = dated(
+        &store,
+        "r1-onevision-7b",
+        "vector norm",
+        1_704_067_200_000 + 31 * day,
+    )
+    .await;
+    let other = dated(
+        &store,
+        "qwen2.5-vl-7b",
+        "vector space",
+        1_704_067_200_000 + 31 * day,
+    )
+    .await;
+
+    let ids = |hits: Vec<onevision_store::SearchHit>| {
+        let mut v: Vec<_> = hits.into_iter().map(|h| h.conversation_id).collect();
+        v.sort();
+        v
+    };
+    let all = store.search(&SearchQuery::new("vector")).await.unwrap();
+    assert_eq!(ids(all), [jan, feb, other]);
+
+    let by_model = SearchQuery {
+        model_id: Some("r1-onevision-7b".into()),
+        ..SearchQuery::new("vector")
+    };
+    assert_eq!(ids(store.search(&by_model).await.unwrap()), [jan, feb]);
+
+    let february = SearchQuery {
+        from_ms: Some(1_704_067_200_000 + 31 * day),
+        until_ms: Some(1_704_067_200_000 + 60 * day),
+        ..SearchQuery::new("vector")
+    };
+    assert_eq!(ids(store.search(&february).await.unwrap()), [feb, other]);
+
+    let january_only = SearchQuery {
+        until_ms: Some(1_704_067_200_000 + 31 * day),
+        ..SearchQuery::new("vector")
+    };
+    assert_eq!(ids(store.search(&january_only).await.unwrap()), [jan]);
+
+    let both = SearchQuery {
+        model_id: Some("qwen2.5-vl-7b".into()),
+        from_ms: Some(1_704_067_200_000 + 31 * day),
+        ..SearchQuery::new("vector")
+    };
+    assert_eq!(ids(store.search(&both).await.unwrap()), [other]);
+}
+
+#[tokio::test]
+async fn a_streaming_reply_is_indexed_when_it_finishes() {
+    let (_dir, store) = common::fresh_store().await;
+    let c = store
+        .create_conversation("m", vec![NewMessage::user("q")])
+        .await
+        .unwrap()
+        .conversation;
+    let mut w = store.begin_reply(c, None).await.unwrap();
+    w.push_answer("the hexagon").await.unwrap();
+    w.flush().await.unwrap();
+    assert!(store
+        .search(&SearchQuery::new("hexagon"))
+        .await
+        .unwrap()
+        .is_empty());
+    w.push_answer(" and the pentagon").await.unwrap();
+    w.finish(Finish::complete(GenerationStats::default()))
+        .await
+        .unwrap();
+    for word in ["hexagon", "pentagon"] {
+        assert_eq!(
+            store.search(&SearchQuery::new(word)).await.unwrap().len(),
+            1
+        );
+    }
+}
