@@ -29,9 +29,10 @@ pub struct SearchQuery {
     pub text: String,
     /// Only conversations with this model.
     pub model_id: Option<String>,
-    /// Only messages written at or after this time (Unix ms).
+    /// Only conversations last updated at or after this time (Unix ms): the same date the
+    /// history list groups them by.
     pub from_ms: Option<i64>,
-    /// Only messages written before this time (Unix ms).
+    /// Only conversations last updated before this time (Unix ms).
     pub until_ms: Option<i64>,
     /// Most conversations to return; 0 means 50.
     pub limit: u32,
@@ -47,7 +48,7 @@ impl SearchQuery {
 }
 
 /// The best-matching message of one conversation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SearchHit {
     pub conversation_id: ConversationId,
     pub title: String,
@@ -89,8 +90,8 @@ impl SearchHit {
 
 /// Turns what a user typed into an FTS5 query that cannot be a syntax error: every word becomes
 /// a quoted string (FTS5 operators, quotes and brackets lose their meaning), words are ANDed,
-/// and the last one is a prefix unless the input ends in a space. `None` when nothing
-/// searchable is left.
+/// and the last one (of two characters or more) is a prefix unless the input ends in a space.
+/// `None` when nothing searchable is left.
 pub fn to_fts_query(input: &str) -> Option<String> {
     let words: Vec<&str> = input
         .split_whitespace()
@@ -106,58 +107,143 @@ pub fn to_fts_query(input: &str) -> Option<String> {
         query.push('"');
         query.push_str(&word.replace('"', "\"\""));
         query.push('"');
-        if i == last && open_ended {
+        // A one-letter prefix matches nearly every row and costs a full scan; wait for two.
+        if i == last && open_ended && word.chars().count() >= 2 {
             query.push('*');
         }
     }
     Some(query)
 }
 
+/// Matches ranked per round before grouping by conversation: enough for `limit` conversations
+/// unless conversations have many matching messages, in which case the window grows.
+const WINDOW_PER_RESULT: u32 = 4;
+
+#[derive(sqlx::FromRow)]
+struct Ranked {
+    message_id: i64,
+    conversation_id: i64,
+    rank: f64,
+}
+
+#[derive(sqlx::FromRow)]
+struct Details {
+    message_id: i64,
+    conversation_id: ConversationId,
+    title: String,
+    model_id: String,
+    updated_at: i64,
+    role: Role,
+}
+
 impl Store {
-    /// Searches the history and returns at most one hit per conversation, best first. Replies
-    /// still streaming are not indexed until they finish.
+    /// Searches the history and returns at most one hit per conversation (its best message),
+    /// best first. Replies still streaming are not indexed until they finish.
+    ///
+    /// Ranking every match is the cost that grows with the history, so only the best
+    /// `limit × 4` matches (after filters) are ranked and grouped; the window widens only when
+    /// they cover too few conversations. The result is exact: a conversation left out of the
+    /// window has no message ranked better than every one inside it.
     pub async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
         let Some(fts) = to_fts_query(&query.text) else {
             return Ok(Vec::new());
         };
         let limit = if query.limit == 0 { 50 } else { query.limit };
-        // Rank every match, keep each conversation's best message, then make snippets only for
-        // the rows returned: snippet() reads the message text back, which is the costly part.
-        let sql = format!(
-            "WITH hits AS MATERIALIZED (
-                 SELECT rowid AS message_id, bm25(messages_fts, {WEIGHTS}) AS rank
-                 FROM messages_fts WHERE messages_fts MATCH ?1
-             ),
-             best AS (
-                 SELECT m.conversation_id, h.message_id, MIN(h.rank) AS rank
-                 FROM hits h
-                 JOIN messages m ON m.id = h.message_id
+        let filtered =
+            query.model_id.is_some() || query.from_ms.is_some() || query.until_ms.is_some();
+        // bm25() must run in the query that scans the FTS table, before any grouping; with no
+        // filter the messages are looked up only for the window, not for every match. Ties are
+        // broken by message id so the same search always gives the same list.
+        let window_sql = if filtered {
+            format!(
+                "SELECT f.rowid AS message_id, m.conversation_id, bm25(messages_fts, {WEIGHTS}) AS rank
+                 FROM messages_fts f
+                 JOIN messages m ON m.id = f.rowid
                  JOIN conversations c ON c.id = m.conversation_id
-                 WHERE (?2 IS NULL OR c.model_id = ?2)
-                   AND (?3 IS NULL OR m.created_at >= ?3)
-                   AND (?4 IS NULL OR m.created_at < ?4)
-                 GROUP BY m.conversation_id
-                 ORDER BY rank
-                 LIMIT ?5
-             )
-             SELECT b.conversation_id, c.title, c.model_id, c.updated_at AS conversation_updated_at,
-                    b.message_id, m.role, -b.rank AS score,
-                    COALESCE((SELECT snippet(messages_fts, -1, char(2), char(3), '{ELLIPSIS}', 16)
-                     FROM messages_fts WHERE messages_fts MATCH ?1 AND rowid = b.message_id), '')
-                        AS snippet
-             FROM best b
-             JOIN conversations c ON c.id = b.conversation_id
-             JOIN messages m ON m.id = b.message_id
-             ORDER BY b.rank"
-        );
-        Ok(sqlx::query_as(&sql)
-            .bind(&fts)
-            .bind(&query.model_id)
-            .bind(query.from_ms)
-            .bind(query.until_ms)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?)
+                 WHERE messages_fts MATCH ?1
+                   AND (?2 IS NULL OR c.model_id = ?2)
+                   AND (?3 IS NULL OR c.updated_at >= ?3)
+                   AND (?4 IS NULL OR c.updated_at < ?4)
+                 ORDER BY rank, f.rowid LIMIT ?5"
+            )
+        } else {
+            format!(
+                "SELECT h.message_id, m.conversation_id, h.rank
+                 FROM (SELECT rowid AS message_id, bm25(messages_fts, {WEIGHTS}) AS rank
+                       FROM messages_fts WHERE messages_fts MATCH ?1
+                       ORDER BY rank, rowid LIMIT ?5) h
+                 JOIN messages m ON m.id = h.message_id
+                 ORDER BY h.rank, h.message_id"
+            )
+        };
+
+        // One read transaction: the ranking and the details come from the same snapshot.
+        let mut tx = self.pool().begin().await?;
+        let mut window = i64::from(limit) * i64::from(WINDOW_PER_RESULT);
+        let best = loop {
+            let rows: Vec<Ranked> = sqlx::query_as(&window_sql)
+                .bind(&fts)
+                .bind(&query.model_id)
+                .bind(query.from_ms)
+                .bind(query.until_ms)
+                .bind(window)
+                .fetch_all(&mut *tx)
+                .await?;
+            let complete = (rows.len() as i64) < window;
+            let mut seen = std::collections::HashSet::new();
+            let best: Vec<Ranked> = rows
+                .into_iter()
+                .filter(|r| seen.insert(r.conversation_id))
+                .take(limit as usize)
+                .collect();
+            if complete || best.len() >= limit as usize {
+                break best;
+            }
+            window = window.saturating_mul(8);
+        };
+        if best.is_empty() {
+            return Ok(Vec::new());
+        }
+
+        let ids = serde_json::to_string(&best.iter().map(|r| r.message_id).collect::<Vec<_>>())?;
+        let snippets: Vec<(i64, String)> = sqlx::query_as(&format!(
+            "SELECT rowid, snippet(messages_fts, -1, char(2), char(3), '{ELLIPSIS}', 16)
+             FROM messages_fts
+             WHERE messages_fts MATCH ?1 AND rowid IN (SELECT value FROM json_each(?2))"
+        ))
+        .bind(&fts)
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        let details: Vec<Details> = sqlx::query_as(
+            "SELECT m.id AS message_id, m.conversation_id, c.title, c.model_id, c.updated_at, m.role
+             FROM messages m JOIN conversations c ON c.id = m.conversation_id
+             WHERE m.id IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+
+        let mut snippets: std::collections::HashMap<i64, String> = snippets.into_iter().collect();
+        let mut details: std::collections::HashMap<i64, Details> =
+            details.into_iter().map(|d| (d.message_id, d)).collect();
+        Ok(best
+            .into_iter()
+            .filter_map(|r| {
+                let d = details.remove(&r.message_id)?;
+                Some(SearchHit {
+                    conversation_id: d.conversation_id,
+                    title: d.title,
+                    model_id: d.model_id,
+                    conversation_updated_at: d.updated_at,
+                    message_id: MessageId(r.message_id),
+                    role: d.role,
+                    snippet: snippets.remove(&r.message_id).unwrap_or_default(),
+                    score: -r.rank,
+                })
+            })
+            .collect())
     }
 }
 
@@ -176,6 +262,7 @@ mod tests {
             to_fts_query("a\"b OR NEAR(").as_deref(),
             Some("\"a\"\"b\" \"OR\" \"NEAR(\"*")
         );
+        assert_eq!(to_fts_query("x"), Some("\"x\"".into()));
         assert_eq!(to_fts_query("  + - "), None);
         assert_eq!(to_fts_query(""), None);
     }

@@ -278,10 +278,8 @@ async fn a_database_from_a_newer_version_is_refused_and_untouched() {
     }
 }
 
-#[tokio::test]
-async fn a_damaged_database_is_refused_and_untouched() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("history.sqlite3");
+async fn filled_database(dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
+    let db = dir.join("history.sqlite3");
     let store = Store::open(&db).await.unwrap();
     for i in 0..40 {
         store
@@ -296,18 +294,26 @@ async fn a_damaged_database_is_refused_and_untouched() {
             .unwrap();
     }
     store.close().await;
-    let good = std::fs::read(&db).unwrap();
-    let page = 4096;
+    let bytes = std::fs::read(&db).unwrap();
     assert!(
-        good.len() > 8 * page,
-        "need several pages to damage, have {}",
-        good.len()
+        bytes.len() > 8 * PAGE,
+        "need several pages, have {}",
+        bytes.len()
     );
+    (db, bytes)
+}
 
-    // Garbage over the pages after the first (the header stays valid).
+const PAGE: usize = 4096;
+
+#[tokio::test]
+async fn a_damaged_database_is_refused_and_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, good) = filled_database(dir.path()).await;
+
+    // Garbage over every page after the first (the header stays valid).
     let scribbled = dir.path().join("scribbled.sqlite3");
     let mut bytes = good.clone();
-    for (i, b) in bytes[page..page * 6].iter_mut().enumerate() {
+    for (i, b) in bytes[PAGE..].iter_mut().enumerate() {
         *b = (i * 7 + 13) as u8;
     }
     std::fs::write(&scribbled, &bytes).unwrap();
@@ -316,13 +322,39 @@ async fn a_damaged_database_is_refused_and_untouched() {
 
     // Cut short, as by a failed copy.
     let truncated = dir.path().join("truncated.sqlite3");
-    std::fs::write(&truncated, &good[..page * 3 / 2]).unwrap();
+    std::fs::write(&truncated, &good[..PAGE * 3 / 2]).unwrap();
     let err = assert_refused_untouched(&truncated).await;
-    assert!(
-        matches!(
-            err,
-            StoreError::Corrupt { .. } | StoreError::NotSqlite { .. }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("header says"), "{err}");
+}
+
+/// Damage deep inside the messages table is not looked for at every start (it would mean
+/// reading the whole file); the explicit check finds it.
+#[tokio::test]
+async fn check_integrity_finds_damage_that_opening_does_not_look_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, good) = filled_database(dir.path()).await;
+    let store = Store::open(&db).await.unwrap();
+    store.check_integrity().await.unwrap();
+
+    let mut conn = raw_connection(&db).await;
+    let leaf: i64 = sqlx::query_scalar(
+        "SELECT pageno FROM dbstat WHERE name = 'messages' AND pagetype = 'leaf' ORDER BY pageno DESC LIMIT 1",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    store.close().await;
+
+    let mut bytes = good;
+    let start = (leaf as usize - 1) * PAGE;
+    for b in &mut bytes[start + 8..start + PAGE] {
+        *b = 0xA5;
+    }
+    std::fs::write(&db, &bytes).unwrap();
+    let store = Store::open(&db).await.unwrap();
+    let err = store.check_integrity().await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains(&db.display().to_string()), "{err}");
 }

@@ -265,3 +265,83 @@ async fn a_streaming_reply_is_indexed_when_it_finishes() {
         );
     }
 }
+
+/// Search ranks a window of the best matches, not all of them; it must still give exactly the
+/// answer of ranking everything, also when one conversation fills the first window.
+#[tokio::test]
+async fn results_equal_ranking_every_match() {
+    let (_dir, store) = common::fresh_store().await;
+    // One conversation with many strong matches, then weaker ones elsewhere.
+    let busy = exchange(
+        &store,
+        "m",
+        "ellipse ellipse ellipse",
+        "ellipse",
+        "ellipse ellipse",
+    )
+    .await;
+    for i in 0..6 {
+        store
+            .append_messages(
+                busy,
+                vec![NewMessage::user(format!("ellipse ellipse again {i}"))],
+            )
+            .await
+            .unwrap();
+    }
+    let mut others = Vec::new();
+    for i in 0..5 {
+        let filler = "and some other words ".repeat(i + 1);
+        others.push(
+            exchange(
+                &store,
+                "m",
+                &format!("an ellipse {filler}"),
+                "circle",
+                "foci",
+            )
+            .await,
+        );
+    }
+
+    let pool = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new().filename(store.db_path()),
+    )
+    .await
+    .unwrap();
+    for word in ["ellipse", "circle", "foci", "words"] {
+        // Everything ranked, best message per conversation, best conversations first.
+        let all: Vec<(i64, i64, f64)> = sqlx::query_as(
+            "SELECT f.rowid, m.conversation_id, bm25(messages_fts, 2.0, 0.5, 1.0) AS r
+             FROM messages_fts f JOIN messages m ON m.id = f.rowid
+             WHERE messages_fts MATCH ?1 ORDER BY r, f.rowid",
+        )
+        .bind(format!("\"{word}\""))
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let mut expected: Vec<(i64, i64)> = Vec::new();
+        for (message, conversation, _) in all {
+            if !expected.iter().any(|(_, c)| *c == conversation) {
+                expected.push((message, conversation));
+            }
+        }
+        for limit in 1..=7u32 {
+            let hits = store
+                .search(&SearchQuery {
+                    limit,
+                    ..SearchQuery::new(format!("{word} "))
+                })
+                .await
+                .unwrap();
+            let got: Vec<(i64, i64)> = hits
+                .iter()
+                .map(|h| (h.message_id.0, h.conversation_id.0))
+                .collect();
+            let want: Vec<(i64, i64)> = expected.iter().copied().take(limit as usize).collect();
+            assert_eq!(got, want, "{word}, limit {limit}");
+        }
+    }
+    pool.close().await;
+    assert_eq!(others.len(), 5);
+}
