@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod image;
 mod mlp;
+pub mod quant;
 pub mod resize;
 pub mod rope_index;
 pub mod text;
@@ -18,11 +19,13 @@ pub mod weights;
 
 use std::path::Path;
 
+pub use candle_core::utils::get_num_threads as compute_threads;
 pub use candle_core::{DType, Device, Tensor};
 
 pub use crate::config::{ModelConfig, TextConfig, VisionConfig};
 pub use crate::error::{Error, Result};
 pub use crate::image::{ImageProcessorConfig, PixelPatches};
+pub use crate::quant::Quantization;
 pub use crate::rope_index::{rope_positions, RopePositions};
 use crate::text::{KvCache, TextModel};
 use crate::vision::VisionTower;
@@ -36,6 +39,8 @@ pub struct LoadOptions {
     pub device: Device,
     /// Compute dtype; `None` picks f32 on the CPU and bf16 on an accelerator.
     pub dtype: Option<DType>,
+    /// How the decoder's linear layers are stored.
+    pub quant: Quantization,
 }
 
 impl Default for LoadOptions {
@@ -43,6 +48,7 @@ impl Default for LoadOptions {
         LoadOptions {
             device: Device::Cpu,
             dtype: None,
+            quant: Quantization::None,
         }
     }
 }
@@ -88,6 +94,7 @@ pub struct Model {
     next_position: i64,
     device: Device,
     dtype: DType,
+    quant: Quantization,
 }
 
 impl Model {
@@ -145,7 +152,8 @@ impl Model {
                 reason: "config.json says tie_word_embeddings is false but the weights hold no lm_head.weight".into(),
             });
         };
-        let text = TextModel::load(vb.pp(layout.text), lm_head, &config.text).map_err(wrap)?;
+        let text =
+            TextModel::load(vb.pp(layout.text), lm_head, &config.text, opts.quant).map_err(wrap)?;
         let cache = text.new_cache();
         Ok(Model {
             config,
@@ -156,6 +164,7 @@ impl Model {
             next_position: 0,
             device: opts.device.clone(),
             dtype,
+            quant: opts.quant,
         })
     }
 
@@ -173,6 +182,10 @@ impl Model {
 
     pub fn dtype(&self) -> DType {
         self.dtype
+    }
+
+    pub fn quantization(&self) -> Quantization {
+        self.quant
     }
 
     /// Runs the vision tower over pictures; one embedding per picture.

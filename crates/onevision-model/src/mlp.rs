@@ -1,27 +1,34 @@
 //! The SwiGLU feed-forward block both towers use: `down(silu(gate(x)) * up(x))`.
 
 use candle_core::{Module, Tensor};
-use candle_nn::{linear_b, Linear, VarBuilder};
+use candle_nn::{linear_b, VarBuilder};
+
+use crate::error::Result;
+use crate::quant::{Projection, Quantization};
 
 pub(crate) struct SwiGlu {
-    gate: Linear,
-    up: Linear,
-    down: Linear,
+    gate: Projection,
+    up: Projection,
+    down: Projection,
 }
 
 impl SwiGlu {
     /// Loads `gate_proj`, `up_proj` and `down_proj` under `vb` (the vision tower's carry biases,
-    /// the decoder's do not).
+    /// the decoder's do not), packed as `quant` says.
     pub(crate) fn load(
         hidden: usize,
         intermediate: usize,
         bias: bool,
+        quant: Quantization,
         vb: VarBuilder,
-    ) -> candle_core::Result<Self> {
+    ) -> Result<Self> {
+        let load = |inputs, outputs, name| -> Result<Projection> {
+            Projection::new(linear_b(inputs, outputs, bias, vb.pp(name))?, quant)
+        };
         Ok(SwiGlu {
-            gate: linear_b(hidden, intermediate, bias, vb.pp("gate_proj"))?,
-            up: linear_b(hidden, intermediate, bias, vb.pp("up_proj"))?,
-            down: linear_b(intermediate, hidden, bias, vb.pp("down_proj"))?,
+            gate: load(hidden, intermediate, "gate_proj")?,
+            up: load(hidden, intermediate, "up_proj")?,
+            down: load(intermediate, hidden, "down_proj")?,
         })
     }
 }

@@ -11,16 +11,17 @@ use crate::attention::attention;
 use crate::config::TextConfig;
 use crate::error::Result;
 use crate::mlp::SwiGlu;
+use crate::quant::{Projection, Quantization};
 use crate::rope_index::RopePositions;
 
 /// Smallest cache allocation, in tokens; it then doubles as needed.
 const MIN_CACHE_TOKENS: usize = 256;
 
 struct SelfAttention {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    o: Linear,
+    q: Projection,
+    k: Projection,
+    v: Projection,
+    o: Projection,
     heads: usize,
     kv_heads: usize,
     head_dim: usize,
@@ -100,7 +101,7 @@ pub struct TextModel {
     embed: Embedding,
     layers: Vec<DecoderLayer>,
     norm: RmsNorm,
-    lm_head: Linear,
+    lm_head: Projection,
     inv_freq: Vec<f32>,
     /// For each rotary frequency, which position axis (0 temporal, 1 height, 2 width) drives it.
     freq_axis: Vec<usize>,
@@ -108,9 +109,17 @@ pub struct TextModel {
 
 impl TextModel {
     /// `vb` points at the decoder (`model` or `model.language_model`); `lm_head` at the output
-    /// projection, or `None` when the output projection shares the embedding's weights.
-    pub fn load(vb: VarBuilder, lm_head: Option<VarBuilder>, cfg: &TextConfig) -> Result<Self> {
+    /// projection, or `None` when the output projection shares the embedding's weights. `quant`
+    /// packs every projection of every layer; the output projection then takes Q8_0 whatever
+    /// `quant` is, as the logits are what sampling reads (the embedding table stays dense).
+    pub fn load(
+        vb: VarBuilder,
+        lm_head: Option<VarBuilder>,
+        cfg: &TextConfig,
+        quant: Quantization,
+    ) -> Result<Self> {
         let c = cfg;
+        let q = |l: Linear| Projection::new(l, quant);
         let (h, hd) = (c.hidden_size, c.head_dim);
         let embed = embedding(c.vocab_size, h, vb.pp("embed_tokens"))?;
         let mut layers = Vec::with_capacity(c.num_hidden_layers);
@@ -121,15 +130,19 @@ impl TextModel {
                 input_norm: rms_norm(h, c.rms_norm_eps, l.pp("input_layernorm"))?,
                 post_attention_norm: rms_norm(h, c.rms_norm_eps, l.pp("post_attention_layernorm"))?,
                 attn: SelfAttention {
-                    q: linear(h, c.num_attention_heads * hd, a.pp("q_proj"))?,
-                    k: linear(h, c.num_key_value_heads * hd, a.pp("k_proj"))?,
-                    v: linear(h, c.num_key_value_heads * hd, a.pp("v_proj"))?,
-                    o: linear_no_bias(c.num_attention_heads * hd, h, a.pp("o_proj"))?,
+                    q: q(linear(h, c.num_attention_heads * hd, a.pp("q_proj"))?)?,
+                    k: q(linear(h, c.num_key_value_heads * hd, a.pp("k_proj"))?)?,
+                    v: q(linear(h, c.num_key_value_heads * hd, a.pp("v_proj"))?)?,
+                    o: q(linear_no_bias(
+                        c.num_attention_heads * hd,
+                        h,
+                        a.pp("o_proj"),
+                    )?)?,
                     heads: c.num_attention_heads,
                     kv_heads: c.num_key_value_heads,
                     head_dim: hd,
                 },
-                mlp: SwiGlu::load(h, c.intermediate_size, false, l.pp("mlp"))?,
+                mlp: SwiGlu::load(h, c.intermediate_size, false, quant, l.pp("mlp"))?,
             });
         }
         let norm = rms_norm(h, c.rms_norm_eps, vb.pp("norm"))?;
@@ -137,6 +150,11 @@ impl TextModel {
             Some(vb) => linear_no_bias(h, c.vocab_size, vb)?,
             None => Linear::new(embed.embeddings().clone(), None),
         };
+        let head_quant = match quant {
+            Quantization::None => Quantization::None,
+            Quantization::Q8_0 | Quantization::Q4K => Quantization::Q8_0,
+        };
+        let lm_head = Projection::new(lm_head, head_quant)?;
         let half = hd / 2;
         let inv_freq = (0..half)
             .map(|j| (1.0 / c.rope_theta.powf(2.0 * j as f64 / hd as f64)) as f32)
@@ -240,7 +258,7 @@ impl SelfAttention {
         len: usize,
     ) -> Result<Tensor> {
         let (nh, nkv, hd) = (self.heads, self.kv_heads, self.head_dim);
-        let project = |l: &Linear, heads: usize, rotate: bool| -> Result<Tensor> {
+        let project = |l: &Projection, heads: usize, rotate: bool| -> Result<Tensor> {
             let t = l.forward(x)?.reshape((1, len, heads, hd))?;
             let t = if rotate {
                 candle_nn::rotary_emb::rope_thd(&t, cos, sin)?

@@ -8,6 +8,7 @@ use crate::attention::attention;
 use crate::config::VisionConfig;
 use crate::error::{Error, Result};
 use crate::mlp::SwiGlu;
+use crate::quant::Quantization;
 
 /// The vision blocks' RMSNorm epsilon, fixed in the reference architecture.
 const NORM_EPS: f64 = 1e-6;
@@ -167,7 +168,13 @@ impl VisionTower {
                     heads: c.num_heads,
                     head_dim: hd,
                 },
-                mlp: SwiGlu::load(c.hidden_size, c.intermediate_size, true, b.pp("mlp"))?,
+                mlp: SwiGlu::load(
+                    c.hidden_size,
+                    c.intermediate_size,
+                    true,
+                    Quantization::None,
+                    b.pp("mlp"),
+                )?,
             });
         }
         let group = c.hidden_size * c.merge_unit();

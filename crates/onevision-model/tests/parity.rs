@@ -75,6 +75,7 @@ fn run_case(name: &str) {
         &LoadOptions {
             device: Device::Cpu,
             dtype: Some(DType::F32),
+            ..Default::default()
         },
     )
     .unwrap();
@@ -237,6 +238,7 @@ parity_cases!(
     two_pictures_nested_bf16_tied,
     multi_turn,
     real_tokenizer_chat,
+    quant_width256,
 );
 
 /// A follow-up turn prefilled on top of the cache, and a rewind to an earlier mark, give the same

@@ -1,0 +1,181 @@
+//! In-situ quantisation of the decoder's linear layers at load time.
+//!
+//! The checkpoint is read in full precision and each decoder projection is packed into ggml blocks
+//! (Q8_0: 32 inputs per block; Q4K: 256) so decoding, which is bound by how many weight bytes it
+//! reads per token, reads a quarter to an eighth of what f32 does. The vision tower, norms and the
+//! embedding table stay in the compute dtype: they are a small share of the bytes and the vision
+//! tower runs once per picture.
+
+use std::fmt;
+use std::str::FromStr;
+
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::{DType, Module, Tensor};
+use candle_nn::Linear;
+
+use crate::error::{Error, Result};
+
+/// How the decoder's linear layers are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Quantization {
+    /// As loaded, in the compute dtype.
+    #[default]
+    None,
+    /// 8-bit blocks of 32 with one f16 scale: about 1.06 bytes per weight.
+    Q8_0,
+    /// 4-bit k-quants in super-blocks of 256: about 0.56 bytes per weight.
+    Q4K,
+}
+
+impl Quantization {
+    pub fn name(self) -> &'static str {
+        match self {
+            Quantization::None => "none",
+            Quantization::Q8_0 => "q8_0",
+            Quantization::Q4K => "q4k",
+        }
+    }
+
+    fn block_type(self) -> Option<GgmlDType> {
+        match self {
+            Quantization::None => None,
+            Quantization::Q8_0 => Some(GgmlDType::Q8_0),
+            Quantization::Q4K => Some(GgmlDType::Q4K),
+        }
+    }
+}
+
+impl fmt::Display for Quantization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Quantization {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "none" => Ok(Quantization::None),
+            "q8_0" => Ok(Quantization::Q8_0),
+            "q4k" => Ok(Quantization::Q4K),
+            other => Err(Error::Input(format!(
+                "unknown quantisation {other:?}; expected none, q8_0 or q4k"
+            ))),
+        }
+    }
+}
+
+/// A linear layer that is either dense or packed in quantised blocks.
+pub(crate) enum Projection {
+    Dense(Linear),
+    Quantized {
+        weight: QMatMul,
+        bias: Option<Tensor>,
+    },
+}
+
+impl Projection {
+    /// Packs `linear` as `quant` asks. An input width that is not a whole number of blocks takes
+    /// the next finer format that fits (Q4K -> Q8_0 -> dense), so odd checkpoints still load.
+    pub(crate) fn new(linear: Linear, quant: Quantization) -> Result<Self> {
+        let Some(wanted) = quant.block_type() else {
+            return Ok(Projection::Dense(linear));
+        };
+        let weight = linear.weight();
+        let (_, inputs) = weight.dims2()?;
+        let fits = |t: GgmlDType| inputs % t.block_size() == 0;
+        let chosen = [wanted, GgmlDType::Q8_0].into_iter().find(|&t| fits(t));
+        let Some(block) = chosen else {
+            tracing::debug!(
+                inputs,
+                "input width is not a whole number of blocks; kept dense"
+            );
+            return Ok(Projection::Dense(linear));
+        };
+        if block != wanted {
+            tracing::debug!(inputs, ?wanted, ?block, "input width needs a finer block");
+        }
+        let packed = QTensor::quantize(weight, block)?;
+        Ok(Projection::Quantized {
+            weight: QMatMul::from_qtensor(packed)?,
+            bias: linear.bias().cloned(),
+        })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_quantized(&self) -> bool {
+        matches!(self, Projection::Quantized { .. })
+    }
+}
+
+impl Module for Projection {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Projection::Dense(l) => l.forward(x),
+            Projection::Quantized { weight, bias } => {
+                // The block kernels take f32 activations.
+                let dtype = x.dtype();
+                let y = weight.forward(&x.to_dtype(DType::F32)?)?;
+                let y = match bias {
+                    Some(b) => y.broadcast_add(&b.to_dtype(DType::F32)?)?,
+                    None => y,
+                };
+                y.to_dtype(dtype)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn names_round_trip_and_unknown_names_are_refused() {
+        for q in [Quantization::None, Quantization::Q8_0, Quantization::Q4K] {
+            assert_eq!(q.name().parse::<Quantization>().unwrap(), q);
+        }
+        let err = "q5".parse::<Quantization>().unwrap_err().to_string();
+        assert!(err.contains("\"q5\""), "{err}");
+    }
+
+    fn random_linear(out: usize, inputs: usize) -> Linear {
+        let dev = Device::Cpu;
+        let w = Tensor::randn(0f32, 1.0, (out, inputs), &dev).unwrap();
+        let b = Tensor::randn(0f32, 1.0, out, &dev).unwrap();
+        Linear::new(w, Some(b))
+    }
+
+    fn relative_error(quant: Quantization, inputs: usize) -> (bool, f32) {
+        let dense = random_linear(64, inputs);
+        let x = Tensor::randn(0f32, 1.0, (5, inputs), &Device::Cpu).unwrap();
+        let want = dense.forward(&x).unwrap();
+        let p = Projection::new(dense, quant).unwrap();
+        let got = p.forward(&x).unwrap();
+        let err = (got - &want).unwrap().sqr().unwrap().mean_all().unwrap();
+        let scale = want.sqr().unwrap().mean_all().unwrap();
+        let rel = (err.to_scalar::<f32>().unwrap() / scale.to_scalar::<f32>().unwrap()).sqrt();
+        (p.is_quantized(), rel)
+    }
+
+    #[test]
+    fn quantised_outputs_stay_close_to_dense() {
+        // Measured: q8_0 ~0.4 %, q4k ~9 % relative RMS error on Gaussian weights.
+        let (packed, q8) = relative_error(Quantization::Q8_0, 256);
+        assert!(packed && q8 < 0.01, "q8_0 relative error {q8}");
+        let (packed, q4) = relative_error(Quantization::Q4K, 256);
+        assert!(packed && q4 < 0.12 && q4 > q8, "q4k relative error {q4}");
+    }
+
+    #[test]
+    fn widths_that_are_not_whole_blocks_fall_back() {
+        // 96 inputs: not whole Q4K blocks (256) but whole Q8_0 blocks (32).
+        let (packed, rel) = relative_error(Quantization::Q4K, 96);
+        assert!(packed && rel < 0.01, "fell back to q8_0: {rel}");
+        // 20 inputs: no block fits, so the layer stays dense and exact.
+        let (packed, rel) = relative_error(Quantization::Q8_0, 20);
+        assert!(!packed && rel < 1e-6, "kept dense: {rel}");
+    }
+}
