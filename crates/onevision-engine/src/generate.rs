@@ -2,18 +2,20 @@
 //! token at a time until an end-of-sequence id, the token budget, or a cancel request; every token
 //! goes through the detokenizer and the think/answer splitter and comes out as an event.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use onevision_model::image::{preprocess, ImageProcessorConfig};
-use onevision_model::{Logits, Model, PixelPatches};
+use onevision_model::image::preprocess;
+use onevision_model::{ImageEmbedding, Logits, Model};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{EngineError, Result};
 use crate::prompt::{Message, PromptBuilder};
 use crate::sampler::{top_logprobs, Sampler, SamplingParams};
+use crate::session::{Session, VisionCache};
 use crate::split::{final_answer, Segment, Split, ThinkSplitter};
 use crate::stream::Detokenizer;
 
@@ -79,6 +81,8 @@ pub enum FinishReason {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Timings {
+    /// From the request to the first generated token: pictures, prompt and the first step.
+    pub time_to_first_token_ms: f64,
     pub vision_ms: f64,
     pub prefill_ms: f64,
     pub decode_ms: f64,
@@ -86,12 +90,30 @@ pub struct Timings {
     pub decode_tokens_per_s: f64,
 }
 
+/// How far an answer has come, sent now and then while it streams.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Progress {
+    pub generated_tokens: usize,
+    pub elapsed_ms: f64,
+    pub decode_tokens_per_s: f64,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    Started { prompt_tokens: usize },
+    /// The prompt is ready: `reused_tokens` of its `prompt_tokens` were already in the cache and
+    /// `cached_pictures` of its pictures already encoded.
+    Started {
+        prompt_tokens: usize,
+        reused_tokens: usize,
+        cached_pictures: usize,
+    },
     Think(String),
     Answer(String),
+    Progress(Progress),
 }
+
+/// How often `Event::Progress` comes while decoding.
+const PROGRESS_EVERY_MS: f64 = 250.0;
 
 pub struct Request<'a> {
     pub messages: &'a [Message],
@@ -108,6 +130,8 @@ pub struct Request<'a> {
 #[derive(Debug, Clone, Serialize)]
 pub struct Output {
     pub prompt_token_ids: Vec<u32>,
+    /// Leading prompt tokens read from the cache of an earlier answer instead of prefilled.
+    pub reused_prompt_tokens: usize,
     pub generated_token_ids: Vec<u32>,
     pub text: String,
     pub think: String,
@@ -123,22 +147,6 @@ fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1e3
 }
 
-/// Preprocesses pictures with the model's processor settings, `max_pixels` lowered if asked.
-pub fn pixel_patches(
-    cfg: &ImageProcessorConfig,
-    pictures: &[image::RgbImage],
-    max_pixels: Option<usize>,
-) -> Result<Vec<PixelPatches>> {
-    let mut cfg = cfg.clone();
-    if let Some(m) = max_pixels {
-        cfg.max_pixels = m.max(cfg.min_pixels);
-    }
-    Ok(pictures
-        .iter()
-        .map(|p| preprocess(p, &cfg))
-        .collect::<std::result::Result<_, _>>()?)
-}
-
 fn forward(segments: Vec<Segment>, split: &mut Split, on_event: &mut impl FnMut(Event)) {
     split.add(&segments);
     for s in segments {
@@ -149,21 +157,102 @@ fn forward(segments: Vec<Segment>, split: &mut Split, on_event: &mut impl FnMut(
     }
 }
 
-/// Runs one answer from a fresh conversation state.
+/// The pictures' vision outputs, from the session's cache where it has them; returns them with how
+/// many came from the cache.
+fn encode_pictures(
+    model: &Model,
+    session: &mut Session,
+    pictures: &[image::RgbImage],
+    max_pixels: Option<usize>,
+) -> Result<(Vec<ImageEmbedding>, usize)> {
+    let mut cfg = model.image_config().clone();
+    if let Some(m) = max_pixels {
+        cfg.max_pixels = m.max(cfg.min_pixels);
+    }
+    let keys: Vec<u64> = pictures.iter().map(|p| VisionCache::key(p, &cfg)).collect();
+    let mut found: HashMap<u64, ImageEmbedding> = HashMap::new();
+    let mut missing = Vec::new();
+    for (p, &k) in pictures.iter().zip(&keys) {
+        if found.contains_key(&k) || missing.iter().any(|&(mk, _)| mk == k) {
+            continue;
+        }
+        match session.vision().get(k) {
+            Some(e) => {
+                found.insert(k, e.clone());
+            }
+            None => missing.push((k, p)),
+        }
+    }
+    let cached = pictures.len() - missing.len();
+    let patches = missing
+        .iter()
+        .map(|(_, p)| preprocess(p, &cfg))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let encoded = model.encode_images(&patches.iter().collect::<Vec<_>>())?;
+    for ((k, _), e) in missing.iter().zip(encoded) {
+        session.vision().insert(*k, e.clone());
+        found.insert(*k, e);
+    }
+    let embeds =
+        keys.iter()
+            .map(|k| {
+                found.get(k).cloned().ok_or_else(|| {
+                    EngineError::Prompt("a picture's vision output went missing".into())
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+    Ok((embeds, cached))
+}
+
+/// Runs one answer to the conversation in `req`. Whatever of the prompt `session` already holds
+/// in the model's cache (the earlier turns of the same conversation) is not read again, and
+/// pictures it has encoded are not encoded again; pass a fresh [`Session`] to start clean.
 pub fn generate(
     model: &mut Model,
     prompt: &PromptBuilder,
     req: &Request,
+    session: &mut Session,
     cancel: &AtomicBool,
     mut on_event: impl FnMut(Event),
 ) -> Result<Output> {
+    let result = run(model, prompt, req, session, cancel, &mut on_event);
+    if result.is_err() {
+        // A failure may leave the cache part-written; start the next answer clean.
+        session.forget(model);
+    }
+    result
+}
+
+fn run(
+    model: &mut Model,
+    prompt: &PromptBuilder,
+    req: &Request,
+    session: &mut Session,
+    cancel: &AtomicBool,
+    on_event: &mut impl FnMut(Event),
+) -> Result<Output> {
+    let start = Instant::now();
     req.sampling.validate().map_err(EngineError::Prompt)?;
-    let vision_start = Instant::now();
-    let patches = pixel_patches(model.image_config(), req.pictures, req.max_pixels)?;
+    if cancel.load(Ordering::Relaxed) {
+        // Stopped while queued: nothing read, nothing generated.
+        return Ok(Output {
+            prompt_token_ids: Vec::new(),
+            reused_prompt_tokens: 0,
+            generated_token_ids: Vec::new(),
+            text: String::new(),
+            think: String::new(),
+            answer: String::new(),
+            final_answer: None,
+            finish_reason: FinishReason::Cancelled,
+            logprobs: None,
+            timings: Timings::default(),
+        });
+    }
+    let (embeds, cached_pictures) = encode_pictures(model, session, req.pictures, req.max_pixels)?;
+    let vision_ms = ms(start);
     let merge = model.config().vision.merge_unit();
-    let image_tokens: Vec<usize> = patches.iter().map(|p| p.num_patches() / merge).collect();
-    let embeds = model.encode_images(&patches.iter().collect::<Vec<_>>())?;
-    let vision_ms = ms(vision_start);
+    let grids: Vec<[usize; 3]> = embeds.iter().map(|e| e.grid_thw).collect();
+    let image_tokens: Vec<usize> = grids.iter().map(|g| g[0] * g[1] * g[2] / merge).collect();
 
     let text = prompt.render(req.messages, true)?;
     let prompt_ids = prompt.encode(&text, &image_tokens)?;
@@ -175,16 +264,31 @@ pub fn generate(
             req.max_new_tokens
         )));
     }
+    let reused = session.reuse(model, &prompt_ids, &grids)?;
+    // Pictures whose tokens are all in the reused part are already in the cache.
+    let image_token = model.config().image_token_id;
+    let mut skip_tokens = prompt_ids[..reused]
+        .iter()
+        .filter(|&&id| id == image_token)
+        .count();
+    let mut first_new_picture = 0;
+    while first_new_picture < image_tokens.len() && skip_tokens >= image_tokens[first_new_picture] {
+        skip_tokens -= image_tokens[first_new_picture];
+        first_new_picture += 1;
+    }
     on_event(Event::Started {
         prompt_tokens: prompt_ids.len(),
+        reused_tokens: reused,
+        cached_pictures,
     });
 
-    model.reset();
     let prefill_start = Instant::now();
+    let new_ids = &prompt_ids[reused..];
     let mut logits = model
-        .prefill(&prompt_ids, &embeds, Logits::Last)?
+        .prefill(new_ids, &embeds[first_new_picture..], Logits::Last)?
         .squeeze(0)
         .map_err(onevision_model::Error::from)?;
+    new_ids.iter().for_each(|&id| session.push(id));
     let prefill_ms = ms(prefill_start);
 
     let tok = prompt.tokenizer();
@@ -196,6 +300,8 @@ pub fn generate(
     let mut splitter = ThinkSplitter::new();
     let mut split = Split::default();
     let mut full_text = String::new();
+    let mut time_to_first_token_ms = 0.0;
+    let mut last_progress = 0.0;
 
     let decode_start = Instant::now();
     let finish_reason = loop {
@@ -209,6 +315,9 @@ pub fn generate(
             lp.push(top_logprobs(&scores, req.logprobs));
         }
         let next = sampler.sample(&scores, &history);
+        if generated.is_empty() {
+            time_to_first_token_ms = ms(start);
+        }
         generated.push(next);
         history.push(next);
         if req.eos_token_ids.contains(&next) {
@@ -216,35 +325,43 @@ pub fn generate(
         }
         if let Some(delta) = detok.push(tok, next)? {
             full_text.push_str(&delta);
-            forward(splitter.push(&delta), &mut split, &mut on_event);
+            forward(splitter.push(&delta), &mut split, on_event);
         }
         if generated.len() >= req.max_new_tokens {
             break FinishReason::Length;
         }
+        let elapsed = ms(decode_start);
+        if elapsed - last_progress >= PROGRESS_EVERY_MS {
+            last_progress = elapsed;
+            on_event(Event::Progress(Progress {
+                generated_tokens: generated.len(),
+                elapsed_ms: ms(start),
+                decode_tokens_per_s: per_second(generated.len() - 1, elapsed),
+            }));
+        }
         logits = model.decode_step(next)?;
+        session.push(next);
     };
     if let Some(rest) = detok.finish(tok)? {
         full_text.push_str(&rest);
-        forward(splitter.push(&rest), &mut split, &mut on_event);
+        forward(splitter.push(&rest), &mut split, on_event);
     }
-    forward(splitter.finish(), &mut split, &mut on_event);
+    forward(splitter.finish(), &mut split, on_event);
     let decode_ms = ms(decode_start);
     // The first token comes from the prefill; the rest each cost one decode step.
     let steps = generated.len().saturating_sub(1);
     let timings = Timings {
+        time_to_first_token_ms,
         vision_ms,
         prefill_ms,
         decode_ms,
-        prefill_tokens_per_s: prompt_ids.len() as f64 / (prefill_ms / 1e3).max(1e-9),
-        decode_tokens_per_s: if steps > 0 {
-            steps as f64 / (decode_ms / 1e3).max(1e-9)
-        } else {
-            0.0
-        },
+        prefill_tokens_per_s: per_second(new_ids.len(), prefill_ms),
+        decode_tokens_per_s: per_second(steps, decode_ms),
     };
     Ok(Output {
         final_answer: final_answer(&split.answer, &split.think),
         prompt_token_ids: prompt_ids,
+        reused_prompt_tokens: reused,
         generated_token_ids: generated,
         text: full_text,
         think: split.think,
@@ -253,4 +370,12 @@ pub fn generate(
         logprobs,
         timings,
     })
+}
+
+fn per_second(count: usize, ms: f64) -> f64 {
+    if count == 0 {
+        0.0
+    } else {
+        count as f64 / (ms / 1e3).max(1e-9)
+    }
 }

@@ -5,7 +5,9 @@ pub mod error;
 pub mod generate;
 pub mod prompt;
 pub mod sampler;
+pub mod session;
 pub mod split;
 pub mod stream;
+pub mod worker;
 
 pub use error::{EngineError, Result};

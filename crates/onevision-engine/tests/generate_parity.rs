@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicBool;
 use onevision_engine::generate::{generate, Event, FinishReason, GenerationDefaults, Request};
 use onevision_engine::prompt::{Message, Part, PromptBuilder, Role};
 use onevision_engine::sampler::SamplingParams;
+use onevision_engine::session::Session;
 use onevision_model::{LoadOptions, Model};
 use serde_json::Value;
 
@@ -52,7 +53,9 @@ fn greedy_generation_matches_transformers_and_streams_the_same_text() {
         logprobs: 3,
     };
     let mut events = Vec::new();
-    let out = generate(&mut model, &prompt, &req, &AtomicBool::new(false), |e| {
+    let mut session = Session::new();
+    let cancel = AtomicBool::new(false);
+    let out = generate(&mut model, &prompt, &req, &mut session, &cancel, |e| {
         events.push(e)
     })
     .unwrap();
@@ -64,7 +67,7 @@ fn greedy_generation_matches_transformers_and_streams_the_same_text() {
         .iter()
         .filter_map(|e| match e {
             Event::Think(t) | Event::Answer(t) => Some(t.as_str()),
-            Event::Started { .. } => None,
+            Event::Started { .. } | Event::Progress(_) => None,
         })
         .collect();
     assert_eq!(streamed.len(), out.think.len() + out.answer.len());
@@ -77,7 +80,15 @@ fn greedy_generation_matches_transformers_and_streams_the_same_text() {
     }
 
     // A cancel request before the first token stops at once.
-    let out = generate(&mut model, &prompt, &req, &AtomicBool::new(true), |_| {}).unwrap();
+    let out = generate(
+        &mut model,
+        &prompt,
+        &req,
+        &mut Session::new(),
+        &AtomicBool::new(true),
+        |_| {},
+    )
+    .unwrap();
     assert_eq!(out.finish_reason, FinishReason::Cancelled);
     assert!(out.generated_token_ids.is_empty());
 }
