@@ -165,7 +165,8 @@ fn bad_input_gets_one_sentence_and_a_failure_code() {
         (vec!["--messages", wrong_role.to_str().unwrap()], "robot"),
         (vec!["--max-new-tokens", "0", "x"], "--max-new-tokens"),
         (vec!["--max-new-tokens", "5000", "x"], "context"),
-        (vec!["--quant", "q4k", "x"], "--quant q4k"),
+        (vec!["--quant", "q5", "x"], "'q5'"),
+        (vec!["--dtype", "f64", "x"], "'f64'"),
         (vec![], "nothing to ask"),
     ];
     for (extra, needle) in cases {
@@ -187,4 +188,117 @@ fn bad_input_gets_one_sentence_and_a_failure_code() {
         !out.status.success() && err.contains("/nonexistent/model"),
         "{err}"
     );
+}
+
+#[test]
+fn ctrl_c_stops_the_answer_and_keeps_what_was_said() {
+    // Greedy decoding on this fixture runs 3,000 tokens without an end token (about 30 s here).
+    let child = Command::new(env!("CARGO_BIN_EXE_onevision"))
+        .args([
+            "ask",
+            "--model",
+            &model(),
+            "--temperature",
+            "0",
+            "--max-new-tokens",
+            "3000",
+            "--format",
+            "json",
+            "Hello",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["finish_reason"], "cancelled");
+    let n = v["generated_token_ids"].as_array().unwrap().len();
+    assert!(n > 0 && n < 3000, "{n} tokens");
+}
+
+#[test]
+fn quantised_run_reports_its_format() {
+    let out = onevision(&[
+        "ask",
+        "--model",
+        &model(),
+        "--quant",
+        "q8_0",
+        "--max-new-tokens",
+        "3",
+        "--format",
+        "json",
+        "Hi",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["quant"], "q8_0");
+    assert_eq!(v["generated_token_ids"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn bench_reports_every_measure_over_its_runs() {
+    let picture = fixture("images/triangle_64x60.png");
+    let out = onevision(&[
+        "bench",
+        "--model",
+        &model(),
+        "--image",
+        picture.to_str().unwrap(),
+        "--runs",
+        "3",
+        "--warmup",
+        "0",
+        "--max-new-tokens",
+        "4",
+        "--format",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["runs"], 3);
+    assert_eq!(v["runs_raw"].as_array().unwrap().len(), 3);
+    assert_eq!(v["generated_tokens"], 4);
+    // 64x60 resizes to 56x56: 4x4 patches, 4 tokens after 2x2 merging.
+    assert_eq!(v["image_tokens"], 4);
+    assert!(v["load_ms"].as_f64().unwrap() > 0.0);
+    for key in [
+        "vision_ms",
+        "prefill_ms",
+        "prefill_tokens_per_s",
+        "decode_tokens_per_s",
+        "time_to_first_token_ms",
+    ] {
+        let (min, median) = (
+            v[key]["min"].as_f64().unwrap(),
+            v[key]["median"].as_f64().unwrap(),
+        );
+        assert!(min > 0.0 && min <= median, "{key}: {min} {median}");
+    }
+    assert!(v["peak_rss_mib"].as_f64().unwrap() > 1.0);
+
+    let out = onevision(&["bench", "--model", &model(), "--runs", "0"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--runs"), "{err}");
 }

@@ -1,0 +1,265 @@
+//! `onevision ask`: one answer to a question about pictures, streamed as text or given as one
+//! JSON object (DESIGN.md §4). The model runs on the engine's own thread; Ctrl-C stops the answer
+//! between two tokens and keeps what was said so far (a second Ctrl-C quits at once).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::ValueEnum;
+use onevision_engine::generate::{FinishReason, GenerationDefaults, Output};
+use onevision_engine::prompt::{Message, Part, Role};
+use onevision_engine::sampler::SamplingParams;
+use onevision_engine::worker::{Job, ModelInfo, Worker, WorkerEvent, DEFAULT_MAX_NEW_TOKENS};
+
+use crate::device;
+use crate::messages;
+use crate::model_args::ModelArgs;
+
+/// The exit code of a command stopped by Ctrl-C, as shells report SIGINT.
+pub const INTERRUPTED: u8 = 130;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args)]
+pub struct AskArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// A picture to ask about; repeat for several.
+    #[arg(long = "image")]
+    pub images: Vec<PathBuf>,
+    /// A JSON conversation to continue as the assistant.
+    #[arg(long)]
+    pub messages: Option<PathBuf>,
+    /// A system message to put first.
+    #[arg(long)]
+    pub system: Option<String>,
+    #[arg(long)]
+    pub max_new_tokens: Option<usize>,
+    /// 0 decodes greedily.
+    #[arg(long, allow_negative_numbers = true)]
+    pub temperature: Option<f32>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub top_p: Option<f32>,
+    #[arg(long)]
+    pub top_k: Option<usize>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub repetition_penalty: Option<f32>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Report the K most likely tokens of each step.
+    #[arg(long, default_value_t = 0)]
+    pub logprobs: usize,
+    /// Largest picture area in pixels after resizing (default: the model folder's).
+    #[arg(long)]
+    pub max_pixels: Option<usize>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// The question.
+    pub prompt: Option<String>,
+}
+
+fn conversation(args: &AskArgs) -> Result<(Vec<Message>, Vec<PathBuf>)> {
+    let (mut messages, mut pictures) = match &args.messages {
+        Some(path) => messages::read_messages(path)?,
+        None => (Vec::new(), Vec::new()),
+    };
+    if args.prompt.is_some() || !args.images.is_empty() {
+        let mut parts: Vec<Part> = args
+            .images
+            .iter()
+            .map(|p| {
+                pictures.push(p.clone());
+                Part::Image(pictures.len() - 1)
+            })
+            .collect();
+        if let Some(q) = &args.prompt {
+            parts.push(Part::Text(q.clone()));
+        }
+        messages.push(Message {
+            role: Role::User,
+            parts,
+        });
+    }
+    if let Some(system) = &args.system {
+        if messages.first().is_some_and(|m| m.role == Role::System) {
+            bail!("--system was given but the messages file already starts with a system message");
+        }
+        messages.insert(0, Message::text(Role::System, system.clone()));
+    }
+    if !messages.iter().any(|m| m.role == Role::User) {
+        bail!("nothing to ask: give a PROMPT, --image, or --messages with a user message");
+    }
+    Ok((messages, pictures))
+}
+
+/// generation_config.json's values with the flags laid over them.
+fn sampling(args: &AskArgs, defaults: &GenerationDefaults) -> Result<SamplingParams> {
+    let mut s = SamplingParams {
+        seed: args.seed,
+        ..defaults.sampling.clone()
+    };
+    if let Some(t) = args.temperature {
+        s.temperature = t;
+    }
+    if let Some(p) = args.top_p {
+        s.top_p = p;
+    }
+    if let Some(k) = args.top_k {
+        s.top_k = k;
+    }
+    if let Some(r) = args.repetition_penalty {
+        s.repetition_penalty = r;
+    }
+    s.validate().map_err(anyhow::Error::msg)?;
+    Ok(s)
+}
+
+/// Runs the command; returns the process exit code.
+pub fn ask(args: AskArgs) -> Result<u8> {
+    let (messages, picture_paths) = conversation(&args)?;
+    let pictures = picture_paths
+        .iter()
+        .map(|p| onevision_model::image::load_image(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let defaults = GenerationDefaults::from_dir(&args.model.model)?;
+    let sampling = sampling(&args, &defaults)?;
+    let max_new_tokens = args
+        .max_new_tokens
+        .or(defaults.max_new_tokens)
+        .unwrap_or(DEFAULT_MAX_NEW_TOKENS);
+    if max_new_tokens == 0 {
+        bail!("--max-new-tokens must be at least 1");
+    }
+
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let interrupted = interrupted.clone();
+        ctrlc::set_handler(move || {
+            if interrupted.swap(true, Ordering::SeqCst) {
+                std::process::exit(i32::from(INTERRUPTED));
+            }
+        })
+        .context("cannot install the Ctrl-C handler")?;
+    }
+
+    let worker = Worker::start(&args.model.model, args.model.load_options()?)?;
+    let job = Job {
+        messages,
+        pictures,
+        max_pixels: args.max_pixels,
+        sampling: Some(sampling),
+        max_new_tokens: Some(max_new_tokens),
+        logprobs: args.logprobs,
+    };
+    let (tx, rx) = mpsc::channel();
+    let handle = worker.submit(job, move |e| {
+        let _ = tx.send(e);
+    })?;
+
+    let mut printer = TextPrinter::new(args.format == Format::Text);
+    let out = loop {
+        let event = match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(e) => e,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if interrupted.load(Ordering::SeqCst) && !handle.is_cancelled() {
+                    handle.cancel();
+                }
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                bail!("the engine stopped before finishing the answer")
+            }
+        };
+        match event {
+            WorkerEvent::Think(t) => printer.think(&t)?,
+            WorkerEvent::Answer(t) => printer.answer(&t)?,
+            WorkerEvent::Started { .. } | WorkerEvent::Stats(_) => {}
+            WorkerEvent::Done(out) => break out,
+            WorkerEvent::Failed(e) => bail!(e),
+        }
+    };
+    printer.finish()?;
+    if args.format == Format::Json {
+        print_json(&out, worker.info())?;
+    }
+    Ok(if out.finish_reason == FinishReason::Cancelled {
+        INTERRUPTED
+    } else {
+        0
+    })
+}
+
+/// Writes thinking (dimmed on a terminal) and then the answer as they stream in.
+struct TextPrinter {
+    enabled: bool,
+    dim: &'static str,
+    reset: &'static str,
+    in_think: bool,
+    wrote: bool,
+}
+
+impl TextPrinter {
+    fn new(enabled: bool) -> Self {
+        let tty = std::io::stdout().is_terminal();
+        TextPrinter {
+            enabled,
+            dim: if tty { "\x1b[2m" } else { "" },
+            reset: if tty { "\x1b[0m" } else { "" },
+            in_think: false,
+            wrote: false,
+        }
+    }
+
+    fn write(&mut self, s: &str) -> Result<()> {
+        let mut out = std::io::stdout().lock();
+        out.write_all(s.as_bytes())
+            .and_then(|_| out.flush())
+            .context("cannot write to standard output")?;
+        self.wrote = true;
+        Ok(())
+    }
+
+    fn think(&mut self, t: &str) -> Result<()> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let head = if self.in_think { "" } else { "thinking:\n" };
+        self.in_think = true;
+        let s = format!("{}{head}{t}{}", self.dim, self.reset);
+        self.write(&s)
+    }
+
+    fn answer(&mut self, t: &str) -> Result<()> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let head = if self.in_think { "\n\nanswer:\n" } else { "" };
+        self.in_think = false;
+        self.write(&format!("{head}{t}"))
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if self.enabled && self.wrote {
+            self.write("\n")?;
+        }
+        Ok(())
+    }
+}
+
+fn print_json(out: &Output, info: &ModelInfo) -> Result<()> {
+    let mut v = serde_json::to_value(out)?;
+    v["timings"]["load_ms"] = info.load_ms.into();
+    v["device"] = device::device_name(&info.device).into();
+    v["dtype"] = device::dtype_name(info.dtype).into();
+    v["quant"] = info.quant.name().into();
+    println!("{}", serde_json::to_string(&v)?);
+    Ok(())
+}
