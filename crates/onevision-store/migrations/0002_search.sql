@@ -40,3 +40,8 @@ END;
 
 INSERT INTO messages_fts (rowid, text, think, answer)
 SELECT id, text, think, answer FROM messages WHERE status <> 'streaming';
+
+-- Search maps thousands of matching message ids to their conversation. Message rows are large
+-- (the text is inline), so reading them for that touches a page per row; this index holds just
+-- the pair, a few hundred per page.
+CREATE INDEX messages_conversation_of ON messages (id, conversation_id);

@@ -115,6 +115,12 @@ pub fn to_fts_query(input: &str) -> Option<String> {
     Some(query)
 }
 
+/// Most matches ranked for one search. A query matching more messages than this (a word found
+/// in most of the history, or a one-syllable prefix being typed) ranks only the most recently
+/// stored ones: its words are so common that BM25 barely tells the matches apart, and ranking
+/// them all is what would make the search slow (20 ms for 30,000 matches).
+pub const RANKED_MATCHES_MAX: u32 = 5_000;
+
 /// Matches ranked per round before grouping by conversation: enough for `limit` conversations
 /// unless conversations have many matching messages, in which case the window grows.
 const WINDOW_PER_RESULT: u32 = 4;
@@ -140,10 +146,11 @@ impl Store {
     /// Searches the history and returns at most one hit per conversation (its best message),
     /// best first. Replies still streaming are not indexed until they finish.
     ///
-    /// Ranking every match is the cost that grows with the history, so only the best
-    /// `limit × 4` matches (after filters) are ranked and grouped; the window widens only when
-    /// they cover too few conversations. The result is exact: a conversation left out of the
-    /// window has no message ranked better than every one inside it.
+    /// Ranking is the cost that grows with the history, so it is bounded twice. Only the best
+    /// `limit × 4` matches (after filters) are grouped by conversation, the window widening
+    /// only when they cover too few conversations; that is exact, since a conversation left out
+    /// has no message ranked better than those inside. And at most [`RANKED_MATCHES_MAX`]
+    /// matches, the most recently stored, are ranked at all; that is not exact, on purpose.
     pub async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
         let Some(fts) = to_fts_query(&query.text) else {
             return Ok(Vec::new());
@@ -154,31 +161,51 @@ impl Store {
         // bm25() must run in the query that scans the FTS table, before any grouping; with no
         // filter the messages are looked up only for the window, not for every match. Ties are
         // broken by message id so the same search always gives the same list.
-        let window_sql = if filtered {
-            format!(
-                "SELECT f.rowid AS message_id, m.conversation_id, bm25(messages_fts, {WEIGHTS}) AS rank
-                 FROM messages_fts f
-                 JOIN messages m ON m.id = f.rowid
+        let (cutoff_sql, window_sql) = if filtered {
+            let from = "FROM messages_fts f
+                 JOIN messages m INDEXED BY messages_conversation_of ON m.id = f.rowid
                  JOIN conversations c ON c.id = m.conversation_id
                  WHERE messages_fts MATCH ?1
                    AND (?2 IS NULL OR c.model_id = ?2)
                    AND (?3 IS NULL OR c.updated_at >= ?3)
-                   AND (?4 IS NULL OR c.updated_at < ?4)
-                 ORDER BY rank, f.rowid LIMIT ?5"
+                   AND (?4 IS NULL OR c.updated_at < ?4)";
+            (
+                format!("SELECT f.rowid {from} ORDER BY f.rowid DESC LIMIT 1 OFFSET ?5"),
+                format!(
+                    "SELECT f.rowid AS message_id, m.conversation_id,
+                            bm25(messages_fts, {WEIGHTS}) AS rank
+                     {from} AND f.rowid >= ?6
+                     ORDER BY rank, f.rowid LIMIT ?5"
+                ),
             )
         } else {
-            format!(
-                "SELECT h.message_id, m.conversation_id, h.rank
-                 FROM (SELECT rowid AS message_id, bm25(messages_fts, {WEIGHTS}) AS rank
-                       FROM messages_fts WHERE messages_fts MATCH ?1
-                       ORDER BY rank, rowid LIMIT ?5) h
-                 JOIN messages m ON m.id = h.message_id
-                 ORDER BY h.rank, h.message_id"
+            (
+                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1
+                 ORDER BY rowid DESC LIMIT 1 OFFSET ?5"
+                    .to_owned(),
+                format!(
+                    "SELECT h.message_id, m.conversation_id, h.rank
+                     FROM (SELECT rowid AS message_id, bm25(messages_fts, {WEIGHTS}) AS rank
+                           FROM messages_fts WHERE messages_fts MATCH ?1 AND rowid >= ?6
+                           ORDER BY rank, rowid LIMIT ?5) h
+                     JOIN messages m INDEXED BY messages_conversation_of ON m.id = h.message_id
+                     ORDER BY h.rank, h.message_id"
+                ),
             )
         };
 
         // One read transaction: the ranking and the details come from the same snapshot.
         let mut tx = self.pool().begin().await?;
+        // The oldest message id still ranked (no bound when there are fewer matches).
+        let cutoff: i64 = sqlx::query_scalar(&cutoff_sql)
+            .bind(&fts)
+            .bind(&query.model_id)
+            .bind(query.from_ms)
+            .bind(query.until_ms)
+            .bind(i64::from(RANKED_MATCHES_MAX) - 1)
+            .fetch_optional(&mut *tx)
+            .await?
+            .unwrap_or(i64::MIN);
         let mut window = i64::from(limit) * i64::from(WINDOW_PER_RESULT);
         let best = loop {
             let rows: Vec<Ranked> = sqlx::query_as(&window_sql)
@@ -187,6 +214,7 @@ impl Store {
                 .bind(query.from_ms)
                 .bind(query.until_ms)
                 .bind(window)
+                .bind(cutoff)
                 .fetch_all(&mut *tx)
                 .await?;
             let complete = (rows.len() as i64) < window;

@@ -345,3 +345,39 @@ async fn results_equal_ranking_every_match() {
     pool.close().await;
     assert_eq!(others.len(), 5);
 }
+
+/// A word in more messages than are ranked: only the most recently stored matches compete,
+/// so an old strong match loses to newer weak ones (the documented price of a bounded search).
+#[tokio::test]
+async fn only_the_most_recent_matches_are_ranked_for_very_common_words() {
+    let (_dir, store) = common::fresh_store().await;
+    let old = exchange(&store, "m", "zebra zebra zebra", "zebra", "zebra zebra").await;
+    let filler = "and a long line of other words to dilute the match ".repeat(3);
+    let newer = store
+        .create_conversation(
+            "m",
+            (0..onevision_store::RANKED_MATCHES_MAX)
+                .map(|i| NewMessage::user(format!("zebra {i} {filler}")))
+                .collect(),
+        )
+        .await
+        .unwrap()
+        .conversation;
+    let hits = store.search(&SearchQuery::new("zebra ")).await.unwrap();
+    assert_eq!(
+        hits.iter().map(|h| h.conversation_id).collect::<Vec<_>>(),
+        [newer]
+    );
+    assert!(!hits.iter().any(|h| h.conversation_id == old));
+    // The bound counts matches after the filters: a narrow search ranks all of its matches.
+    let only_old = exchange(&store, "other-model", "zebra zebra zebra", "", "").await;
+    let by_model = store
+        .search(&SearchQuery {
+            model_id: Some("other-model".into()),
+            ..SearchQuery::new("zebra ")
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_model.len(), 1);
+    assert_eq!(by_model[0].conversation_id, only_old);
+}
