@@ -536,6 +536,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
 
         let queries = queries();
+        // How many messages each query matches (before filters), to show what was measured.
+        let raw = sqlx::SqlitePool::connect_with(
+            sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&db)
+                .read_only(true),
+        )
+        .await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages")
+            .fetch_one(&raw)
+            .await?;
+        let mut matches: Vec<(&str, i64)> = Vec::new();
+        for (kind, q) in &queries {
+            let fts = onevision_store::search::to_fts_query(&q.text).unwrap_or_default();
+            let n: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH ?1")
+                    .bind(fts)
+                    .fetch_one(&raw)
+                    .await?;
+            match matches.iter_mut().find(|(k, _)| k == kind) {
+                Some((_, m)) => *m = (*m).max(n),
+                None => matches.push((kind, n)),
+            }
+        }
+        raw.close().await;
+        println!("{total} messages");
         // Warm the page cache and statement cache once, as a running app would be.
         for (_, q) in &queries {
             store.search(q).await?;
@@ -568,8 +593,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         for (kind, mut v, hits) in by_kind {
             v.sort();
+            let most = matches
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map_or(0, |(_, n)| *n);
             println!(
-                "  {kind:<16} median {:>6.2} ms  p95 {:>6.2} ms  (last query: {hits} hits)",
+                "  {kind:<16} median {:>6.2} ms  p95 {:>6.2} ms  (up to {most} matching messages; last query {hits} hits)",
                 ms(percentile(&v, 0.5)),
                 ms(percentile(&v, 0.95))
             );

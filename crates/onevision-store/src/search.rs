@@ -233,14 +233,27 @@ impl Store {
             return Ok(Vec::new());
         }
 
-        let ids = serde_json::to_string(&best.iter().map(|r| r.message_id).collect::<Vec<_>>())?;
+        let message_ids: Vec<i64> = best.iter().map(|r| r.message_id).collect();
+        let ids = serde_json::to_string(&message_ids)?;
+        let (first, last) = message_ids
+            .iter()
+            .fold((i64::MAX, i64::MIN), |(lo, hi), &id| {
+                (lo.min(id), hi.max(id))
+            });
+        // One pass over the matches in the id range, not one lookup per id: each lookup
+        // re-evaluates the query, and a prefix query merges the lists of every word it covers
+        // (30 ms for 50 snippets of a common prefix, against 2 ms). The `+` keeps SQLite from
+        // turning the IN list back into lookups.
         let snippets: Vec<(i64, String)> = sqlx::query_as(&format!(
             "SELECT rowid, snippet(messages_fts, -1, char(2), char(3), '{ELLIPSIS}', 16)
              FROM messages_fts
-             WHERE messages_fts MATCH ?1 AND rowid IN (SELECT value FROM json_each(?2))"
+             WHERE messages_fts MATCH ?1 AND rowid BETWEEN ?3 AND ?4
+               AND +rowid IN (SELECT value FROM json_each(?2))"
         ))
         .bind(&fts)
         .bind(&ids)
+        .bind(first)
+        .bind(last)
         .fetch_all(&mut *tx)
         .await?;
         let details: Vec<Details> = sqlx::query_as(

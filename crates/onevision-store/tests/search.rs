@@ -167,6 +167,13 @@ async fn one_hit_per_conversation_best_first() {
         [strong, weak]
     );
     assert!(hits[0].score > hits[1].score);
+    assert!(hits.iter().all(|h| h.snippet.contains(HIGHLIGHT_START)));
+    // Prefix queries get their snippets too (they are made in one pass over the matches).
+    let prefixed = store.search(&SearchQuery::new("ellip")).await.unwrap();
+    assert_eq!(prefixed.len(), 2);
+    assert!(prefixed
+        .iter()
+        .all(|h| h.snippet.to_lowercase().contains("\u{2}ellipse")));
     let limited = store
         .search(&SearchQuery {
             limit: 1,
