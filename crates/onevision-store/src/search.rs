@@ -158,54 +158,41 @@ impl Store {
         let limit = if query.limit == 0 { 50 } else { query.limit };
         let filtered =
             query.model_id.is_some() || query.from_ms.is_some() || query.until_ms.is_some();
-        // bm25() must run in the query that scans the FTS table, before any grouping; with no
-        // filter the messages are looked up only for the window, not for every match. Ties are
-        // broken by message id so the same search always gives the same list.
-        let (cutoff_sql, window_sql) = if filtered {
-            let from = "FROM messages_fts f
-                 JOIN messages m INDEXED BY messages_conversation_of ON m.id = f.rowid
-                 JOIN conversations c ON c.id = m.conversation_id
-                 WHERE messages_fts MATCH ?1
-                   AND (?2 IS NULL OR c.model_id = ?2)
-                   AND (?3 IS NULL OR c.updated_at >= ?3)
-                   AND (?4 IS NULL OR c.updated_at < ?4)";
-            (
-                format!("SELECT f.rowid {from} ORDER BY f.rowid DESC LIMIT 1 OFFSET ?5"),
-                format!(
-                    "SELECT f.rowid AS message_id, m.conversation_id,
+        // bm25() must run in the query that scans the FTS table, before any grouping. That
+        // inner query walks the matches newest first (FTS5 does so without sorting) and stops
+        // after RANKED_MATCHES_MAX that pass the filters, so bm25() runs at most that often;
+        // the outer one keeps the best `window`. With no filter the messages are looked up
+        // only for the window. Ties go by message id so a search always gives the same list.
+        let window_sql = if filtered {
+            format!(
+                "SELECT * FROM (
+                     SELECT f.rowid AS message_id, m.conversation_id,
                             bm25(messages_fts, {WEIGHTS}) AS rank
-                     {from} AND f.rowid >= ?6
-                     ORDER BY rank, f.rowid LIMIT ?5"
-                ),
+                     FROM messages_fts f
+                     JOIN messages m INDEXED BY messages_conversation_of ON m.id = f.rowid
+                     JOIN conversations c ON c.id = m.conversation_id
+                     WHERE messages_fts MATCH ?1
+                       AND (?2 IS NULL OR c.model_id = ?2)
+                       AND (?3 IS NULL OR c.updated_at >= ?3)
+                       AND (?4 IS NULL OR c.updated_at < ?4)
+                     ORDER BY f.rowid DESC LIMIT ?6)
+                 ORDER BY rank, message_id LIMIT ?5"
             )
         } else {
-            (
-                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?1
-                 ORDER BY rowid DESC LIMIT 1 OFFSET ?5"
-                    .to_owned(),
-                format!(
-                    "SELECT h.message_id, m.conversation_id, h.rank
-                     FROM (SELECT rowid AS message_id, bm25(messages_fts, {WEIGHTS}) AS rank
-                           FROM messages_fts WHERE messages_fts MATCH ?1 AND rowid >= ?6
-                           ORDER BY rank, rowid LIMIT ?5) h
-                     JOIN messages m INDEXED BY messages_conversation_of ON m.id = h.message_id
-                     ORDER BY h.rank, h.message_id"
-                ),
+            format!(
+                "SELECT h.message_id, m.conversation_id, h.rank
+                 FROM (SELECT * FROM (
+                           SELECT rowid AS message_id, bm25(messages_fts, {WEIGHTS}) AS rank
+                           FROM messages_fts WHERE messages_fts MATCH ?1
+                           ORDER BY rowid DESC LIMIT ?6)
+                       ORDER BY rank, message_id LIMIT ?5) h
+                 JOIN messages m INDEXED BY messages_conversation_of ON m.id = h.message_id
+                 ORDER BY h.rank, h.message_id"
             )
         };
 
         // One read transaction: the ranking and the details come from the same snapshot.
         let mut tx = self.pool().begin().await?;
-        // The oldest message id still ranked (no bound when there are fewer matches).
-        let cutoff: i64 = sqlx::query_scalar(&cutoff_sql)
-            .bind(&fts)
-            .bind(&query.model_id)
-            .bind(query.from_ms)
-            .bind(query.until_ms)
-            .bind(i64::from(RANKED_MATCHES_MAX) - 1)
-            .fetch_optional(&mut *tx)
-            .await?
-            .unwrap_or(i64::MIN);
         let mut window = i64::from(limit) * i64::from(WINDOW_PER_RESULT);
         let best = loop {
             let rows: Vec<Ranked> = sqlx::query_as(&window_sql)
@@ -214,7 +201,7 @@ impl Store {
                 .bind(query.from_ms)
                 .bind(query.until_ms)
                 .bind(window)
-                .bind(cutoff)
+                .bind(i64::from(RANKED_MATCHES_MAX))
                 .fetch_all(&mut *tx)
                 .await?;
             let complete = (rows.len() as i64) < window;
