@@ -7,6 +7,7 @@
 
 mod attention;
 pub mod config;
+mod cpu_bf16;
 pub mod error;
 pub mod image;
 mod mlp;

@@ -13,6 +13,7 @@ use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Module, Tensor};
 use candle_nn::Linear;
 
+use crate::cpu_bf16;
 use crate::error::{Error, Result};
 
 /// How the decoder's linear layers are stored.
@@ -109,19 +110,37 @@ impl Projection {
     }
 }
 
+/// Activation rows from which a quantised product is faster as one f32 matrix product over the
+/// unpacked weight: the block kernels shine on the one row of a decode step, not on a prefill.
+const UNPACK_FROM_ROWS: usize = 16;
+
+fn add_bias(y: Tensor, bias: Option<&Tensor>) -> candle_core::Result<Tensor> {
+    match bias {
+        Some(b) => y.broadcast_add(&b.to_dtype(y.dtype())?),
+        None => Ok(y),
+    }
+}
+
 impl Module for Projection {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         match self {
+            Projection::Dense(l) if cpu_bf16::applies(x, l.weight()) => {
+                add_bias(cpu_bf16::rows_times_weight(x, l.weight())?, l.bias())
+            }
             Projection::Dense(l) => l.forward(x),
             Projection::Quantized { weight, bias } => {
                 // The block kernels take f32 activations.
                 let dtype = x.dtype();
-                let y = weight.forward(&x.to_dtype(DType::F32)?)?;
-                let y = match bias {
-                    Some(b) => y.broadcast_add(&b.to_dtype(DType::F32)?)?,
-                    None => y,
+                let x = x.to_dtype(DType::F32)?;
+                let rows = x.elem_count() / x.dim(candle_core::D::Minus1)?;
+                let y = match weight {
+                    QMatMul::QTensor(packed) if rows >= UNPACK_FROM_ROWS => {
+                        let w = packed.dequantize(x.device())?;
+                        x.broadcast_matmul(&w.t()?)?
+                    }
+                    _ => weight.forward(&x)?,
                 };
-                y.to_dtype(dtype)
+                add_bias(y, bias.as_ref())?.to_dtype(dtype)
             }
         }
     }

@@ -1,0 +1,157 @@
+//! Products of a few activation rows with a bf16 weight matrix on the CPU.
+//!
+//! candle's CPU backend has no bf16 matrix kernel: it widens both operands to f32 on every call,
+//! on one thread. For a prefill that cost is spread over hundreds of rows, but a decode step has
+//! one row and pays it for every layer of every token. This kernel reads each bf16 weight once,
+//! widens it in registers (a bf16 is the top half of an f32) and splits the output rows across
+//! candle's worker threads, so decoding runs at the speed of reading the weights.
+
+use candle_core::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor};
+use half::bf16;
+
+/// Activation rows up to which the kernel beats widening the matrix; above it the caller uses
+/// candle's matmul.
+pub(crate) const MAX_ROWS: usize = 8;
+
+/// `x (rows, inputs) @ w (outputs, inputs)^T` with `w` in bf16; the result has `x`'s dtype.
+struct Bf16RowsTimesWeight;
+
+fn widen(v: bf16) -> f32 {
+    f32::from_bits(u32::from(v.to_bits()) << 16)
+}
+
+/// Dot products of `xs` (each `inputs` long) with one weight row, accumulated in f32.
+fn dot_rows(xs: &[f32], w: &[bf16], out: &mut [f32]) {
+    let n = w.len();
+    for (x, o) in xs.chunks_exact(n).zip(out.iter_mut()) {
+        // Eight independent sums let the compiler keep a vector register busy.
+        let mut acc = [0f32; 8];
+        let mut wc = w.chunks_exact(8);
+        let mut xc = x.chunks_exact(8);
+        for (wv, xv) in (&mut wc).zip(&mut xc) {
+            for k in 0..8 {
+                acc[k] += xv[k] * widen(wv[k]);
+            }
+        }
+        let mut sum: f32 = acc.iter().sum();
+        for (wv, xv) in wc.remainder().iter().zip(xc.remainder()) {
+            sum += xv * widen(*wv);
+        }
+        *o = sum;
+    }
+}
+
+impl CustomOp2 for Bf16RowsTimesWeight {
+    fn name(&self) -> &'static str {
+        "bf16-rows-times-weight"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (rows, inputs) = xl.shape().dims2()?;
+        let (outputs, w_inputs) = wl.shape().dims2()?;
+        if inputs != w_inputs {
+            candle_core::bail!("bf16 product: {inputs} inputs against a weight of {w_inputs}");
+        }
+        let (Some((xa, xb)), Some((wa, wb))) = (xl.contiguous_offsets(), wl.contiguous_offsets())
+        else {
+            candle_core::bail!("bf16 product needs contiguous operands");
+        };
+        let CpuStorage::BF16(w) = ws else {
+            candle_core::bail!("bf16 product needs a bf16 weight");
+        };
+        let w = &w[wa..wb];
+        let x: Vec<f32> = match xs {
+            CpuStorage::BF16(v) => v[xa..xb].iter().map(|&v| widen(v)).collect(),
+            CpuStorage::F32(v) => v[xa..xb].to_vec(),
+            _ => candle_core::bail!("bf16 product needs bf16 or f32 activations"),
+        };
+        // Output-major while computing (one weight row against every activation row), then
+        // transposed to (rows, outputs).
+        let mut by_output = vec![0f32; outputs * rows];
+        let threads = candle_core::utils::get_num_threads().clamp(1, outputs.max(1));
+        let per_thread = outputs.div_ceil(threads);
+        std::thread::scope(|s| {
+            for (chunk_index, out_chunk) in by_output.chunks_mut(per_thread * rows).enumerate() {
+                let x = &x;
+                s.spawn(move || {
+                    let first = chunk_index * per_thread;
+                    for (i, out) in out_chunk.chunks_mut(rows).enumerate() {
+                        let o = first + i;
+                        dot_rows(x, &w[o * inputs..(o + 1) * inputs], out);
+                    }
+                });
+            }
+        });
+        let mut result = vec![0f32; rows * outputs];
+        for o in 0..outputs {
+            for r in 0..rows {
+                result[r * outputs + o] = by_output[o * rows + r];
+            }
+        }
+        let shape = Shape::from((rows, outputs));
+        Ok(match xs {
+            CpuStorage::BF16(_) => (
+                CpuStorage::BF16(result.into_iter().map(bf16::from_f32).collect()),
+                shape,
+            ),
+            _ => (CpuStorage::F32(result), shape),
+        })
+    }
+}
+
+/// Whether [`rows_times_weight`] serves this product.
+pub(crate) fn applies(x: &Tensor, w: &Tensor) -> bool {
+    x.device().is_cpu()
+        && w.dtype() == DType::BF16
+        && x.rank() == 2
+        && x.dim(0).is_ok_and(|rows| rows <= MAX_ROWS)
+}
+
+/// `x (rows, inputs) @ w (outputs, inputs)^T`, `w` in bf16 on the CPU.
+pub(crate) fn rows_times_weight(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
+    x.contiguous()?
+        .apply_op2_no_bwd(&w.contiguous()?, &Bf16RowsTimesWeight)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn equals_widened_matmul() {
+        let dev = Device::Cpu;
+        for (rows, inputs, outputs) in [(1, 896, 130), (3, 37, 9), (8, 64, 1)] {
+            let w = Tensor::randn(0f32, 1.0, (outputs, inputs), &dev)
+                .unwrap()
+                .to_dtype(DType::BF16)
+                .unwrap();
+            let x = Tensor::randn(0f32, 1.0, (rows, inputs), &dev).unwrap();
+            let want = x
+                .matmul(&w.to_dtype(DType::F32).unwrap().t().unwrap())
+                .unwrap();
+            let got = rows_times_weight(&x, &w).unwrap();
+            let d = (got - &want)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .max(0)
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            // Same products, summed in another order: f32 rounding only.
+            assert!(d < 1e-3, "{rows}x{inputs}x{outputs}: {d}");
+            // bf16 activations give bf16 results.
+            let xb = x.to_dtype(DType::BF16).unwrap();
+            assert_eq!(rows_times_weight(&xb, &w).unwrap().dtype(), DType::BF16);
+        }
+    }
+}
