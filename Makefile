@@ -2,7 +2,7 @@
 CARGO ?= cargo
 PYTHON ?= python3
 
-.PHONY: test fmt-check clippy unit run parity-fixtures tokenizer
+.PHONY: test fmt-check clippy unit run bench parity-fixtures tokenizer
 
 test: fmt-check clippy unit
 
@@ -20,6 +20,12 @@ run:
 	@echo "The desktop app is not part of the tree yet (see the open issues); the model crate is" >&2
 	@echo "exercised by 'make test'." >&2
 	@exit 1
+
+# Side-by-side CPU benchmark against transformers (needs Python with tests/parity/requirements.txt;
+# writes a 1.4 GB random model under bench/.work once). Results: docs/performance.md.
+bench:
+	$(CARGO) build --release --locked -p onevision-cli
+	$(PYTHON) bench/compare.py
 
 # Regenerates the transformers reference fixtures (needs Python with tests/parity/requirements.txt).
 parity-fixtures: tokenizer

@@ -187,7 +187,10 @@ fn q8_0_drift_is_small() {
     for reading in [Reading::Whole, Reading::TokenByToken] {
         let d = drift(Quantization::Q8_0, reading);
         assert!(d.max_rel < 0.15 && d.rms_rel < 0.03, "q8_0 drift");
-        assert!(d.widest_flipped_margin < 0.05, "q8_0 flipped a clear winner");
+        assert!(
+            d.widest_flipped_margin < 0.05,
+            "q8_0 flipped a clear winner"
+        );
     }
 }
 
