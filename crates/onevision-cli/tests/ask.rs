@@ -18,6 +18,17 @@ fn onevision(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs the command, which must succeed, and parses its JSON output.
+fn json_of(args: &[&str]) -> Value {
+    let out = onevision(args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn model() -> String {
     fixture("real_tokenizer_chat/model").display().to_string()
 }
@@ -41,7 +52,7 @@ fn json_output_follows_the_contract_and_matches_transformers() {
     ]}]);
     let messages_path = tmp.path().join("chat.json");
     std::fs::write(&messages_path, messages.to_string()).unwrap();
-    let out = onevision(&[
+    let v = json_of(&[
         "ask",
         "--model",
         &model(),
@@ -56,12 +67,6 @@ fn json_output_follows_the_contract_and_matches_transformers() {
         "--format",
         "json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["prompt_token_ids"], case["input_ids"]);
     assert_eq!(v["generated_token_ids"], case["greedy_new_tokens"]);
     assert_eq!(v["finish_reason"], "length");
@@ -89,7 +94,7 @@ fn json_output_follows_the_contract_and_matches_transformers() {
 #[test]
 fn sampling_with_a_seed_is_reproducible() {
     let run = |seed: &str| {
-        let out = onevision(&[
+        let v = json_of(&[
             "ask",
             "--model",
             &model(),
@@ -107,12 +112,6 @@ fn sampling_with_a_seed_is_reproducible() {
             "json",
             "Hello",
         ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         v["generated_token_ids"].clone()
     };
     assert_eq!(run("5"), run("5"));
@@ -231,7 +230,7 @@ fn ctrl_c_stops_the_answer_and_keeps_what_was_said() {
 
 #[test]
 fn quantised_run_reports_its_format() {
-    let out = onevision(&[
+    let v = json_of(&[
         "ask",
         "--model",
         &model(),
@@ -243,12 +242,6 @@ fn quantised_run_reports_its_format() {
         "json",
         "Hi",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["quant"], "q8_0");
     assert_eq!(v["generated_token_ids"].as_array().unwrap().len(), 3);
 }
@@ -256,7 +249,7 @@ fn quantised_run_reports_its_format() {
 #[test]
 fn bench_reports_every_measure_over_its_runs() {
     let picture = fixture("images/triangle_64x60.png");
-    let out = onevision(&[
+    let v = json_of(&[
         "bench",
         "--model",
         &model(),
@@ -271,12 +264,6 @@ fn bench_reports_every_measure_over_its_runs() {
         "--format",
         "json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["runs"], 3);
     assert_eq!(v["runs_raw"].as_array().unwrap().len(), 3);
     assert_eq!(v["generated_tokens"], 4);
