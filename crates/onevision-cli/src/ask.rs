@@ -18,6 +18,7 @@ use onevision_engine::worker::{Job, ModelInfo, Worker, WorkerEvent, DEFAULT_MAX_
 use crate::device;
 use crate::messages;
 use crate::model_args::ModelArgs;
+use crate::save::Recorder;
 
 /// The exit code of a command stopped by Ctrl-C, as shells report SIGINT.
 pub const INTERRUPTED: u8 = 130;
@@ -62,6 +63,15 @@ pub struct AskArgs {
     pub max_pixels: Option<usize>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Record the question and the streamed answer in the history database.
+    #[arg(long)]
+    pub save: bool,
+    /// The history database for --save and --conversation (default: the app's).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Continue this saved conversation (its pictures included) and save the exchange.
+    #[arg(long)]
+    pub conversation: Option<i64>,
     /// The question.
     pub prompt: Option<String>,
 }
@@ -124,7 +134,38 @@ fn sampling(args: &AskArgs, defaults: &GenerationDefaults) -> Result<SamplingPar
 
 /// Runs the command; returns the process exit code.
 pub fn ask(args: AskArgs) -> Result<u8> {
-    let (messages, picture_paths) = conversation(&args)?;
+    if args.system.is_some() && args.conversation.is_some() {
+        bail!("--system cannot be used with --conversation: the saved conversation already has its start");
+    }
+    let (new_messages, new_pictures) = conversation(&args)?;
+    let saving = args.save || args.conversation.is_some();
+    let history = if saving {
+        Some(Recorder::open(args.db.as_deref())?)
+    } else {
+        None
+    };
+    let (mut messages, mut picture_paths) = match (&history, args.conversation) {
+        (Some((rt, store)), Some(id)) => {
+            let r = Recorder::restore(rt, store, id)?;
+            (r.messages, r.pictures)
+        }
+        _ => (Vec::new(), Vec::new()),
+    };
+    let shift = picture_paths.len();
+    messages.extend(new_messages.iter().map(|m| {
+        Message {
+            role: m.role,
+            parts: m
+                .parts
+                .iter()
+                .map(|p| match p {
+                    Part::Image(i) => Part::Image(i + shift),
+                    Part::Text(t) => Part::Text(t.clone()),
+                })
+                .collect(),
+        }
+    }));
+    picture_paths.extend(new_pictures.iter().cloned());
     let pictures = picture_paths
         .iter()
         .map(|p| onevision_model::image::load_image(p))
@@ -151,6 +192,38 @@ pub fn ask(args: AskArgs) -> Result<u8> {
     }
 
     let worker = Worker::start(&args.model.model, args.model.load_options()?)?;
+    let mut recorder = match history {
+        Some((rt, store)) => {
+            let model_id = args
+                .model
+                .model
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let settings = serde_json::json!({
+                "temperature": sampling.temperature,
+                "top_p": sampling.top_p,
+                "top_k": sampling.top_k,
+                "repetition_penalty": sampling.repetition_penalty,
+                "seed": sampling.seed,
+                "max_new_tokens": max_new_tokens,
+                "max_pixels": args.max_pixels,
+                "dtype": device::dtype_name(worker.info().dtype),
+                "quant": worker.info().quant.name(),
+            });
+            Some(Recorder::start(
+                rt,
+                store,
+                args.conversation,
+                &model_id,
+                &new_messages,
+                &new_pictures,
+                settings,
+            )?)
+        }
+        None => None,
+    };
+    let saved_ids = recorder.as_ref().map(|r| (r.conversation, r.message_id()));
     let job = Job {
         messages,
         pictures,
@@ -179,16 +252,39 @@ pub fn ask(args: AskArgs) -> Result<u8> {
             }
         };
         match event {
-            WorkerEvent::Think(t) => printer.think(&t)?,
-            WorkerEvent::Answer(t) => printer.answer(&t)?,
+            WorkerEvent::Think(t) => {
+                printer.think(&t)?;
+                if let Some(r) = recorder.as_mut() {
+                    r.think(&t)?;
+                }
+            }
+            WorkerEvent::Answer(t) => {
+                printer.answer(&t)?;
+                if let Some(r) = recorder.as_mut() {
+                    r.answer(&t)?;
+                }
+            }
             WorkerEvent::Started { .. } | WorkerEvent::Stats(_) => {}
             WorkerEvent::Done(out) => break out,
-            WorkerEvent::Failed(e) => bail!(e),
+            WorkerEvent::Failed(e) => {
+                if let Some(r) = recorder.take() {
+                    r.finish(None, Some(&e))?;
+                }
+                bail!(e)
+            }
         }
     };
     printer.finish()?;
+    if let Some(r) = recorder.take() {
+        r.finish(Some(&out), None)?;
+    }
     if args.format == Format::Json {
-        print_json(&out, worker.info())?;
+        let mut v = json_value(&out, worker.info())?;
+        if let Some((conversation, message)) = saved_ids {
+            v["conversation_id"] = conversation.0.into();
+            v["message_id"] = message.map(|m| m.0).into();
+        }
+        println!("{}", serde_json::to_string(&v)?);
     }
     Ok(if out.finish_reason == FinishReason::Cancelled {
         INTERRUPTED
@@ -254,12 +350,11 @@ impl TextPrinter {
     }
 }
 
-fn print_json(out: &Output, info: &ModelInfo) -> Result<()> {
+fn json_value(out: &Output, info: &ModelInfo) -> Result<serde_json::Value> {
     let mut v = serde_json::to_value(out)?;
     v["timings"]["load_ms"] = info.load_ms.into();
     v["device"] = device::device_name(&info.device).into();
     v["dtype"] = device::dtype_name(info.dtype).into();
     v["quant"] = info.quant.name().into();
-    println!("{}", serde_json::to_string(&v)?);
-    Ok(())
+    Ok(v)
 }

@@ -3,8 +3,10 @@
 mod ask;
 mod bench;
 mod device;
+mod history;
 mod messages;
 mod model_args;
+mod save;
 
 use std::process::ExitCode;
 
@@ -27,6 +29,8 @@ enum Command {
     Ask(ask::AskArgs),
     /// Time loading, the vision tower, prefill and decoding on this machine.
     Bench(bench::BenchArgs),
+    /// Saved conversations: list, show, search, export, import.
+    History(history::HistoryArgs),
 }
 
 /// clap's message for a bad command line, as one sentence: its first line, with the list of
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Ask(args) => ask::ask(args),
         Command::Bench(args) => bench::bench(args),
+        Command::History(args) => history::history(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
