@@ -1,37 +1,11 @@
 //! `onevision ask` end to end on the real-tokenizer parity fixture, and its refusals of bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
 
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/parity/fixtures")
-        .join(rel)
-}
-
-fn onevision(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_onevision"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// Runs the command, which must succeed, and parses its JSON output.
-fn json_of(args: &[&str]) -> Value {
-    let out = onevision(args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn model() -> String {
-    fixture("real_tokenizer_chat/model").display().to_string()
-}
+mod common;
+use common::{fixture, json_of, model, onevision};
 
 #[test]
 fn json_output_follows_the_contract_and_matches_transformers() {

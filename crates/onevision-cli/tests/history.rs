@@ -2,41 +2,16 @@
 //! is recorded as the app records it, a saved conversation continues with its picture, and the
 //! history commands read it back.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-use serde_json::Value;
-
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/parity/fixtures")
-        .join(rel)
-}
-
-fn onevision(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_onevision"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn json_of(args: &[&str]) -> Value {
-    let out = onevision(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+mod common;
+use common::{fixture, json_of, model, onevision};
 
 #[test]
 fn saved_exchanges_continue_and_read_back() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("history.sqlite3");
     let db = db.to_str().unwrap();
-    let model = fixture("real_tokenizer_chat/model");
-    let model = model.to_str().unwrap();
+    let model = model();
+    let model = model.as_str();
     let picture = fixture("images/triangle_64x60.png");
 
     let first = json_of(&[

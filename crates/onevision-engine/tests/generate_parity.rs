@@ -1,7 +1,6 @@
 //! The whole loop (pictures, chat template, prefill, greedy decoding, streaming) reproduces
 //! transformers' greedy continuation on the real-tokenizer parity fixture.
 
-use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use onevision_engine::generate::{generate, Event, FinishReason, GenerationDefaults, Request};
@@ -11,17 +10,8 @@ use onevision_engine::session::Session;
 use onevision_model::{LoadOptions, Model};
 use serde_json::Value;
 
-fn case_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/parity/fixtures/real_tokenizer_chat")
-}
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
+mod common;
+use common::{case_dir, ids};
 
 #[test]
 fn greedy_generation_matches_transformers_and_streams_the_same_text() {

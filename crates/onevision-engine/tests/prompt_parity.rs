@@ -2,15 +2,12 @@
 //! equals decoding everything at once, on the real Qwen2.5 tokenizer (parity fixture
 //! `real_tokenizer_chat`).
 
-use std::path::{Path, PathBuf};
-
 use onevision_engine::prompt::{Message, Part, PromptBuilder, Role};
 use onevision_engine::stream::Detokenizer;
 use serde_json::Value;
 
-fn case_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/parity/fixtures/real_tokenizer_chat")
-}
+mod common;
+use common::case_dir;
 
 fn builder() -> PromptBuilder {
     PromptBuilder::from_dir(&case_dir().join("model"), 151655).unwrap()

@@ -2,7 +2,7 @@
 //! transformers', follow-ups that reuse the conversation's cache and the picture's vision output
 //! without changing the answer, cancellation, and failures that leave the model usable.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -11,15 +11,9 @@ use onevision_engine::prompt::{Message, Part, Role};
 use onevision_engine::sampler::SamplingParams;
 use onevision_engine::worker::{Job, Worker, WorkerEvent};
 use onevision_model::LoadOptions;
-use serde_json::Value;
 
-fn case_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/parity/fixtures/real_tokenizer_chat")
-}
-
-fn case() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(case_dir().join("case.json")).unwrap()).unwrap()
-}
+mod common;
+use common::{case, case_dir, ids};
 
 fn picture() -> image::RgbImage {
     let c = case();
@@ -78,14 +72,6 @@ fn greedy_job(messages: Vec<Message>, max_new_tokens: usize) -> Job {
         logprobs: 2,
         ..Job::default()
     }
-}
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
 }
 
 #[test]

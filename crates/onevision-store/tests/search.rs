@@ -248,11 +248,7 @@ async fn filters_by_model_and_date() {
 #[tokio::test]
 async fn a_streaming_reply_is_indexed_when_it_finishes() {
     let (_dir, store) = common::fresh_store().await;
-    let c = store
-        .create_conversation("m", vec![NewMessage::user("q")])
-        .await
-        .unwrap()
-        .conversation;
+    let c = common::conversation_with(&store, "q").await;
     let mut w = store.begin_reply(c, None).await.unwrap();
     w.push_answer("the hexagon").await.unwrap();
     w.flush().await.unwrap();

@@ -91,11 +91,7 @@ async fn a_reply_streams_in_batches_and_finishes_with_its_stats() {
 #[tokio::test]
 async fn stopped_and_failed_replies_keep_their_text() {
     let (_dir, store) = common::fresh_store().await;
-    let c = store
-        .create_conversation("m", vec![NewMessage::user("q")])
-        .await
-        .unwrap()
-        .conversation;
+    let c = common::conversation_with(&store, "q").await;
 
     let mut w = store.begin_reply(c, None).await.unwrap();
     w.push_answer("partial").await.unwrap();
@@ -141,11 +137,7 @@ async fn replying_to_a_missing_conversation_is_an_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_writer_marks_its_reply_interrupted() {
     let (_dir, store) = common::fresh_store().await;
-    let c = store
-        .create_conversation("m", vec![NewMessage::user("q")])
-        .await
-        .unwrap()
-        .conversation;
+    let c = common::conversation_with(&store, "q").await;
     let mut w = store
         .begin_reply(c, None)
         .await
@@ -174,11 +166,7 @@ async fn a_dropped_writer_marks_its_reply_interrupted() {
 #[tokio::test]
 async fn opening_again_leaves_a_live_writers_reply_alone() {
     let (dir, store) = common::fresh_store().await;
-    let c = store
-        .create_conversation("m", vec![NewMessage::user("q")])
-        .await
-        .unwrap()
-        .conversation;
+    let c = common::conversation_with(&store, "q").await;
     let mut w = store.begin_reply(c, None).await.unwrap();
     w.push_answer("still going").await.unwrap();
     w.flush().await.unwrap();
@@ -203,11 +191,7 @@ async fn opening_again_leaves_a_live_writers_reply_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readers_see_whole_batches_while_a_reply_streams() {
     let (dir, store) = common::fresh_store().await;
-    let c = store
-        .create_conversation("m", vec![NewMessage::user("count")])
-        .await
-        .unwrap()
-        .conversation;
+    let c = common::conversation_with(&store, "count").await;
     let mut w = store
         .begin_reply(c, None)
         .await
@@ -277,11 +261,7 @@ fn child_writer(db: &str) -> ! {
         .unwrap();
     runtime.block_on(async {
         let store = Store::open(std::path::Path::new(db)).await.unwrap();
-        let c = store
-            .create_conversation("m", vec![NewMessage::user("Explain the figure")])
-            .await
-            .unwrap()
-            .conversation;
+        let c = common::conversation_with(&store, "Explain the figure").await;
         let mut w = store
             .begin_reply(c, None)
             .await

@@ -5,7 +5,7 @@ use std::io::Cursor;
 use std::path::Path;
 
 use image::{ImageFormat, Rgb, RgbImage};
-use onevision_store::Store;
+use onevision_store::{ConversationId, NewMessage, Store};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
@@ -61,4 +61,13 @@ pub fn count_files(dir: &Path) -> usize {
             }
         })
         .sum()
+}
+
+/// A new conversation holding one user question.
+pub async fn conversation_with(store: &Store, question: &str) -> ConversationId {
+    store
+        .create_conversation("m", vec![NewMessage::user(question)])
+        .await
+        .unwrap()
+        .conversation
 }
