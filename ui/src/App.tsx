@@ -1,0 +1,210 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { CaptureOverlay } from "./capture/CaptureOverlay";
+import { ChatController } from "./chat/controller";
+import { ConversationView } from "./chat/ConversationView";
+import { ChatContext, useChatState } from "./chat/useChat";
+import { fileToBase64, imageFiles } from "./composer/clipboardImages";
+import { Composer } from "./composer/Composer";
+import { DropOverlay } from "./composer/DropOverlay";
+import { useAttachments } from "./composer/useAttachments";
+import { useDragDrop } from "./composer/useDragDrop";
+import { Sidebar } from "./history/Sidebar";
+import { useHistory } from "./history/useHistory";
+import * as commands from "./ipc/commands";
+import { errorText } from "./ipc/errors";
+import type { AppInfo, CaptureRegion, ScreenCapture } from "./ipc/types";
+import { ModelPanel } from "./model/ModelPanel";
+import { useModel } from "./model/useModel";
+import { loadSettings, saveSettings, toGenerationSettings, type SavedSettings } from "./settings/settings";
+import { SettingsPanel } from "./settings/SettingsPanel";
+import { useTheme } from "./theme/useTheme";
+import { notify } from "./ui/notices";
+import { Notices } from "./ui/Notices";
+import { TopBar } from "./ui/TopBar";
+
+type Panel = "model" | "settings" | null;
+
+export function App() {
+  const history = useHistory();
+  const model = useModel();
+  const { theme, toggle: toggleTheme } = useTheme();
+  const attachments = useAttachments();
+  const { track, showError } = attachments;
+  const [settings, setSettings] = useState<SavedSettings>(loadSettings);
+  const [panel, setPanel] = useState<Panel>(null);
+  const [appInfo, setAppInfo] = useState<AppInfo | null>(null);
+  const [capture, setCapture] = useState<ScreenCapture | "starting" | null>(null);
+  const searchRef = useRef<HTMLInputElement>(null);
+  const composerRef = useRef<HTMLTextAreaElement>(null);
+
+  // The controller lives as long as the window; it reads settings and the model through refs so
+  // a question always goes out with what the panels show at that moment.
+  const latest = useRef({ settings, info: model.info, refresh: history.refresh });
+  latest.current = { settings, info: model.info, refresh: history.refresh };
+  const [controller] = useState(
+    () =>
+      new ChatController({
+        getSettings: () => toGenerationSettings(latest.current.settings, latest.current.info ?? null),
+        onHistoryChanged: () => latest.current.refresh(),
+      }),
+  );
+
+  useEffect(() => {
+    commands.appInfo().then(setAppInfo, (reason: unknown) => notify(errorText(reason)));
+  }, []);
+
+  // First run: nothing loaded yet, so the model panel is where to start.
+  const firstRunShown = useRef(false);
+  useEffect(() => {
+    if (model.info === null && !firstRunShown.current) {
+      firstRunShown.current = true;
+      setPanel("model");
+    }
+  }, [model.info]);
+
+  const changeSettings = useCallback((next: SavedSettings) => {
+    setSettings(next);
+    saveSettings(next);
+  }, []);
+
+  const onDrop = useCallback(
+    (paths: string[]) => {
+      for (const path of paths) void track(commands.attachPicturePath(path));
+    },
+    [track],
+  );
+  const dragging = useDragDrop(onDrop);
+
+  // Pasting a picture anywhere in the window attaches it; pasted text is left alone.
+  useEffect(() => {
+    const onPaste = (event: ClipboardEvent) => {
+      const files = imageFiles(event.clipboardData);
+      if (files.length === 0) return;
+      event.preventDefault();
+      for (const file of files) {
+        void track(fileToBase64(file).then((data) => commands.attachPictureBytes(data)));
+      }
+    };
+    document.addEventListener("paste", onPaste);
+    return () => document.removeEventListener("paste", onPaste);
+  }, [track]);
+
+  const startCapture = useCallback(() => {
+    setCapture("starting");
+    commands.captureScreen().then(setCapture, (reason: unknown) => {
+      setCapture(null);
+      showError(errorText(reason));
+    });
+  }, [showError]);
+
+  const confirmCapture = useCallback(
+    (region: CaptureRegion) => {
+      setCapture(null);
+      void track(commands.cropCapture(region));
+      composerRef.current?.focus();
+    },
+    [track],
+  );
+
+  const cancelCapture = useCallback(() => {
+    setCapture((current) => {
+      if (current && current !== "starting") {
+        commands.cancelCapture(current.capture_id).catch((reason: unknown) => notify(errorText(reason)));
+      }
+      return null;
+    });
+  }, []);
+
+  const generating = useChatState(controller, (s) => s.generating);
+  const currentId = useChatState(controller, (s) => s.conversationId);
+
+  // Keyboard first: Ctrl+K searches, Esc stops a running answer.
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "k") {
+        event.preventDefault();
+        searchRef.current?.focus();
+        searchRef.current?.select();
+      } else if (event.key === "Escape" && !event.defaultPrevented && generating && panel === null && !capture) {
+        event.preventDefault();
+        controller.stop().catch((reason: unknown) => notify(errorText(reason)));
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [controller, generating, panel, capture]);
+
+  const send = useCallback(
+    (text: string) => controller.send(text, attachments.pictures),
+    [controller, attachments.pictures],
+  );
+
+  const openConversation = useCallback(
+    (id: number) => {
+      void controller.open(id);
+    },
+    [controller],
+  );
+
+  const newConversation = useCallback(() => {
+    controller.newConversation();
+    composerRef.current?.focus();
+  }, [controller]);
+
+  const onDeleted = useCallback(
+    (id: number) => {
+      if (controller.getSnapshot().conversationId === id) controller.newConversation();
+    },
+    [controller],
+  );
+
+  return (
+    <ChatContext.Provider value={controller}>
+    <div className="app">
+      <Sidebar
+        ref={searchRef}
+        history={history}
+        currentId={currentId}
+        unavailable={appInfo?.history_error ?? null}
+        onOpen={openConversation}
+        onNew={newConversation}
+        onDeleted={onDeleted}
+      />
+      <main className="main">
+        <TopBar
+          model={model.info}
+          modelLoading={model.loadingSince !== null}
+          theme={theme}
+          onModel={() => setPanel("model")}
+          onSettings={() => setPanel("settings")}
+          onToggleTheme={toggleTheme}
+        />
+        <ConversationView />
+        <Composer
+          ref={composerRef}
+          attachments={attachments}
+          generating={generating}
+          capturing={capture !== null}
+          onSend={send}
+          onCapture={startCapture}
+        />
+      </main>
+      {panel === "model" && <ModelPanel model={model} onClose={() => setPanel(null)} />}
+      {panel === "settings" && (
+        <SettingsPanel
+          settings={settings}
+          model={model.info}
+          appInfo={appInfo}
+          onChange={changeSettings}
+          onClose={() => setPanel(null)}
+        />
+      )}
+      {capture && capture !== "starting" && (
+        <CaptureOverlay capture={capture} onConfirm={confirmCapture} onCancel={cancelCapture} />
+      )}
+      {dragging && <DropOverlay />}
+      <Notices />
+    </div>
+    </ChatContext.Provider>
+  );
+}

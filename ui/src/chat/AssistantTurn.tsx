@@ -1,0 +1,102 @@
+import { memo, useRef } from "react";
+import { errorText } from "../ipc/errors";
+import { finalAnswerMarkdown, stripAnswerTags } from "../render/answerText";
+import { Markdown } from "../render/Markdown";
+import { plainTextOf } from "../render/plainText";
+import { statsLabel, statusBadge } from "../stream/labels";
+import type { TurnState } from "../stream/turn";
+import { notify } from "../ui/notices";
+import { copyText } from "./clipboard";
+import { ThinkingSection } from "./ThinkingSection";
+
+export interface AssistantTurnProps {
+  turn: TurnState;
+  /** Absent when there is no question to ask again (or while another answer is generating). */
+  onRegenerate?: (() => void) | undefined;
+  onStop: () => void;
+}
+
+function copy(text: string, what: string) {
+  copyText(text).then(
+    () => notify(`${what} copied.`, "info"),
+    (reason: unknown) => notify(errorText(reason)),
+  );
+}
+
+export const AssistantTurn = memo(function AssistantTurn({ turn, onRegenerate, onStop }: AssistantTurnProps) {
+  const answerRef = useRef<HTMLDivElement>(null);
+  const streaming = turn.status === "streaming";
+  const answer = stripAnswerTags(turn.answer, streaming);
+  const showThinking = turn.think !== "" || (streaming && turn.answer === "");
+  const badge = statusBadge(turn);
+  const stats = statsLabel(turn);
+
+  return (
+    <article className="turn turn--assistant" data-testid="assistant-turn" data-status={turn.status} aria-busy={streaming}>
+      {showThinking && <ThinkingSection turn={turn} />}
+      {answer !== "" && (
+        <div className="turn__answer" data-testid="answer" ref={answerRef}>
+          <Markdown text={answer} streaming={streaming} />
+        </div>
+      )}
+      {turn.finalAnswer && !streaming && (
+        <div className="final-answer" data-testid="final-answer">
+          <span className="final-answer__label">Final answer</span>
+          <Markdown text={finalAnswerMarkdown(turn.finalAnswer)} />
+        </div>
+      )}
+      {(badge || turn.error) && (
+        <div className={`turn__problem turn__problem--${turn.status}`}>
+          {badge && <span className="badge">{badge}</span>}
+          {turn.error && (
+            <p className="turn__error" data-testid="turn-error" role="alert">
+              {turn.error}
+            </p>
+          )}
+        </div>
+      )}
+      <footer className="turn__footer">
+        {stats && (
+          <span className="turn__stats" data-testid="turn-stats">
+            {stats}
+          </span>
+        )}
+        <span className="turn__actions">
+          {streaming ? (
+            <button type="button" className="button button--danger" data-testid="stop-button" onClick={onStop} title="Stop (Esc)">
+              Stop
+            </button>
+          ) : (
+            <>
+              {answer !== "" && (
+                <>
+                  <button
+                    type="button"
+                    className="button button--quiet"
+                    data-testid="copy-text-button"
+                    onClick={() => copy(answerRef.current ? plainTextOf(answerRef.current) : answer, "Text")}
+                  >
+                    Copy text
+                  </button>
+                  <button
+                    type="button"
+                    className="button button--quiet"
+                    data-testid="copy-latex-button"
+                    onClick={() => copy(answer, "LaTeX source")}
+                  >
+                    Copy LaTeX
+                  </button>
+                </>
+              )}
+              {onRegenerate && (
+                <button type="button" className="button button--quiet" data-testid="regenerate-button" onClick={onRegenerate}>
+                  Regenerate
+                </button>
+              )}
+            </>
+          )}
+        </span>
+      </footer>
+    </article>
+  );
+});

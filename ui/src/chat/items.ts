@@ -1,0 +1,45 @@
+// What the conversation view lists: user questions and assistant turns, each with a key that
+// stays the same from the moment it is sent, before and after the backend gives it an id.
+import type { AttachedPicture, Conversation } from "../ipc/types";
+import { turnFromStored, type TurnState } from "../stream/turn";
+
+export interface UserItem {
+  kind: "user";
+  key: string;
+  id: number | null;
+  text: string;
+  pictures: AttachedPicture[];
+}
+
+export interface AssistantItem {
+  kind: "assistant";
+  key: string;
+  id: number | null;
+  turn: TurnState;
+}
+
+export type ChatItem = UserItem | AssistantItem;
+
+let counter = 0;
+export function newKey(prefix: string): string {
+  counter += 1;
+  return `${prefix}-${counter}`;
+}
+
+export function itemsFromConversation(conversation: Conversation): ChatItem[] {
+  const items: ChatItem[] = [];
+  for (const message of conversation.messages) {
+    if (message.role === "user") {
+      items.push({
+        kind: "user",
+        key: `m-${message.id}`,
+        id: message.id,
+        text: message.text,
+        pictures: message.pictures,
+      });
+    } else if (message.role === "assistant") {
+      items.push({ kind: "assistant", key: `m-${message.id}`, id: message.id, turn: turnFromStored(message) });
+    }
+  }
+  return items;
+}

@@ -1,0 +1,111 @@
+// One typed function per Tauri command, so components never spell a command name or an
+// argument key themselves. Argument keys are snake_case because the Rust commands are declared
+// with `rename_all = "snake_case"`.
+import { Channel, invoke } from "@tauri-apps/api/core";
+import type {
+  AppInfo,
+  AskRequest,
+  AskStarted,
+  AttachedPicture,
+  CaptureRegion,
+  Conversation,
+  ConversationSummary,
+  LoadRequest,
+  ModelInfo,
+  ScreenCapture,
+  SearchHit,
+  SearchRequest,
+  StreamEvent,
+} from "./types";
+
+export type ExportFormat = "md" | "json";
+
+export function appInfo(): Promise<AppInfo> {
+  return invoke<AppInfo>("app_info");
+}
+
+export function modelInfo(): Promise<ModelInfo | null> {
+  return invoke<ModelInfo | null>("model_info");
+}
+
+export function loadModel(request: LoadRequest): Promise<ModelInfo> {
+  return invoke<ModelInfo>("load_model", { request });
+}
+
+export function pickModelDir(): Promise<string | null> {
+  return invoke<string | null>("pick_model_dir");
+}
+
+export function pickPictures(): Promise<AttachedPicture[]> {
+  return invoke<AttachedPicture[]>("pick_pictures");
+}
+
+export function attachPicturePath(path: string): Promise<AttachedPicture> {
+  return invoke<AttachedPicture>("attach_picture_path", { path });
+}
+
+export function attachPictureBytes(dataBase64: string): Promise<AttachedPicture> {
+  return invoke<AttachedPicture>("attach_picture_bytes", { data_base64: dataBase64 });
+}
+
+export function captureScreen(): Promise<ScreenCapture> {
+  return invoke<ScreenCapture>("capture_screen");
+}
+
+export function cropCapture(region: CaptureRegion): Promise<AttachedPicture> {
+  return invoke<AttachedPicture>("crop_capture", { region });
+}
+
+export function cancelCapture(captureId: string): Promise<void> {
+  return invoke<void>("cancel_capture", { capture_id: captureId });
+}
+
+/** Starts a generation. `onEvent` is attached before the command is sent, so no event is lost. */
+export function ask(
+  request: AskRequest,
+  onEvent: (event: StreamEvent) => void,
+): Promise<AskStarted> {
+  const channel = new Channel<StreamEvent>();
+  channel.onmessage = onEvent;
+  return invoke<AskStarted>("ask", { request, channel });
+}
+
+export function stopGeneration(): Promise<void> {
+  return invoke<void>("stop_generation");
+}
+
+export function listConversations(limit: number, offset: number): Promise<ConversationSummary[]> {
+  return invoke<ConversationSummary[]>("list_conversations", { limit, offset });
+}
+
+export function getConversation(id: number): Promise<Conversation> {
+  return invoke<Conversation>("get_conversation", { id });
+}
+
+export function searchHistory(request: SearchRequest): Promise<SearchHit[]> {
+  return invoke<SearchHit[]>("search_history", { request });
+}
+
+export function renameConversation(id: number, title: string): Promise<void> {
+  return invoke<void>("rename_conversation", { id, title });
+}
+
+export function setPinned(id: number, pinned: boolean): Promise<void> {
+  return invoke<void>("set_pinned", { id, pinned });
+}
+
+export function deleteConversation(id: number): Promise<void> {
+  return invoke<void>("delete_conversation", { id });
+}
+
+export function exportConversation(id: number, format: ExportFormat): Promise<string | null> {
+  return invoke<string | null>("export_conversation", { id, format });
+}
+
+export function importConversation(): Promise<number | null> {
+  return invoke<number | null>("import_conversation");
+}
+
+export function openLink(url: string): Promise<void> {
+  return invoke<void>("open_link", { url });
+}

@@ -1,0 +1,193 @@
+// The contract between the desktop shell (src-tauri) and the UI. Field names are snake_case on
+// both sides, as the history database and the `onevision` command already spell them.
+// src-tauri/src/dto.rs mirrors every type here; change both together.
+
+/** How the question is wrapped for the model family (DESIGN.md §3). */
+export type PromptPreset = "r1-onevision" | "r1-onevision-rl" | "plain";
+
+export type DeviceChoice = "auto" | "cpu" | "cuda" | "metal";
+export type DtypeChoice = "auto" | "f32" | "bf16" | "f16";
+export type QuantChoice = "none" | "q8_0" | "q4k";
+
+export interface LoadRequest {
+  dir: string;
+  device: DeviceChoice;
+  dtype: DtypeChoice;
+  quant: QuantChoice;
+}
+
+/** Generation settings; `null` means "the model folder's generation_config.json". */
+export interface GenerationSettings {
+  temperature: number | null;
+  top_p: number | null;
+  top_k: number | null;
+  repetition_penalty: number | null;
+  max_new_tokens: number | null;
+  seed: number | null;
+  /** Picture detail: the most pixels a picture is resized to (default about one megapixel). */
+  max_pixels: number;
+  preset: PromptPreset;
+}
+
+export interface GenerationDefaults {
+  temperature: number;
+  top_p: number;
+  top_k: number;
+  repetition_penalty: number;
+  max_new_tokens: number;
+}
+
+export interface ModelInfo {
+  dir: string;
+  /** The folder's name, also recorded as the conversation's model. */
+  name: string;
+  device: string;
+  dtype: string;
+  quant: string;
+  load_ms: number;
+  context_tokens: number;
+  defaults: GenerationDefaults;
+  /** The preset guessed from the folder's name; the settings panel may override it. */
+  suggested_preset: PromptPreset;
+}
+
+/** A picture attached to the composer or to a stored message, identified by its SHA-256. */
+export interface AttachedPicture {
+  sha256: string;
+  width: number;
+  height: number;
+  mime: string;
+  /** A `data:image/png;base64,…` thumbnail, at most 256 px on its longer side. */
+  thumbnail: string;
+}
+
+/** A full-screen capture waiting for the user to drag a rectangle over it. */
+export interface ScreenCapture {
+  capture_id: string;
+  width: number;
+  height: number;
+  /** `data:image/png;base64,…` of the whole screen, shown under the selection overlay. */
+  image: string;
+}
+
+export interface CaptureRegion {
+  capture_id: string;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export type MessageStatus = "streaming" | "complete" | "stopped" | "failed" | "interrupted";
+export type Role = "system" | "user" | "assistant";
+
+export interface GenerationStats {
+  prompt_tokens: number | null;
+  generated_tokens: number | null;
+  ttft_ms: number | null;
+  vision_ms: number | null;
+  prefill_ms: number | null;
+  decode_ms: number | null;
+  tokens_per_s: number | null;
+  /** From the request to the first answer text, when the model thought first. */
+  think_ms: number | null;
+  /** Tokens generated before the answer began. */
+  think_tokens: number | null;
+}
+
+export interface StoredMessage {
+  id: number;
+  conversation_id: number;
+  position: number;
+  role: Role;
+  text: string;
+  think: string;
+  answer: string;
+  final_answer: string | null;
+  status: MessageStatus;
+  error: string | null;
+  stats: GenerationStats;
+  settings: unknown;
+  pictures: AttachedPicture[];
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ConversationSummary {
+  id: number;
+  title: string;
+  model_id: string;
+  pinned: boolean;
+  created_at: number;
+  updated_at: number;
+  message_count: number;
+}
+
+export interface Conversation extends ConversationSummary {
+  messages: StoredMessage[];
+}
+
+export interface SearchRequest {
+  text: string;
+  model_id: string | null;
+  /** Unix milliseconds, inclusive. */
+  from: number | null;
+  to: number | null;
+}
+
+export interface SearchHit {
+  conversation_id: number;
+  message_id: number;
+  title: string;
+  model_id: string;
+  updated_at: number;
+  /** The snippet cut in runs; `highlighted` runs matched the query. Plain text, never HTML. */
+  snippet: { text: string; highlighted: boolean }[];
+}
+
+export interface AskRequest {
+  /** `null` starts a new conversation. */
+  conversation_id: number | null;
+  /** Edit-and-resend and regenerate: the messages from this one on are replaced. */
+  replace_from: number | null;
+  text: string;
+  /** SHA-256 ids from `attach_*` or from the conversation's stored pictures. */
+  pictures: string[];
+  settings: GenerationSettings;
+}
+
+export interface AskStarted {
+  conversation_id: number;
+  user_message_id: number;
+  assistant_message_id: number;
+}
+
+export type FinishReason = "stop" | "length" | "cancelled";
+
+/** What flows over the ask command's channel, in this order: started, deltas and stats, then
+ * exactly one of done or failed. */
+export type StreamEvent =
+  | {
+      event: "started";
+      data: { prompt_tokens: number; reused_tokens: number; cached_pictures: number };
+    }
+  | { event: "think"; data: { delta: string } }
+  | { event: "answer"; data: { delta: string } }
+  | { event: "stats"; data: { generated_tokens: number; elapsed_ms: number; tokens_per_s: number } }
+  | {
+      event: "done";
+      data: {
+        finish_reason: FinishReason;
+        status: MessageStatus;
+        final_answer: string | null;
+        stats: GenerationStats;
+      };
+    }
+  | { event: "failed"; data: { error: string } };
+
+export interface AppInfo {
+  version: string;
+  data_dir: string;
+  /** Set when the history database could not be opened; the app still runs, without history. */
+  history_error: string | null;
+}

@@ -1,0 +1,176 @@
+import { useState, type FormEvent } from "react";
+import { useNow } from "../chat/useNow";
+import * as commands from "../ipc/commands";
+import { errorText } from "../ipc/errors";
+import type { DeviceChoice, DtypeChoice, LoadRequest, QuantChoice } from "../ipc/types";
+import { formatCount, formatLatency, formatSeconds } from "../stream/format";
+import { Modal } from "../ui/Modal";
+import { DEVICES, DTYPES, QUANTS, loadLastRequest } from "./lastRequest";
+import type { ModelState } from "./useModel";
+
+const DEVICE_NAMES: Record<DeviceChoice, string> = {
+  auto: "Automatic (GPU if there is one)",
+  cpu: "CPU",
+  cuda: "NVIDIA GPU (CUDA)",
+  metal: "Apple GPU (Metal)",
+};
+const DTYPE_NAMES: Record<DtypeChoice, string> = {
+  auto: "Automatic",
+  f32: "f32 (CPU, most exact)",
+  bf16: "bf16",
+  f16: "f16",
+};
+const QUANT_NAMES: Record<QuantChoice, string> = {
+  none: "None (full weights)",
+  q8_0: "Q8_0 (about half the memory)",
+  q4k: "Q4K (fits an 8 GB card)",
+};
+
+export function ModelPanel({ model, onClose }: { model: ModelState; onClose: () => void }) {
+  const [request, setRequest] = useState<LoadRequest>(() => {
+    const last = loadLastRequest();
+    return model.info && !last.dir ? { ...last, dir: model.info.dir } : last;
+  });
+  const [browseError, setBrowseError] = useState<string | null>(null);
+  const loading = model.loadingSince !== null;
+  const now = useNow(loading, 500);
+  const { info } = model;
+
+  const browse = () => {
+    setBrowseError(null);
+    commands.pickModelDir().then(
+      (dir) => dir && setRequest((r) => ({ ...r, dir })),
+      (reason: unknown) => setBrowseError(errorText(reason)),
+    );
+  };
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (loading || request.dir.trim() === "") return;
+    await model.load({ ...request, dir: request.dir.trim() });
+  };
+
+  return (
+    <Modal title="Model" testId="model-panel" onClose={onClose}>
+      {info ? (
+        <div className="model-status" data-testid="model-status">
+          <div className="model-status__name">{info.name}</div>
+          <dl className="facts">
+            <dt>Device</dt>
+            <dd>{info.device}</dd>
+            <dt>Precision</dt>
+            <dd>{info.dtype}</dd>
+            <dt>Quantisation</dt>
+            <dd>{info.quant}</dd>
+            <dt>Loaded in</dt>
+            <dd>{formatLatency(info.load_ms)}</dd>
+            <dt>Context</dt>
+            <dd>{formatCount(info.context_tokens)} tokens</dd>
+            <dt>Folder</dt>
+            <dd className="facts__path">{info.dir}</dd>
+          </dl>
+        </div>
+      ) : (
+        info === null &&
+        !loading && (
+          <p className="model-panel__intro">
+            No model is loaded. Choose the folder of an R1-Onevision or Qwen2.5-VL checkpoint (the one holding
+            config.json, tokenizer.json and the safetensors files).
+          </p>
+        )
+      )}
+      <form className="form" onSubmit={submit}>
+        <label className="field">
+          <span className="field__label">Model folder</span>
+          <span className="field__row">
+            <input
+              className="input"
+              data-testid="model-dir-input"
+              value={request.dir}
+              placeholder="/path/to/R1-Onevision-7B"
+              spellCheck={false}
+              onChange={(e) => setRequest({ ...request, dir: e.target.value })}
+            />
+            <button type="button" className="button" onClick={browse} disabled={loading}>
+              Browse…
+            </button>
+          </span>
+        </label>
+        {browseError && (
+          <p className="field__error" role="alert">
+            {browseError}
+          </p>
+        )}
+        <div className="form__grid">
+          <label className="field">
+            <span className="field__label">Device</span>
+            <select
+              className="select"
+              value={request.device}
+              onChange={(e) => setRequest({ ...request, device: e.target.value as DeviceChoice })}
+            >
+              {DEVICES.map((d) => (
+                <option key={d} value={d}>
+                  {DEVICE_NAMES[d]}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="field">
+            <span className="field__label">Precision</span>
+            <select
+              className="select"
+              value={request.dtype}
+              onChange={(e) => setRequest({ ...request, dtype: e.target.value as DtypeChoice })}
+            >
+              {DTYPES.map((d) => (
+                <option key={d} value={d}>
+                  {DTYPE_NAMES[d]}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="field">
+            <span className="field__label">Quantisation</span>
+            <select
+              className="select"
+              value={request.quant}
+              onChange={(e) => setRequest({ ...request, quant: e.target.value as QuantChoice })}
+            >
+              {QUANTS.map((q) => (
+                <option key={q} value={q}>
+                  {QUANT_NAMES[q]}
+                </option>
+              ))}
+            </select>
+          </label>
+        </div>
+        {model.error && !loading && (
+          <p className="field__error" data-testid="model-error" role="alert">
+            {model.error}
+          </p>
+        )}
+        {loading && (
+          <div className="progress" role="progressbar" aria-label="Loading the model" aria-busy="true">
+            <div className="progress__bar" />
+          </div>
+        )}
+        <div className="form__actions">
+          {info && !loading && (
+            <button type="button" className="button" onClick={onClose}>
+              Done
+            </button>
+          )}
+          <button
+            type="submit"
+            className={info ? "button" : "button button--primary"}
+            data-testid="model-load-button"
+            disabled={loading || request.dir.trim() === ""}
+          >
+            {loading ? `Loading… ${formatSeconds(now - (model.loadingSince ?? now))}` : info ? "Load another" : "Load"}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}

@@ -1,0 +1,289 @@
+// Models write math in every dialect TeX users know, but remark-math only understands dollars.
+// This rewrites Markdown so that every math span the user should see as math is in dollar form,
+// and every dollar that is not math is escaped, so the Markdown parser has nothing to guess:
+//   \( … \)            -> $ … $
+//   \[ … \], $$ … $$   -> a $$ block when alone on its line(s), else inline $\displaystyle …$
+//   \begin{align} …    -> a $$ block (bare environments outside any delimiter)
+// An opener without its closer (a half-streamed formula) is escaped so it shows as plain text.
+// Code fences and code spans are copied untouched.
+
+/** Environments a model writes bare, outside any math delimiter, that KaTeX renders. */
+const BARE_ENVIRONMENTS = new Set([
+  "equation",
+  "equation*",
+  "align",
+  "align*",
+  "aligned",
+  "alignat",
+  "alignat*",
+  "gather",
+  "gather*",
+  "gathered",
+  "multline",
+  "multline*",
+  "split",
+  "eqnarray",
+  "eqnarray*",
+  "cases",
+  "array",
+  "matrix",
+  "pmatrix",
+  "bmatrix",
+  "Bmatrix",
+  "vmatrix",
+  "Vmatrix",
+  "smallmatrix",
+  "CD",
+]);
+
+const FENCE = /^([ \t]*(?:>[ \t]*)*)(`{3,}|~{3,})(.*)$/;
+/** What may precede display math on its line and still leave it "alone on its line":
+ * indentation, blockquote markers and list markers. */
+const LINE_PREFIX = /^[ \t]*(?:(?:>[ \t]*)|(?:[-*+][ \t]+)|(?:\d{1,9}[.)][ \t]+))*$/;
+const BLANK_LINE = /\n[ \t]*(?:>[ \t]*)*\n/g;
+
+type Segment = { code: boolean; text: string };
+
+/** Splits Markdown into runs of fenced code (kept verbatim) and everything else. */
+function splitFences(src: string): Segment[] {
+  const lines = src.split("\n");
+  const segments: Segment[] = [];
+  let current: string[] = [];
+  let inCode = false;
+  let fenceChar = "";
+  let fenceLen = 0;
+  const flush = (code: boolean) => {
+    if (current.length > 0) segments.push({ code, text: current.join("\n") });
+    current = [];
+  };
+  for (const line of lines) {
+    const m = FENCE.exec(line);
+    if (!inCode) {
+      // A backtick fence's info string may not contain a backtick (CommonMark).
+      if (m && !(m[2]![0] === "`" && m[3]!.includes("`"))) {
+        flush(false);
+        inCode = true;
+        fenceChar = m[2]![0]!;
+        fenceLen = m[2]!.length;
+      }
+      current.push(line);
+    } else {
+      current.push(line);
+      if (m && m[2]![0] === fenceChar && m[2]!.length >= fenceLen && m[3]!.trim() === "") {
+        flush(true);
+        inCode = false;
+      }
+    }
+  }
+  flush(inCode);
+  return segments;
+}
+
+/** Index of `closer` in `s` at or after `from`, stepping over TeX's `\x` pairs so that `\\]`
+ * or `\$` never counts; -1 if a blank line (end of paragraph) or the end comes first. */
+function findCloser(s: string, from: number, closer: string): number {
+  const end = paragraphEnd(s, from);
+  let k = from;
+  while (k < end) {
+    if (s.startsWith(closer, k)) return k;
+    k += s[k] === "\\" ? 2 : 1;
+  }
+  return -1;
+}
+
+/** Where the paragraph holding `from` ends: math never spans a blank line. */
+function paragraphEnd(s: string, from: number): number {
+  BLANK_LINE.lastIndex = from;
+  const m = BLANK_LINE.exec(s);
+  return m ? m.index : s.length;
+}
+
+/** A single `$` closes inline math when it follows a non-space and no digit follows it
+ * (Pandoc's rule), so "$5 and $10" stays text. */
+function findDollarCloser(s: string, from: number): number {
+  const end = paragraphEnd(s, from);
+  let k = from;
+  while (k < end) {
+    if (s[k] === "\\") {
+      k += 2;
+      continue;
+    }
+    if (s[k] === "$" && !/\s/.test(s[k - 1] ?? "") && !/[0-9]/.test(s[k + 1] ?? "")) return k;
+    k += 1;
+  }
+  return -1;
+}
+
+function findEnvironmentEnd(s: string, from: number, env: string): number {
+  const begin = `\\begin{${env}}`;
+  const end = `\\end{${env}}`;
+  let depth = 1;
+  let k = from;
+  while (k < s.length) {
+    if (s.startsWith(end, k)) {
+      depth -= 1;
+      if (depth === 0) return k;
+      k += end.length;
+    } else if (s.startsWith(begin, k)) {
+      depth += 1;
+      k += begin.length;
+    } else {
+      k += s[k] === "\\" ? 2 : 1;
+    }
+  }
+  return -1;
+}
+
+function inlineMath(tex: string, display: boolean, inTable: boolean): string {
+  let body = display ? `\\displaystyle ${tex.trim()}` : tex;
+  // GFM splits table cells on every pipe, even inside math; KaTeX's names for the bars survive.
+  if (inTable) body = body.replace(/\\\||(?<!\\)\|/g, (bar) => (bar === "|" ? "\\vert " : "\\Vert "));
+  // A `$` inside (from `\$`) would close a one-dollar span early; two dollars and padding
+  // spaces keep the span whole, the way longer backtick runs do for code.
+  return body.includes("$") ? `$$ ${body} $$` : `$${body}$`;
+}
+
+/** The indentation that keeps following lines inside the same list item or blockquote. */
+function continuationOf(prefix: string): string {
+  return prefix.replace(/[-*+]|\d{1,9}[.)]/g, (m) => " ".repeat(m.length));
+}
+
+function displayBlock(tex: string, prefix: string): string {
+  const cont = continuationOf(prefix);
+  const marker = prefix.includes(">") ? /^[ \t]*(?:>[ \t]?)*[ \t]*/ : /^[ \t]+/;
+  const body = tex
+    .replace(/^[ \t]*\n/, "")
+    .replace(/\n[ \t>]*$/, "")
+    .split("\n")
+    .map((line) => cont + line.replace(marker, ""))
+    .join("\n");
+  return `$$\n${body}\n${cont}$$`;
+}
+
+function lineStartBefore(s: string, index: number): number {
+  return s.lastIndexOf("\n", index - 1) + 1;
+}
+
+function inTableRow(s: string, index: number): boolean {
+  return /^[ \t]*\|/.test(s.slice(lineStartBefore(s, index), index));
+}
+
+function restOfLineIsBlank(s: string, index: number): boolean {
+  const end = s.indexOf("\n", index);
+  return s.slice(index, end === -1 ? s.length : end).trim() === "";
+}
+
+function rewriteText(s: string): string {
+  const out: string[] = [];
+  let i = 0;
+
+  const emitDisplay = (start: number, tex: string, afterClose: number) => {
+    const prefix = s.slice(lineStartBefore(s, start), start);
+    if (LINE_PREFIX.test(prefix) && restOfLineIsBlank(s, afterClose)) {
+      out.push(displayBlock(tex, prefix));
+    } else {
+      out.push(inlineMath(tex, true, inTableRow(s, start)));
+    }
+    i = afterClose;
+  };
+
+  while (i < s.length) {
+    const ch = s[i]!;
+
+    if (ch === "`") {
+      let n = 1;
+      while (s[i + n] === "`") n += 1;
+      const run = "`".repeat(n);
+      let k = i + n;
+      let close = -1;
+      while ((k = s.indexOf(run, k)) !== -1) {
+        if (s[k + n] !== "`" && s[k - 1] !== "`") {
+          close = k;
+          break;
+        }
+        while (s[k] === "`") k += 1;
+      }
+      const end = close === -1 ? i + n : close + n;
+      out.push(s.slice(i, end));
+      i = end;
+      continue;
+    }
+
+    if (ch === "\\") {
+      const next = s[i + 1];
+      if (next === "(") {
+        const close = findCloser(s, i + 2, "\\)");
+        if (close === -1) {
+          out.push("\\\\(");
+          i += 2;
+        } else {
+          out.push(inlineMath(s.slice(i + 2, close), false, inTableRow(s, i)));
+          i = close + 2;
+        }
+        continue;
+      }
+      if (next === "[") {
+        const close = findCloser(s, i + 2, "\\]");
+        if (close === -1) {
+          out.push("\\\\[");
+          i += 2;
+        } else {
+          emitDisplay(i, s.slice(i + 2, close), close + 2);
+        }
+        continue;
+      }
+      const env = /^\\begin\{([A-Za-z]+\*?)\}/.exec(s.slice(i, i + 40));
+      if (env && BARE_ENVIRONMENTS.has(env[1]!)) {
+        const bodyStart = i + env[0].length;
+        const end = findEnvironmentEnd(s, bodyStart, env[1]!);
+        if (end === -1) {
+          out.push(env[0]);
+          i = bodyStart;
+        } else {
+          const afterClose = end + `\\end{${env[1]}}`.length;
+          emitDisplay(i, s.slice(i, afterClose), afterClose);
+        }
+        continue;
+      }
+      // Any other escape (`\$`, `\\`, `\*`) is a pair: copying both keeps its meaning.
+      out.push(s.slice(i, i + 2));
+      i += 2;
+      continue;
+    }
+
+    if (ch === "$") {
+      if (s[i + 1] === "$") {
+        const close = findCloser(s, i + 2, "$$");
+        if (close === -1) {
+          out.push("\\$\\$");
+          i += 2;
+        } else {
+          emitDisplay(i, s.slice(i + 2, close), close + 2);
+        }
+        continue;
+      }
+      const next = s[i + 1] ?? "";
+      const close = next && !/\s/.test(next) ? findDollarCloser(s, i + 1) : -1;
+      if (close === -1) {
+        out.push("\\$");
+        i += 1;
+      } else {
+        out.push(inlineMath(s.slice(i + 1, close), false, inTableRow(s, i)));
+        i = close + 1;
+      }
+      continue;
+    }
+
+    out.push(ch);
+    i += 1;
+  }
+  return out.join("");
+}
+
+/** Rewrites `\(..\)`, `\[..\]`, `$$..$$` and bare environments into the dollar forms remark-math
+ * parses, escapes every other dollar, and leaves code fences and code spans untouched. */
+export function normalizeMath(markdown: string): string {
+  return splitFences(markdown)
+    .map((segment) => (segment.code ? segment.text : rewriteText(segment.text)))
+    .join("\n");
+}
