@@ -4,7 +4,8 @@
 //   \( … \)            -> $ … $
 //   \[ … \], $$ … $$   -> a $$ block when alone on its line(s), else inline $\displaystyle …$
 //   \begin{align} …    -> a $$ block (bare environments outside any delimiter)
-// An opener without its closer (a half-streamed formula) is escaped so it shows as plain text.
+// An opener without its closer (a half-streamed formula) is escaped, and so is the rest of its
+// paragraph, so the formula so far shows as its exact source text.
 // Code fences and code spans are copied untouched.
 
 /** Environments a model writes bare, outside any math delimiter, that KaTeX renders. */
@@ -99,7 +100,8 @@ function paragraphEnd(s: string, from: number): number {
 }
 
 /** A single `$` closes inline math when it follows a non-space and no digit follows it
- * (Pandoc's rule), so "$5 and $10" stays text. */
+ * (Pandoc's rule), so "$5 and $10" stays text. The first unescaped `$` decides: TeX has no
+ * bare dollar inside math, so in "$5 buys $x$ pens" the first dollar is a price. */
 function findDollarCloser(s: string, from: number): number {
   const end = paragraphEnd(s, from);
   let k = from;
@@ -108,7 +110,7 @@ function findDollarCloser(s: string, from: number): number {
       k += 2;
       continue;
     }
-    if (s[k] === "$" && !/\s/.test(s[k - 1] ?? "") && !/[0-9]/.test(s[k + 1] ?? "")) return k;
+    if (s[k] === "$") return !/\s/.test(s[k - 1] ?? "") && !/[0-9]/.test(s[k + 1] ?? "") ? k : -1;
     k += 1;
   }
   return -1;
@@ -173,6 +175,21 @@ function restOfLineIsBlank(s: string, index: number): boolean {
   return s.slice(index, end === -1 ? s.length : end).trim() === "";
 }
 
+/** Markdown that shows `text` exactly as written: every ASCII punctuation mark but `|` is
+ * escaped, so TeX's `\,`, `\\`, `_` or `*` are not read as Markdown. `[` becomes an entity,
+ * since the streaming completer drops an unclosed `[` even when it is escaped. Table cell bars
+ * and blockquote markers at the start of later lines stay markup. */
+function literalText(text: string): string {
+  return text
+    .split("\n")
+    .map((line, n) => {
+      const prefix = n === 0 ? "" : /^[ \t]*(?:>[ \t]*)*/.exec(line)![0];
+      const rest = line.slice(prefix.length).replace(/[!-/:-@[-`{}~]/g, (c) => (c === "[" ? "&#91;" : `\\${c}`));
+      return prefix + rest;
+    })
+    .join("\n");
+}
+
 function rewriteText(s: string): string {
   const out: string[] = [];
   let i = 0;
@@ -185,6 +202,15 @@ function rewriteText(s: string): string {
       out.push(inlineMath(tex, true, inTableRow(s, start)));
     }
     i = afterClose;
+  };
+
+  /** An opener whose closer has not come (yet): it and the rest of its paragraph (of its row,
+   * in a table) as text. */
+  const emitUnclosed = (opener: string, from: number) => {
+    const lineEnd = s.indexOf("\n", from);
+    const end = inTableRow(s, i) && lineEnd !== -1 ? lineEnd : paragraphEnd(s, from);
+    out.push(literalText(opener + s.slice(from, end)));
+    i = end;
   };
 
   while (i < s.length) {
@@ -214,8 +240,7 @@ function rewriteText(s: string): string {
       if (next === "(") {
         const close = findCloser(s, i + 2, "\\)");
         if (close === -1) {
-          out.push("\\\\(");
-          i += 2;
+          emitUnclosed("\\(", i + 2);
         } else {
           out.push(inlineMath(s.slice(i + 2, close), false, inTableRow(s, i)));
           i = close + 2;
@@ -225,8 +250,7 @@ function rewriteText(s: string): string {
       if (next === "[") {
         const close = findCloser(s, i + 2, "\\]");
         if (close === -1) {
-          out.push("\\\\[");
-          i += 2;
+          emitUnclosed("\\[", i + 2);
         } else {
           emitDisplay(i, s.slice(i + 2, close), close + 2);
         }
@@ -237,8 +261,7 @@ function rewriteText(s: string): string {
         const bodyStart = i + env[0].length;
         const end = findEnvironmentEnd(s, bodyStart, env[1]!);
         if (end === -1) {
-          out.push(env[0]);
-          i = bodyStart;
+          emitUnclosed(env[0], bodyStart);
         } else {
           const afterClose = end + `\\end{${env[1]}}`.length;
           emitDisplay(i, s.slice(i, afterClose), afterClose);
@@ -255,8 +278,7 @@ function rewriteText(s: string): string {
       if (s[i + 1] === "$") {
         const close = findCloser(s, i + 2, "$$");
         if (close === -1) {
-          out.push("\\$\\$");
-          i += 2;
+          emitUnclosed("$$", i + 2);
         } else {
           emitDisplay(i, s.slice(i + 2, close), close + 2);
         }

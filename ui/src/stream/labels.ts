@@ -8,11 +8,15 @@ export function thinkingLabel(turn: TurnState, now: number): string {
     const origin = thinkingOrigin(turn) ?? now;
     return `Thinking… ${formatSeconds(now - origin)}`;
   }
-  const tokens = turn.thinkTokens !== null ? ` · ${formatCount(turn.thinkTokens)} tokens` : "";
+  const tokens = turn.thinkTokens !== null ? ` · ${counted(turn.thinkTokens, "token")}` : "";
   if (turn.thinkMs !== null) return `Thought for ${formatSeconds(turn.thinkMs)}${tokens}`;
   if (tokens) return `Thought${tokens}`;
   const words = countWords(turn.think);
-  return words > 0 ? `Thought · ${formatCount(words)} words` : "Thought";
+  return words > 0 ? `Thought · ${counted(words, "word")}` : "Thought";
+}
+
+function counted(n: number, noun: string): string {
+  return `${formatCount(n)} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 /** "23.4 tokens/s · first token in 850 ms · 1,204 tokens"; empty while nothing is known. */

@@ -49,8 +49,9 @@ export function newTurn(now: number): TurnState {
   };
 }
 
-/** A stored assistant message as a turn. Thinking time is known only when the whole generation
- * was thinking (then it is the decode time); otherwise it is left unknown rather than guessed. */
+/** A stored assistant message as a turn. Thinking time and tokens are the ones recorded with it;
+ * for rows written before they were recorded they are known only when the whole generation was
+ * thinking (then they are the decode time and tokens), and otherwise left unknown, not guessed. */
 export function turnFromStored(message: StoredMessage): TurnState {
   const { stats } = message;
   const onlyThinking = message.think !== "" && message.answer === "";
@@ -61,8 +62,8 @@ export function turnFromStored(message: StoredMessage): TurnState {
     startedAt: null,
     thinkStartedAt: null,
     answerStartedAt: null,
-    thinkMs: onlyThinking ? stats.decode_ms : null,
-    thinkTokens: onlyThinking ? stats.generated_tokens : null,
+    thinkMs: stats.think_ms ?? (onlyThinking ? stats.decode_ms : null),
+    thinkTokens: stats.think_tokens ?? (onlyThinking ? stats.generated_tokens : null),
     tokens: stats.generated_tokens,
     tokensPerS: stats.tokens_per_s,
     ttftMs: stats.ttft_ms,
@@ -144,10 +145,14 @@ export function applyEvent(state: TurnState, event: StreamEvent, now: number): T
         status: event.data.status,
         finishReason: event.data.finish_reason,
         finalAnswer: event.data.final_answer,
+        // The engine's own measure, when it sends one, is what the history keeps: the turn then
+        // reads the same live and reopened.
+        thinkMs: event.data.stats.think_ms ?? closed.thinkMs,
         thinkTokens:
-          closed.answerStartedAt === null && closed.thinkStartedAt !== null
+          event.data.stats.think_tokens ??
+          (closed.answerStartedAt === null && closed.thinkStartedAt !== null
             ? (event.data.stats.generated_tokens ?? closed.thinkTokens)
-            : closed.thinkTokens,
+            : closed.thinkTokens),
       };
     }
     case "failed":

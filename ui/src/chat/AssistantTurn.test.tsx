@@ -1,0 +1,160 @@
+import { act, fireEvent, render, screen } from "@testing-library/react";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { StreamEvent } from "../ipc/types";
+import { applyEvent, newTurn, type TurnState } from "../stream/turn";
+import { cutInto, ev } from "../test/events";
+import { squash, typesetTex } from "../test/markdown";
+import { AssistantTurn } from "./AssistantTurn";
+
+const T0 = new Date("2025-05-01T10:00:00Z").getTime();
+
+function feed(turn: TurnState, events: StreamEvent[], at: number): TurnState {
+  return events.reduce((s, e) => applyEvent(s, e, at), turn);
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  vi.setSystemTime(T0);
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("AssistantTurn: the thinking section", () => {
+  it("is open with a running timer while the model thinks", () => {
+    const turn = feed(newTurn(T0), cutInto("Consider $x^2$ first.").map(ev.think), T0 + 300);
+    render(<AssistantTurn turn={turn} onStop={() => {}} />);
+    const header = screen.getByTestId("thinking-header");
+    expect(header.getAttribute("aria-expanded")).toBe("true");
+    expect(header.querySelector(".thinking__label")?.textContent).toBe("Thinking… 0 s");
+    const body = screen.getByTestId("thinking-body");
+    expect(typesetTex(body)).toEqual(["x^2"]);
+
+    act(() => {
+      vi.advanceTimersByTime(12_300);
+    });
+    expect(screen.getByTestId("thinking-header").querySelector(".thinking__label")?.textContent).toBe("Thinking… 12 s");
+  });
+
+  it("says it is reading the question before any text comes", () => {
+    render(<AssistantTurn turn={newTurn(T0)} onStop={() => {}} />);
+    expect(screen.getByTestId("thinking-body").textContent).toContain("Reading the question");
+  });
+
+  it("folds to 'Thought for N s · N tokens' when the answer starts, and opens on a click", () => {
+    let turn = feed(newTurn(T0), [ev.think("Let me see.")], T0 + 300);
+    turn = applyEvent(turn, ev.stats(1204), T0 + 41_000);
+    turn = applyEvent(turn, ev.answer("It is 5."), T0 + 41_500);
+    render(<AssistantTurn turn={turn} onStop={() => {}} />);
+    const header = screen.getByTestId("thinking-header");
+    expect(header.getAttribute("aria-expanded")).toBe("false");
+    expect(header.querySelector(".thinking__label")?.textContent).toBe("Thought for 41 s · 1,204 tokens");
+    expect(screen.queryByTestId("thinking-body")).toBeNull();
+
+    fireEvent.click(header);
+    expect(screen.getByTestId("thinking-header").getAttribute("aria-expanded")).toBe("true");
+    expect(screen.getByTestId("thinking-body").textContent).toContain("Let me see.");
+    fireEvent.click(screen.getByTestId("thinking-header"));
+    expect(screen.queryByTestId("thinking-body")).toBeNull();
+  });
+
+  it("is absent for a finished answer that did not think", () => {
+    const turn = feed(newTurn(T0), [ev.answer("4"), ev.done({ final_answer: "4" })], T0 + 100);
+    render(<AssistantTurn turn={turn} onStop={() => {}} />);
+    expect(screen.queryByTestId("thinking-header")).toBeNull();
+  });
+});
+
+describe("AssistantTurn: the answer", () => {
+  it("hides <answer> tags, even one cut off at the end of the stream", () => {
+    let turn = newTurn(T0);
+    const { rerender } = render(<AssistantTurn turn={turn} onStop={() => {}} />);
+    const text = "Adding up:\n\n<answer>The result is 4</answer>";
+    for (const piece of cutInto(text)) {
+      turn = applyEvent(turn, ev.answer(piece), T0 + 100);
+      rerender(<AssistantTurn turn={turn} onStop={() => {}} />);
+      const shown = screen.queryByTestId("answer")?.textContent ?? "";
+      expect(shown).not.toMatch(/<\/?a(n(s(w(e(r)?)?)?)?)?>?$/);
+      expect(shown).not.toContain("answer>");
+    }
+    const paragraphs = Array.from(screen.getByTestId("answer").querySelectorAll("p")).map((p) => p.textContent);
+    expect(paragraphs).toEqual(["Adding up:", "The result is 4"]);
+  });
+
+  it("shows half-written math as text while streaming, then typesets it", () => {
+    let turn = applyEvent(newTurn(T0), ev.answer("So \\[ x = \\frac{1}{"), T0 + 100);
+    const { rerender } = render(<AssistantTurn turn={turn} onStop={() => {}} />);
+    const answer = screen.getByTestId("answer");
+    expect(answer.querySelector(".katex, .katex-error")).toBeNull();
+    expect(squash(answer.textContent)).toBe("So \\[ x = \\frac{1}{");
+
+    turn = feed(turn, [ev.answer("2} \\]"), ev.done()], T0 + 200);
+    rerender(<AssistantTurn turn={turn} onStop={() => {}} />);
+    expect(screen.getByTestId("answer").querySelector(".katex-error")).toBeNull();
+    expect(typesetTex(screen.getByTestId("answer"))).toEqual(["\\displaystyle x = \\frac{1}{2}"]);
+  });
+
+  const finals: [string, string, (el: HTMLElement) => void][] = [
+    ["an <answer> block", "4", (el) => expect(squash(el.querySelector(".markdown")?.textContent)).toBe("4")],
+    ["a \\boxed{} formula", "\\frac{\\sqrt{3}}{2}", (el) => expect(typesetTex(el)).toEqual(["\\frac{\\sqrt{3}}{2}"])],
+    ["an Answer: line", "$x = 3$", (el) => expect(typesetTex(el)).toEqual(["x = 3"])],
+    ["a choice", "B", (el) => expect(squash(el.querySelector(".markdown")?.textContent)).toBe("B")],
+  ];
+  for (const [shape, finalAnswer, check] of finals) {
+    it(`highlights the final answer from ${shape}`, () => {
+      const turn = feed(newTurn(T0), [ev.answer("Working… done."), ev.done({ final_answer: finalAnswer })], T0 + 10);
+      render(<AssistantTurn turn={turn} onStop={() => {}} />);
+      const box = screen.getByTestId("final-answer");
+      expect(box.textContent).toContain("Final answer");
+      expect(box.querySelector(".katex-error")).toBeNull();
+      check(box);
+    });
+  }
+
+  it("shows no final answer while streaming, or when there is none", () => {
+    const streaming = { ...applyEvent(newTurn(T0), ev.answer("x"), T0 + 1), finalAnswer: "4" };
+    const { rerender } = render(<AssistantTurn turn={streaming} onStop={() => {}} />);
+    expect(screen.queryByTestId("final-answer")).toBeNull();
+    const done = feed(newTurn(T0), [ev.answer("x"), ev.done()], T0 + 1);
+    rerender(<AssistantTurn turn={done} onStop={() => {}} />);
+    expect(screen.queryByTestId("final-answer")).toBeNull();
+  });
+});
+
+describe("AssistantTurn: controls and problems", () => {
+  it("offers Stop while streaming and the copy and regenerate buttons after", () => {
+    const onStop = vi.fn();
+    const onRegenerate = vi.fn();
+    const live = applyEvent(newTurn(T0), ev.answer("x"), T0 + 1);
+    const { rerender } = render(<AssistantTurn turn={live} onStop={onStop} onRegenerate={onRegenerate} />);
+    fireEvent.click(screen.getByTestId("stop-button"));
+    expect(onStop).toHaveBeenCalledTimes(1);
+    expect(screen.queryByTestId("regenerate-button")).toBeNull();
+    expect(screen.getByTestId("assistant-turn").getAttribute("aria-busy")).toBe("true");
+
+    const done = applyEvent(live, ev.done({ stats: { tokens_per_s: 25, ttft_ms: 900, generated_tokens: 12 } }), T0 + 2);
+    rerender(<AssistantTurn turn={done} onStop={onStop} onRegenerate={onRegenerate} />);
+    expect(screen.queryByTestId("stop-button")).toBeNull();
+    expect(screen.getByTestId("copy-text-button")).toBeTruthy();
+    expect(screen.getByTestId("copy-latex-button")).toBeTruthy();
+    fireEvent.click(screen.getByTestId("regenerate-button"));
+    expect(onRegenerate).toHaveBeenCalledTimes(1);
+    expect(screen.getByTestId("turn-stats").textContent).toBe("25.0 tokens/s · first token in 900 ms · 12 tokens");
+  });
+
+  it("shows a failure's sentence and badge", () => {
+    const turn = feed(newTurn(T0), [ev.answer("part"), ev.failed("The model ran out of memory.")], T0 + 5);
+    render(<AssistantTurn turn={turn} onStop={() => {}} />);
+    expect(screen.getByRole("alert").textContent).toBe("The model ran out of memory.");
+    expect(screen.getByTestId("assistant-turn").dataset.status).toBe("failed");
+    expect(screen.getByText("Failed")).toBeTruthy();
+    expect(screen.getByTestId("answer").textContent).toContain("part");
+  });
+
+  it("says when the answer was cut off at the token limit", () => {
+    const turn = feed(newTurn(T0), [ev.answer("long…"), ev.done({ finish_reason: "length" })], T0 + 5);
+    render(<AssistantTurn turn={turn} onStop={() => {}} />);
+    expect(screen.getByText("Cut off at the token limit")).toBeTruthy();
+  });
+});
