@@ -27,7 +27,7 @@ pub use export::{
     EXPORT_VERSION,
 };
 pub use messages::NewMessage;
-pub use pictures::{PictureInput, THUMBNAIL_SIZE};
+pub use pictures::{preview_picture, PictureInput, PicturePreview, THUMBNAIL_SIZE};
 pub use search::{SearchHit, SearchQuery, HIGHLIGHT_END, HIGHLIGHT_START, RANKED_MATCHES_MAX};
 pub use stream::{Finish, Outcome, StreamWriter, DEFAULT_FLUSH_INTERVAL};
 pub use title::{title_from_question, TITLE_MAX_CHARS};

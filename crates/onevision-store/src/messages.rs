@@ -65,6 +65,8 @@ pub(crate) struct MessageRow {
     pub(crate) prefill_ms: Option<f64>,
     pub(crate) decode_ms: Option<f64>,
     pub(crate) tokens_per_s: Option<f64>,
+    pub(crate) think_ms: Option<f64>,
+    pub(crate) think_tokens: Option<u32>,
     pub(crate) settings: Option<String>,
     pub(crate) created_at: i64,
     pub(crate) updated_at: i64,
@@ -73,7 +75,7 @@ pub(crate) struct MessageRow {
 pub(crate) const MESSAGE_COLUMNS: &str =
     "id, conversation_id, position, role, text, think, answer, \
      final_answer, status, error, prompt_tokens, generated_tokens, ttft_ms, vision_ms, \
-     prefill_ms, decode_ms, tokens_per_s, settings, created_at, updated_at";
+     prefill_ms, decode_ms, tokens_per_s, think_ms, think_tokens, settings, created_at, updated_at";
 
 impl MessageRow {
     fn into_message(self, pictures: Vec<Picture>) -> Message {
@@ -101,6 +103,8 @@ impl MessageRow {
                 prefill_ms: self.prefill_ms,
                 decode_ms: self.decode_ms,
                 tokens_per_s: self.tokens_per_s,
+                think_ms: self.think_ms,
+                think_tokens: self.think_tokens,
             },
             settings,
             pictures,
@@ -158,10 +162,12 @@ pub(crate) async fn insert_message(
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO messages (conversation_id, position, role, text, think, answer, final_answer,
              status, error, stream_owner, prompt_tokens, generated_tokens, ttft_ms, vision_ms,
-             prefill_ms, decode_ms, tokens_per_s, settings, created_at, updated_at)
+             prefill_ms, decode_ms, tokens_per_s, think_ms, think_tokens, settings, created_at,
+             updated_at)
          VALUES (?1,
              (SELECT COALESCE(MAX(position) + 1, 0) FROM messages WHERE conversation_id = ?1),
-             ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+             ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+             ?21)
          RETURNING id",
     )
     .bind(conversation)
@@ -180,6 +186,8 @@ pub(crate) async fn insert_message(
     .bind(s.prefill_ms)
     .bind(s.decode_ms)
     .bind(s.tokens_per_s)
+    .bind(s.think_ms)
+    .bind(s.think_tokens)
     .bind(&m.settings)
     .bind(m.created_at)
     .bind(m.updated_at)

@@ -101,7 +101,15 @@ fn store_file(images_dir: &Path, input: &PictureInput) -> Result<StoredFile> {
     store_bytes(images_dir, bytes, &origin)
 }
 
-pub(crate) fn store_bytes(images_dir: &Path, bytes: &[u8], origin: &str) -> Result<StoredFile> {
+/// A picture that decoded, with what is known of it before it is stored.
+struct Checked {
+    picture: image::DynamicImage,
+    ext: &'static str,
+    mime: &'static str,
+    sha256: String,
+}
+
+fn check_bytes(bytes: &[u8], origin: &str) -> Result<Checked> {
     let invalid = |reason: String| StoreError::InvalidPicture {
         origin: origin.to_owned(),
         reason,
@@ -112,8 +120,67 @@ pub(crate) fn store_bytes(images_dir: &Path, bytes: &[u8], origin: &str) -> Resu
     // Decoding (not just reading the header) proves the file is usable before it is kept.
     let picture =
         image::load_from_memory_with_format(bytes, format).map_err(|e| invalid(e.to_string()))?;
+    Ok(Checked {
+        picture,
+        ext,
+        mime,
+        sha256: sha256_hex(bytes),
+    })
+}
+
+fn thumbnail_png(picture: &image::DynamicImage, origin: &str) -> Result<Vec<u8>> {
     let (width, height) = picture.dimensions();
-    let sha256 = sha256_hex(bytes);
+    let small;
+    let thumb = if width > THUMBNAIL_SIZE || height > THUMBNAIL_SIZE {
+        small = picture.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE);
+        &small
+    } else {
+        picture
+    };
+    let mut png = Vec::new();
+    thumb
+        .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+        .map_err(|e| StoreError::InvalidPicture {
+            origin: origin.to_owned(),
+            reason: format!("cannot make its thumbnail: {e}"),
+        })?;
+    Ok(png)
+}
+
+/// A picture checked and measured but not stored: what a composer shows before the question is
+/// sent. The same checks as storing, so a picture that previews will also store.
+#[derive(Debug, Clone)]
+pub struct PicturePreview {
+    pub sha256: String,
+    pub mime: &'static str,
+    pub width: u32,
+    pub height: u32,
+    /// A PNG at most [`THUMBNAIL_SIZE`] pixels on its longer side.
+    pub thumbnail_png: Vec<u8>,
+}
+
+/// Checks `bytes` the way storing them would and makes the thumbnail. Blocking (decoding);
+/// `origin` names the picture in errors.
+pub fn preview_picture(bytes: &[u8], origin: &str) -> Result<PicturePreview> {
+    let c = check_bytes(bytes, origin)?;
+    let (width, height) = c.picture.dimensions();
+    Ok(PicturePreview {
+        thumbnail_png: thumbnail_png(&c.picture, origin)?,
+        sha256: c.sha256,
+        mime: c.mime,
+        width,
+        height,
+    })
+}
+
+pub(crate) fn store_bytes(images_dir: &Path, bytes: &[u8], origin: &str) -> Result<StoredFile> {
+    let Checked {
+        picture,
+        ext,
+        mime,
+        sha256,
+    } = check_bytes(bytes, origin)?;
+    let (width, height) = picture.dimensions();
 
     let dir = shard_dir(images_dir, &sha256);
     fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
@@ -124,16 +191,7 @@ pub(crate) fn store_bytes(images_dir: &Path, bytes: &[u8], origin: &str) -> Resu
     }
     let thumb_path = thumbnail_path(images_dir, &sha256);
     if !thumb_path.exists() {
-        let thumb = if width > THUMBNAIL_SIZE || height > THUMBNAIL_SIZE {
-            picture.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE)
-        } else {
-            picture
-        };
-        let mut png = Vec::new();
-        thumb
-            .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
-            .map_err(|e| invalid(format!("cannot make its thumbnail: {e}")))?;
-        write_atomically(&thumb_path, &png)?;
+        write_atomically(&thumb_path, &thumbnail_png(&picture, origin)?)?;
     }
     Ok(StoredFile {
         sha256,

@@ -248,7 +248,8 @@ async fn write_end(
          SET text = text || ?1, think = think || ?2, answer = answer || ?3,
              status = ?4, error = ?5, final_answer = ?6, stream_owner = NULL,
              prompt_tokens = ?7, generated_tokens = ?8, ttft_ms = ?9, vision_ms = ?10,
-             prefill_ms = ?11, decode_ms = ?12, tokens_per_s = ?13, updated_at = ?14
+             prefill_ms = ?11, decode_ms = ?12, tokens_per_s = ?13, updated_at = ?14,
+             think_ms = ?17, think_tokens = ?18
          WHERE id = ?15 AND status = 'streaming' AND stream_owner = ?16",
     )
     .bind(&pending.text)
@@ -267,6 +268,8 @@ async fn write_end(
     .bind(now)
     .bind(message)
     .bind(store.owner_id())
+    .bind(stats.think_ms)
+    .bind(stats.think_tokens)
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {

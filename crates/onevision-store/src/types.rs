@@ -96,6 +96,10 @@ pub struct GenerationStats {
     pub decode_ms: Option<f64>,
     /// Decode speed.
     pub tokens_per_s: Option<f64>,
+    /// From the request to the first answer text, when the model thought first.
+    pub think_ms: Option<f64>,
+    /// Tokens generated before the answer began.
+    pub think_tokens: Option<u32>,
 }
 
 /// A row of the history list. The UI groups rows by day from `updated_at`.
@@ -143,6 +147,26 @@ pub struct Message {
     pub pictures: Vec<Picture>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+impl Message {
+    /// What this turn said, as the model should read it when the conversation continues: the
+    /// question for a user or system turn; for a reply, the raw output with its tags when it was
+    /// recorded, else the thinking and answer put back together. `None` for a reply that ended
+    /// before saying anything, which is best left out of the prompt.
+    pub fn prompt_text(&self) -> Option<String> {
+        if self.role != Role::Assistant {
+            return Some(self.text.clone());
+        }
+        let text = if !self.text.is_empty() {
+            self.text.clone()
+        } else if self.think.is_empty() {
+            self.answer.clone()
+        } else {
+            format!("<think>{}</think>{}", self.think, self.answer)
+        };
+        (!text.trim().is_empty()).then_some(text)
+    }
 }
 
 /// A stored picture. The same picture attached to many messages is one file and one row.

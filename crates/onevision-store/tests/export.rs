@@ -52,6 +52,8 @@ async fn rich_conversation(store: &Store) -> ConversationId {
             prefill_ms: Some(99.9),
             decode_ms: Some(1e3 / 3.0),
             tokens_per_s: Some(41.7),
+            think_ms: Some(2_500.25),
+            think_tokens: Some(48),
         },
     })
     .await

@@ -66,6 +66,8 @@ async fn a_reply_streams_in_batches_and_finishes_with_its_stats() {
         prefill_ms: Some(55.0),
         decode_ms: Some(400.0),
         tokens_per_s: Some(42.5),
+        think_ms: Some(310.5),
+        think_tokens: Some(6),
     };
     let done = w
         .finish(Finish {
