@@ -60,20 +60,9 @@ impl Recorder {
             pictures: Vec::new(),
         };
         for m in c.messages {
-            let text = match m.role {
-                // The raw output, tags included, is what the model said; fall back to the parts.
-                onevision_store::Role::Assistant if m.text.is_empty() => {
-                    if m.think.is_empty() {
-                        m.answer.clone()
-                    } else {
-                        format!("<think>{}</think>{}", m.think, m.answer)
-                    }
-                }
-                _ => m.text.clone(),
+            let Some(text) = m.prompt_text() else {
+                continue;
             };
-            if m.role == onevision_store::Role::Assistant && text.trim().is_empty() {
-                continue; // a reply that failed before saying anything
-            }
             let mut parts = Vec::new();
             for p in m.pictures {
                 out.pictures.push(p.path);
@@ -180,6 +169,8 @@ impl Recorder {
                     prefill_ms: Some(t.prefill_ms),
                     decode_ms: Some(t.decode_ms),
                     tokens_per_s: Some(t.decode_tokens_per_s),
+                    think_ms: (o.think_tokens > 0).then_some(t.think_ms),
+                    think_tokens: (o.think_tokens > 0).then_some(o.think_tokens as u32),
                 };
                 let outcome = if o.finish_reason == FinishReason::Cancelled {
                     Outcome::Stopped

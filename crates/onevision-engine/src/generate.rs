@@ -88,6 +88,8 @@ pub struct Timings {
     pub decode_ms: f64,
     pub prefill_tokens_per_s: f64,
     pub decode_tokens_per_s: f64,
+    /// From the request to the first answer text, when the model thought first; else 0.
+    pub think_ms: f64,
 }
 
 /// How far an answer has come, sent now and then while it streams.
@@ -134,6 +136,8 @@ pub struct Output {
     pub reused_prompt_tokens: usize,
     pub generated_token_ids: Vec<u32>,
     pub text: String,
+    /// Tokens generated before the answer began (all of them if it never did); 0 without thinking.
+    pub think_tokens: usize,
     pub think: String,
     pub answer: String,
     pub final_answer: Option<String>,
@@ -240,6 +244,7 @@ fn run(
             reused_prompt_tokens: 0,
             generated_token_ids: Vec::new(),
             text: String::new(),
+            think_tokens: 0,
             think: String::new(),
             answer: String::new(),
             final_answer: None,
@@ -302,6 +307,8 @@ fn run(
     let mut full_text = String::new();
     let mut time_to_first_token_ms = 0.0;
     let mut last_progress = 0.0;
+    // (tokens, ms since start) when the answer began after some thinking.
+    let mut think_end: Option<(usize, f64)> = None;
 
     let decode_start = Instant::now();
     let finish_reason = loop {
@@ -326,6 +333,9 @@ fn run(
         if let Some(delta) = detok.push(tok, next)? {
             full_text.push_str(&delta);
             forward(splitter.push(&delta), &mut split, on_event);
+            if think_end.is_none() && !split.answer.is_empty() {
+                think_end = Some((generated.len(), ms(start)));
+            }
         }
         if generated.len() >= req.max_new_tokens {
             break FinishReason::Length;
@@ -348,6 +358,11 @@ fn run(
     }
     forward(splitter.finish(), &mut split, on_event);
     let decode_ms = ms(decode_start);
+    let (think_tokens, think_ms) = if split.think.is_empty() {
+        (0, 0.0)
+    } else {
+        think_end.unwrap_or((generated.len(), ms(start)))
+    };
     // The first token comes from the prefill; the rest each cost one decode step.
     let steps = generated.len().saturating_sub(1);
     let timings = Timings {
@@ -357,13 +372,16 @@ fn run(
         decode_ms,
         prefill_tokens_per_s: per_second(new_ids.len(), prefill_ms),
         decode_tokens_per_s: per_second(steps, decode_ms),
+        think_ms,
     };
     Ok(Output {
-        final_answer: final_answer(&split.answer, &split.think),
+        // The raw text: the splitter drops the `<answer>` tags that mark the block.
+        final_answer: final_answer(&full_text, &split.think),
         prompt_token_ids: prompt_ids,
         reused_prompt_tokens: reused,
         generated_token_ids: generated,
         text: full_text,
+        think_tokens,
         think: split.think,
         answer: split.answer,
         finish_reason,

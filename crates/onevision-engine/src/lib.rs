@@ -1,8 +1,10 @@
 //! Everything between a conversation and tokens: prompts, sampling, splitting streamed text into
 //! thinking and answer.
 
+pub mod device;
 pub mod error;
 pub mod generate;
+pub mod preset;
 pub mod prompt;
 pub mod sampler;
 pub mod session;
