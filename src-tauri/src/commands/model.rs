@@ -1,0 +1,129 @@
+//! Loading a model folder and saying what is loaded.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use onevision_engine::device::{DTypeChoice, DeviceChoice};
+use onevision_engine::worker::Worker;
+use onevision_model::{LoadOptions, Quantization};
+use tauri::State;
+
+use super::blocking;
+use crate::dto::{AppInfo, LoadRequest, ModelInfoDto};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+#[tauri::command(rename_all = "snake_case")]
+pub fn app_info(state: State<'_, AppState>) -> AppInfo {
+    AppInfo {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        data_dir: state.data_dir.display().to_string(),
+        history_error: state.history_error(),
+    }
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub fn model_info(state: State<'_, AppState>) -> Option<ModelInfoDto> {
+    state.loaded().map(|w| ModelInfoDto::from(w.info()))
+}
+
+/// Checks the panel's choices before anything is loaded, naming the value at fault.
+pub fn load_options(r: &LoadRequest) -> AppResult<(PathBuf, DeviceChoice, LoadOptions)> {
+    let dir = r.dir.trim();
+    if dir.is_empty() {
+        return Err(AppError::new("choose a model folder first"));
+    }
+    let dir = PathBuf::from(dir);
+    if !dir.is_dir() {
+        return Err(AppError::new(format!(
+            "{} is not a folder; choose the folder that holds config.json and the .safetensors files",
+            dir.display()
+        )));
+    }
+    let device: DeviceChoice = r.device.parse()?;
+    let dtype: DTypeChoice = r.dtype.parse()?;
+    let quant: Quantization = r.quant.parse()?;
+    Ok((
+        dir,
+        device,
+        LoadOptions {
+            device: onevision_model::Device::Cpu,
+            dtype: dtype.dtype(),
+            quant,
+        },
+    ))
+}
+
+/// Loads the folder on a new engine thread; the model it replaces is unloaded once its answer
+/// (if any) has stopped.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn load_model(
+    state: State<'_, AppState>,
+    request: LoadRequest,
+) -> AppResult<ModelInfoDto> {
+    let (dir, device, mut opts) = load_options(&request)?;
+    state.stop();
+    let worker = blocking(move || {
+        opts.device = device.open()?;
+        Ok(Worker::start(&dir, opts)?)
+    })
+    .await?;
+    let info = ModelInfoDto::from(worker.info());
+    if let Some(old) = state.replace_worker(Some(Arc::new(worker))) {
+        // Dropping the last handle joins the old engine thread: not on an async thread.
+        let _ = blocking(move || {
+            drop(old);
+            Ok(())
+        })
+        .await;
+    }
+    Ok(info)
+}
+
+/// The native folder picker; `None` when cancelled.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn pick_model_dir() -> AppResult<Option<String>> {
+    blocking(|| {
+        Ok(rfd::FileDialog::new()
+            .set_title("Choose a model folder")
+            .pick_folder()
+            .map(|p| p.display().to_string()))
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(dir: &str, device: &str, dtype: &str, quant: &str) -> LoadRequest {
+        LoadRequest {
+            dir: dir.into(),
+            device: device.into(),
+            dtype: dtype.into(),
+            quant: quant.into(),
+        }
+    }
+
+    #[test]
+    fn panel_choices_are_checked_before_loading() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().display().to_string();
+        let (_, device, opts) = load_options(&request(&dir, "cpu", "bf16", "q8_0")).unwrap();
+        assert_eq!(device, DeviceChoice::Cpu);
+        assert_eq!(opts.quant, Quantization::Q8_0);
+        assert_eq!(opts.dtype, Some(onevision_model::DType::BF16));
+
+        let e = load_options(&request("  ", "cpu", "auto", "none")).unwrap_err();
+        assert_eq!(e.to_string(), "choose a model folder first");
+        let e = load_options(&request("/no/such/model", "cpu", "auto", "none")).unwrap_err();
+        assert!(
+            e.to_string().starts_with("/no/such/model is not a folder"),
+            "{e}"
+        );
+        let e = load_options(&request(&dir, "tpu", "auto", "none")).unwrap_err();
+        assert!(e.to_string().contains("\"tpu\""), "{e}");
+        let e = load_options(&request(&dir, "cpu", "auto", "q2")).unwrap_err();
+        assert!(e.to_string().contains("\"q2\""), "{e}");
+    }
+}

@@ -1,0 +1,248 @@
+//! What crosses the IPC, mirroring `ui/src/ipc/types.ts` field for field (snake_case, as the
+//! store and the `onevision` command spell them). Change both together.
+
+use onevision_engine::generate::FinishReason;
+use onevision_engine::preset::PromptPreset;
+use onevision_engine::worker::{ModelInfo, DEFAULT_MAX_NEW_TOKENS};
+use onevision_store::{GenerationStats, MessageStatus};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AppInfo {
+    pub version: String,
+    pub data_dir: String,
+    pub history_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LoadRequest {
+    pub dir: String,
+    pub device: String,
+    pub dtype: String,
+    pub quant: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GenerationDefaultsDto {
+    pub temperature: f32,
+    pub top_p: f32,
+    pub top_k: usize,
+    pub repetition_penalty: f32,
+    pub max_new_tokens: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelInfoDto {
+    pub dir: String,
+    pub name: String,
+    pub device: String,
+    pub dtype: String,
+    pub quant: String,
+    pub load_ms: f64,
+    pub context_tokens: usize,
+    pub defaults: GenerationDefaultsDto,
+    pub suggested_preset: PromptPreset,
+}
+
+/// The name a model is recorded under: its folder's name.
+pub fn model_name(info: &ModelInfo) -> String {
+    info.dir.file_name().map_or_else(
+        || info.dir.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+impl From<&ModelInfo> for ModelInfoDto {
+    fn from(info: &ModelInfo) -> Self {
+        let s = &info.defaults.sampling;
+        let name = model_name(info);
+        ModelInfoDto {
+            dir: info.dir.display().to_string(),
+            suggested_preset: PromptPreset::suggest(&name),
+            name,
+            device: onevision_engine::device::device_name(&info.device).to_owned(),
+            dtype: onevision_engine::device::dtype_name(info.dtype).to_owned(),
+            quant: info.quant.name().to_owned(),
+            load_ms: info.load_ms,
+            context_tokens: info.context_tokens,
+            defaults: GenerationDefaultsDto {
+                temperature: s.temperature,
+                top_p: s.top_p,
+                top_k: s.top_k,
+                repetition_penalty: s.repetition_penalty,
+                max_new_tokens: info
+                    .defaults
+                    .max_new_tokens
+                    .unwrap_or(DEFAULT_MAX_NEW_TOKENS),
+            },
+        }
+    }
+}
+
+/// Generation settings from the settings panel; `None` takes the model folder's default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GenerationSettings {
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    pub top_k: Option<usize>,
+    pub repetition_penalty: Option<f32>,
+    pub max_new_tokens: Option<usize>,
+    pub seed: Option<u64>,
+    pub max_pixels: usize,
+    pub preset: PromptPreset,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AttachedPicture {
+    pub sha256: String,
+    pub width: u32,
+    pub height: u32,
+    pub mime: String,
+    /// `data:image/png;base64,…`
+    pub thumbnail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScreenCapture {
+    pub capture_id: String,
+    pub width: u32,
+    pub height: u32,
+    pub image: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CaptureRegion {
+    pub capture_id: String,
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SearchRequest {
+    pub text: String,
+    pub model_id: Option<String>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SnippetRun {
+    pub text: String,
+    pub highlighted: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchHitDto {
+    pub conversation_id: i64,
+    pub message_id: i64,
+    pub title: String,
+    pub model_id: String,
+    pub updated_at: i64,
+    pub snippet: Vec<SnippetRun>,
+}
+
+impl From<&onevision_store::SearchHit> for SearchHitDto {
+    fn from(h: &onevision_store::SearchHit) -> Self {
+        SearchHitDto {
+            conversation_id: h.conversation_id.0,
+            message_id: h.message_id.0,
+            title: h.title.clone(),
+            model_id: h.model_id.clone(),
+            updated_at: h.conversation_updated_at,
+            snippet: h
+                .segments()
+                .into_iter()
+                .map(|(highlighted, text)| SnippetRun {
+                    text: text.to_owned(),
+                    highlighted,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AskRequest {
+    pub conversation_id: Option<i64>,
+    pub replace_from: Option<i64>,
+    pub text: String,
+    pub pictures: Vec<String>,
+    pub settings: GenerationSettings,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct AskStarted {
+    pub conversation_id: i64,
+    pub user_message_id: i64,
+    pub assistant_message_id: i64,
+}
+
+/// One message of an answer's stream, in the order `Started`, deltas and `Stats`, then exactly
+/// one of `Done` or `Failed`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", content = "data", rename_all = "snake_case")]
+pub enum StreamEvent {
+    Started {
+        prompt_tokens: usize,
+        reused_tokens: usize,
+        cached_pictures: usize,
+    },
+    Think {
+        delta: String,
+    },
+    Answer {
+        delta: String,
+    },
+    Stats {
+        generated_tokens: usize,
+        elapsed_ms: f64,
+        tokens_per_s: f64,
+    },
+    Done {
+        finish_reason: FinishReason,
+        status: MessageStatus,
+        final_answer: Option<String>,
+        stats: GenerationStats,
+    },
+    Failed {
+        error: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_events_have_the_shape_the_ui_reads() {
+        let e = serde_json::to_value(StreamEvent::Think { delta: "a".into() }).unwrap();
+        assert_eq!(
+            e,
+            serde_json::json!({"event": "think", "data": {"delta": "a"}})
+        );
+        let e = serde_json::to_value(StreamEvent::Done {
+            finish_reason: FinishReason::Cancelled,
+            status: MessageStatus::Stopped,
+            final_answer: None,
+            stats: GenerationStats::default(),
+        })
+        .unwrap();
+        assert_eq!(e["event"], "done");
+        assert_eq!(e["data"]["finish_reason"], "cancelled");
+        assert_eq!(e["data"]["status"], "stopped");
+        assert!(e["data"]["stats"]["think_tokens"].is_null());
+    }
+
+    #[test]
+    fn settings_read_what_the_ui_sends() {
+        let s: GenerationSettings = serde_json::from_value(serde_json::json!({
+            "temperature": null, "top_p": 0.9, "top_k": null, "repetition_penalty": null,
+            "max_new_tokens": 64, "seed": 7, "max_pixels": 1003520, "preset": "r1-onevision-rl"
+        }))
+        .unwrap();
+        assert_eq!(s.top_p, Some(0.9));
+        assert_eq!(s.preset, PromptPreset::R1OnevisionRl);
+    }
+}

@@ -1,0 +1,155 @@
+//! One answer on its way: the engine thread's events go to the window's channel at once and to
+//! the history store in batches (at most about half a second of text at risk), and the reply's
+//! row is closed as complete, stopped or failed before the window hears `done`.
+
+use onevision_engine::generate::{FinishReason, Output};
+use onevision_engine::worker::{Job, Worker, WorkerEvent};
+use onevision_store::{Finish, GenerationStats, Outcome, StreamWriter};
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Manager};
+use tokio::sync::mpsc;
+
+use crate::dto::StreamEvent;
+use crate::error::AppResult;
+use crate::state::AppState;
+
+/// What the store records of a finished generation.
+pub fn stats_of(o: &Output) -> GenerationStats {
+    let t = &o.timings;
+    let thought = o.think_tokens > 0;
+    GenerationStats {
+        prompt_tokens: Some(o.prompt_token_ids.len() as u32),
+        generated_tokens: Some(o.generated_token_ids.len() as u32),
+        ttft_ms: Some(t.time_to_first_token_ms),
+        vision_ms: Some(t.vision_ms),
+        prefill_ms: Some(t.prefill_ms),
+        decode_ms: Some(t.decode_ms),
+        tokens_per_s: Some(t.decode_tokens_per_s),
+        think_ms: thought.then_some(t.think_ms),
+        think_tokens: thought.then_some(o.think_tokens as u32),
+    }
+}
+
+/// The event the window sees for a live engine event; `None` for those the store task closes.
+fn live_event(e: &WorkerEvent) -> Option<StreamEvent> {
+    Some(match e {
+        WorkerEvent::Started {
+            prompt_tokens,
+            reused_tokens,
+            cached_pictures,
+        } => StreamEvent::Started {
+            prompt_tokens: *prompt_tokens,
+            reused_tokens: *reused_tokens,
+            cached_pictures: *cached_pictures,
+        },
+        WorkerEvent::Think(d) => StreamEvent::Think { delta: d.clone() },
+        WorkerEvent::Answer(d) => StreamEvent::Answer { delta: d.clone() },
+        WorkerEvent::Stats(p) => StreamEvent::Stats {
+            generated_tokens: p.generated_tokens,
+            elapsed_ms: p.elapsed_ms,
+            tokens_per_s: p.decode_tokens_per_s,
+        },
+        WorkerEvent::Done(_) | WorkerEvent::Failed(_) => return None,
+    })
+}
+
+/// Sends `job` to the engine and starts the task that records its reply in `writer`.
+pub fn start(
+    app: &AppHandle,
+    job_id: u64,
+    worker: &Worker,
+    job: Job,
+    writer: StreamWriter,
+    channel: Channel<StreamEvent>,
+) -> AppResult<()> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let live = channel.clone();
+    let handle = worker.submit(job, move |event| {
+        if let Some(e) = live_event(&event) {
+            // A closed window must not stop the answer being saved.
+            let _ = live.send(e);
+        }
+        let _ = tx.send(event);
+    })?;
+    app.state::<AppState>().set_job_handle(job_id, handle);
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let last = record(writer, rx).await;
+        app.state::<AppState>().end_job(job_id);
+        let _ = channel.send(last);
+    });
+    Ok(())
+}
+
+/// Writes the stream into the store and closes the row; returns the window's last event.
+async fn record(
+    mut writer: StreamWriter,
+    mut rx: mpsc::UnboundedReceiver<WorkerEvent>,
+) -> StreamEvent {
+    let mut save_error = None;
+    let mut note = |r: onevision_store::Result<bool>| {
+        if let Err(e) = r {
+            tracing::error!("cannot save the answer: {e}");
+            save_error.get_or_insert_with(|| e.to_string());
+        }
+    };
+    let end = loop {
+        match rx.recv().await {
+            Some(WorkerEvent::Think(d)) => {
+                let r = match writer.push_think(&d).await {
+                    Ok(()) => writer.flush_if_due().await,
+                    Err(e) => Err(e),
+                };
+                note(r);
+            }
+            Some(WorkerEvent::Answer(d)) => {
+                let r = match writer.push_answer(&d).await {
+                    Ok(()) => writer.flush_if_due().await,
+                    Err(e) => Err(e),
+                };
+                note(r);
+            }
+            Some(WorkerEvent::Done(out)) => break Ok(out),
+            Some(WorkerEvent::Failed(e)) => break Err(e),
+            Some(_) => {}
+            None => break Err("the engine stopped before finishing the answer".to_owned()),
+        }
+    };
+    let finish = match &end {
+        Ok(out) => {
+            if let Err(e) = writer.push_text(&out.text).await {
+                note(Err(e));
+            }
+            Finish {
+                outcome: if out.finish_reason == FinishReason::Cancelled {
+                    Outcome::Stopped
+                } else {
+                    Outcome::Complete
+                },
+                final_answer: out.final_answer.clone(),
+                stats: stats_of(out),
+            }
+        }
+        Err(e) => Finish {
+            outcome: Outcome::Failed(e.clone()),
+            final_answer: None,
+            stats: GenerationStats::default(),
+        },
+    };
+    let saved = writer.finish(finish).await;
+    match (end, saved, save_error) {
+        (Err(error), _, _) => StreamEvent::Failed { error },
+        (Ok(_), Err(e), _) => StreamEvent::Failed {
+            error: format!("the answer was written but could not be saved: {e}"),
+        },
+        (Ok(out), Ok(message), None) => StreamEvent::Done {
+            finish_reason: out.finish_reason,
+            status: message.status,
+            final_answer: message.final_answer,
+            stats: message.stats,
+        },
+        (Ok(_), Ok(_), Some(e)) => StreamEvent::Failed {
+            error: format!("part of the answer could not be saved: {e}"),
+        },
+    }
+}

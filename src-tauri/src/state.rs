@@ -1,0 +1,126 @@
+//! What the app holds between commands: the history store, the loaded model's worker, the
+//! answer being written, pictures waiting in the composer and a pending screen capture.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use onevision_engine::worker::{JobHandle, Worker};
+use onevision_store::Store;
+
+use crate::attachments::Attachments;
+use crate::capture::Captures;
+use crate::error::{AppError, AppResult};
+
+struct Running {
+    id: u64,
+    /// `None` while the question is being saved and the job prepared.
+    handle: Option<JobHandle>,
+    /// Stop was asked before the job reached the engine.
+    stop_asked: bool,
+}
+
+pub struct AppState {
+    pub data_dir: PathBuf,
+    store: Result<Store, String>,
+    engine: Mutex<Option<Arc<Worker>>>,
+    running: Mutex<Option<Running>>,
+    next_job: AtomicU64,
+    pub attachments: Attachments,
+    pub captures: Captures,
+}
+
+/// Every lock here guards a single `Option` swap, which a panic cannot leave half-done, so a
+/// poisoned lock is still consistent and is used as it is.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl AppState {
+    /// `store` is the opened history, or the sentence saying why it could not be opened (the
+    /// app still runs, so the student can read the reason and still load a model).
+    pub fn new(data_dir: PathBuf, store: Result<Store, String>) -> Self {
+        AppState {
+            data_dir,
+            store,
+            engine: Mutex::new(None),
+            running: Mutex::new(None),
+            next_job: AtomicU64::new(1),
+            attachments: Attachments::default(),
+            captures: Captures::default(),
+        }
+    }
+
+    pub fn store(&self) -> AppResult<&Store> {
+        self.store.as_ref().map_err(|e| AppError::new(e.clone()))
+    }
+
+    pub fn history_error(&self) -> Option<String> {
+        self.store.as_ref().err().cloned()
+    }
+
+    pub fn worker(&self) -> AppResult<Arc<Worker>> {
+        lock(&self.engine).clone().ok_or_else(|| {
+            AppError::new("no model is loaded yet: choose a model folder in the model panel")
+        })
+    }
+
+    pub fn loaded(&self) -> Option<Arc<Worker>> {
+        lock(&self.engine).clone()
+    }
+
+    /// Puts `worker` in place and hands back the one it replaces, for the caller to drop off
+    /// the async threads (dropping waits for its thread).
+    pub fn replace_worker(&self, worker: Option<Arc<Worker>>) -> Option<Arc<Worker>> {
+        std::mem::replace(&mut *lock(&self.engine), worker)
+    }
+
+    /// Reserves the one slot for an answer; refuses a second while the first is being written.
+    pub fn begin_job(&self) -> AppResult<u64> {
+        let mut running = lock(&self.running);
+        if running.is_some() {
+            return Err(AppError::new(
+                "an answer is still being written: stop it (Esc) or wait for it to finish",
+            ));
+        }
+        let id = self.next_job.fetch_add(1, Ordering::Relaxed);
+        *running = Some(Running {
+            id,
+            handle: None,
+            stop_asked: false,
+        });
+        Ok(id)
+    }
+
+    /// The job reached the engine; a stop asked meanwhile takes effect now.
+    pub fn set_job_handle(&self, id: u64, handle: JobHandle) {
+        let mut running = lock(&self.running);
+        if let Some(r) = running.as_mut().filter(|r| r.id == id) {
+            if r.stop_asked {
+                handle.cancel();
+            }
+            r.handle = Some(handle);
+        }
+    }
+
+    pub fn end_job(&self, id: u64) {
+        let mut running = lock(&self.running);
+        if running.as_ref().is_some_and(|r| r.id == id) {
+            *running = None;
+        }
+    }
+
+    /// Stops the answer being written, if any; true when there was one.
+    pub fn stop(&self) -> bool {
+        match lock(&self.running).as_mut() {
+            Some(r) => {
+                r.stop_asked = true;
+                if let Some(h) = &r.handle {
+                    h.cancel();
+                }
+                true
+            }
+            None => false,
+        }
+    }
+}
