@@ -112,6 +112,16 @@ describe("AssistantTurn: the answer", () => {
     });
   }
 
+  it("shows an answer that is all final answer once, inside the highlight", () => {
+    const text = "The hypotenuse is $c = 5$.";
+    const turn = feed(newTurn(T0), [ev.answer(`<answer>${text}</answer>`), ev.done({ final_answer: text })], T0 + 10);
+    render(<AssistantTurn turn={turn} onStop={() => {}} />);
+    const answers = screen.getAllByTestId("answer");
+    expect(answers).toHaveLength(1);
+    expect(screen.getByTestId("final-answer").contains(answers[0])).toBe(true);
+    expect(typesetTex(answers[0])).toEqual(["c = 5"]);
+  });
+
   it("shows no final answer while streaming, or when there is none", () => {
     const streaming = { ...applyEvent(newTurn(T0), ev.answer("x"), T0 + 1), finalAnswer: "4" };
     const { rerender } = render(<AssistantTurn turn={streaming} onStop={() => {}} />);

@@ -30,19 +30,22 @@ export const AssistantTurn = memo(function AssistantTurn({ turn, onRegenerate, o
   const showThinking = turn.think !== "" || (streaming && turn.answer === "");
   const badge = statusBadge(turn);
   const stats = statsLabel(turn);
+  // An `<answer>` block that is the whole answer is shown once, highlighted, not twice.
+  const answerIsFinal = !streaming && turn.finalAnswer !== null && answer.trim() === turn.finalAnswer.trim();
+  const answerBlock = (
+    <div className="turn__answer" data-testid="answer" ref={answerRef}>
+      <Markdown text={answer} streaming={streaming} />
+    </div>
+  );
 
   return (
     <article className="turn turn--assistant" data-testid="assistant-turn" data-status={turn.status} aria-busy={streaming}>
       {showThinking && <ThinkingSection turn={turn} />}
-      {answer !== "" && (
-        <div className="turn__answer" data-testid="answer" ref={answerRef}>
-          <Markdown text={answer} streaming={streaming} />
-        </div>
-      )}
+      {answer !== "" && !answerIsFinal && answerBlock}
       {turn.finalAnswer && !streaming && (
         <div className="final-answer" data-testid="final-answer">
           <span className="final-answer__label">Final answer</span>
-          <Markdown text={finalAnswerMarkdown(turn.finalAnswer)} />
+          {answerIsFinal ? answerBlock : <Markdown text={finalAnswerMarkdown(turn.finalAnswer)} />}
         </div>
       )}
       {(badge || turn.error) && (

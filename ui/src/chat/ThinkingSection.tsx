@@ -23,9 +23,7 @@ export function ThinkingSection({ turn }: { turn: TurnState }) {
         aria-controls={bodyId}
         onClick={() => setChoice(!open)}
       >
-        <span className="thinking__chevron" aria-hidden="true">
-          {open ? "▾" : "▸"}
-        </span>
+        <span className="thinking__chevron" aria-hidden="true" />
         <span className="thinking__label">{thinkingLabel(turn, now)}</span>
       </button>
       {open && (
