@@ -6,6 +6,7 @@ mod device;
 mod history;
 mod messages;
 mod model_args;
+mod models;
 mod save;
 
 use std::process::ExitCode;
@@ -31,6 +32,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Saved conversations: list, show, search, export, import.
     History(history::HistoryArgs),
+    /// Models: the catalog and what fits this machine, downloads, checking a folder.
+    Models(models::ModelsArgs),
 }
 
 /// clap's message for a bad command line, as one sentence: its first line, with the list of
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
         Command::Ask(args) => ask::ask(args),
         Command::Bench(args) => bench::bench(args),
         Command::History(args) => history::history(args),
+        Command::Models(args) => models::models(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

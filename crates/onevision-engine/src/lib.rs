@@ -1,9 +1,11 @@
 //! Everything between a conversation and tokens: prompts, sampling, splitting streamed text into
 //! thinking and answer.
 
+pub mod catalog;
 pub mod device;
 pub mod error;
 pub mod generate;
+pub mod hardware;
 pub mod preset;
 pub mod prompt;
 pub mod sampler;

@@ -1,0 +1,210 @@
+//! How much memory a Qwen2.5-VL checkpoint takes once loaded, from its shape alone: the catalog
+//! knows the shapes of models not yet downloaded, and a folder's config.json gives the rest.
+//!
+//! The counts follow the loader in `onevision-model`: the decoder's projections are what
+//! `--quant` packs; the embedding table, norms, biases and the whole vision tower stay in the
+//! compute dtype; the output projection is packed as Q8_0 whenever any quantisation is on (even
+//! when it shares the embedding's weights, which then exist twice).
+
+use onevision_model::{DType, ModelConfig, Quantization};
+use serde::Serialize;
+
+/// The text decoder's dimensions that decide its parameter count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextDims {
+    pub vocab: u64,
+    pub hidden: u64,
+    pub intermediate: u64,
+    pub layers: u64,
+    pub heads: u64,
+    pub kv_heads: u64,
+    pub head_dim: u64,
+}
+
+/// The vision tower's dimensions that decide its parameter count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VisionDims {
+    pub depth: u64,
+    pub hidden: u64,
+    pub intermediate: u64,
+    pub in_channels: u64,
+    pub patch: u64,
+    pub temporal_patch: u64,
+    pub merge: u64,
+    pub out_hidden: u64,
+}
+
+/// Parameter counts grouped by how the loader stores them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ModelSize {
+    /// Weights of the decoder's attention and MLP projections: what quantisation packs.
+    pub projection_params: u64,
+    /// Everything kept in the compute dtype: embeddings, norms, biases, the vision tower.
+    pub dense_params: u64,
+    /// The output projection's weight count (vocab x hidden), whether or not it is tied.
+    pub head_params: u64,
+    /// Whether the output projection shares the embedding table.
+    pub tied: bool,
+    /// Key + value elements one token adds to the cache (2 x layers x kv heads x head dim).
+    pub kv_elems_per_token: u64,
+}
+
+/// Tokens of context the working-memory estimate allows for: the engine's default answer budget
+/// (4,096) plus a one-megapixel picture (~1,300) plus the conversation around it. OVR's longest
+/// reasoning (10k+ tokens) needs more cache than this.
+pub const CONTEXT_TOKENS: u64 = 8_192;
+
+/// Activations, the vision tower's attention over a one-megapixel picture, allocator slack.
+pub const ACTIVATION_BYTES: u64 = 1 << 30;
+
+impl ModelSize {
+    pub const fn qwen25_vl(t: TextDims, v: VisionDims, tied: bool) -> ModelSize {
+        let q_out = t.heads * t.head_dim;
+        let kv_out = t.kv_heads * t.head_dim;
+        let per_layer_projections = t.hidden * q_out
+            + 2 * t.hidden * kv_out
+            + q_out * t.hidden
+            + 3 * t.hidden * t.intermediate;
+        // q, k and v carry biases; two RMS norms per layer.
+        let per_layer_dense = q_out + 2 * kv_out + 2 * t.hidden;
+        let text_dense = t.vocab * t.hidden + t.layers * per_layer_dense + t.hidden;
+
+        let patch_embed = v.in_channels * v.temporal_patch * v.patch * v.patch * v.hidden;
+        let block = 2 * v.hidden // two RMS norms
+            + v.hidden * 3 * v.hidden + 3 * v.hidden // qkv
+            + v.hidden * v.hidden + v.hidden // proj
+            + 2 * (v.hidden * v.intermediate + v.intermediate) // gate, up
+            + v.intermediate * v.hidden + v.hidden; // down
+        let merged = v.hidden * v.merge * v.merge;
+        let merger = v.hidden + merged * merged + merged + merged * v.out_hidden + v.out_hidden;
+        let vision = patch_embed + v.depth * block + merger;
+
+        ModelSize {
+            projection_params: t.layers * per_layer_projections,
+            dense_params: text_dense + vision,
+            head_params: t.vocab * t.hidden,
+            tied,
+            kv_elems_per_token: 2 * t.layers * kv_out,
+        }
+    }
+
+    pub fn from_config(c: &ModelConfig) -> ModelSize {
+        let t = &c.text;
+        let v = &c.vision;
+        let u = |x: usize| x as u64;
+        ModelSize::qwen25_vl(
+            TextDims {
+                vocab: u(t.vocab_size),
+                hidden: u(t.hidden_size),
+                intermediate: u(t.intermediate_size),
+                layers: u(t.num_hidden_layers),
+                heads: u(t.num_attention_heads),
+                kv_heads: u(t.num_key_value_heads),
+                head_dim: u(t.head_dim),
+            },
+            VisionDims {
+                depth: u(v.depth),
+                hidden: u(v.hidden_size),
+                intermediate: u(v.intermediate_size),
+                in_channels: u(v.in_channels),
+                patch: u(v.patch_size),
+                temporal_patch: u(v.temporal_patch_size),
+                merge: u(v.spatial_merge_size),
+                out_hidden: u(v.out_hidden_size),
+            },
+            c.tie_word_embeddings,
+        )
+    }
+
+    /// Parameters as stored in the checkpoint (a tied head counts once).
+    pub fn total_params(&self) -> u64 {
+        self.projection_params + self.dense_params + if self.tied { 0 } else { self.head_params }
+    }
+
+    /// Bytes of the weights once loaded in `dtype` with `quant`.
+    pub fn weight_bytes(&self, dtype: DType, quant: Quantization) -> u64 {
+        let dense = self.dense_params * dtype_bytes(dtype);
+        let projections = scaled(self.projection_params, quant_bytes(quant, dtype));
+        let head = match (quant, self.tied) {
+            (Quantization::None, true) => 0,
+            (Quantization::None, false) => self.head_params * dtype_bytes(dtype),
+            // Packed separately from the embedding table, tied or not.
+            (_, _) => scaled(self.head_params, quant_bytes(Quantization::Q8_0, dtype)),
+        };
+        dense + projections + head
+    }
+
+    /// Bytes needed to run: weights, a full key/value cache, activations.
+    pub fn runtime_bytes(&self, dtype: DType, quant: Quantization) -> u64 {
+        self.weight_bytes(dtype, quant)
+            + self.kv_elems_per_token * CONTEXT_TOKENS * dtype_bytes(dtype)
+            + ACTIVATION_BYTES
+    }
+}
+
+/// (numerator, denominator) bytes per weight.
+fn quant_bytes(quant: Quantization, dtype: DType) -> (u64, u64) {
+    match quant {
+        Quantization::None => (dtype_bytes(dtype), 1),
+        // 32 int8 weights + one f16 scale.
+        Quantization::Q8_0 => (34, 32),
+        // ggml's block_q4_K: 256 weights in 144 bytes.
+        Quantization::Q4K => (144, 256),
+    }
+}
+
+fn scaled(n: u64, (num, den): (u64, u64)) -> u64 {
+    n * num / den
+}
+
+pub fn dtype_bytes(dtype: DType) -> u64 {
+    match dtype {
+        DType::F32 => 4,
+        DType::F64 => 8,
+        DType::U8 => 1,
+        _ => 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_shrink_with_quantisation_and_a_tied_head_costs_nothing_dense() {
+        let s = ModelSize {
+            projection_params: 1024,
+            dense_params: 100,
+            head_params: 64,
+            tied: true,
+            kv_elems_per_token: 8,
+        };
+        assert_eq!(
+            s.weight_bytes(DType::F32, Quantization::None),
+            (1024 + 100) * 4
+        );
+        assert_eq!(
+            s.weight_bytes(DType::BF16, Quantization::None),
+            (1024 + 100) * 2
+        );
+        assert_eq!(
+            s.weight_bytes(DType::F32, Quantization::Q8_0),
+            100 * 4 + 1024 * 34 / 32 + 64 * 34 / 32
+        );
+        assert_eq!(
+            s.weight_bytes(DType::BF16, Quantization::Q4K),
+            100 * 2 + 1024 * 144 / 256 + 64 * 34 / 32
+        );
+        let untied = ModelSize { tied: false, ..s };
+        assert_eq!(
+            untied.weight_bytes(DType::F32, Quantization::None),
+            (1024 + 100 + 64) * 4
+        );
+        assert_eq!(untied.total_params(), 1024 + 100 + 64);
+        assert_eq!(s.total_params(), 1024 + 100);
+        assert_eq!(
+            s.runtime_bytes(DType::F32, Quantization::None),
+            (1024 + 100) * 4 + 8 * CONTEXT_TOKENS * 4 + ACTIVATION_BYTES
+        );
+    }
+}
