@@ -239,14 +239,14 @@ pub fn ask(args: AskArgs) -> Result<u8> {
 
     let mut printer = TextPrinter::new(args.format == Format::Text);
     let out = loop {
+        // Checked on every turn: while tokens stream, events come faster than the timeout, so a
+        // check only on timeouts would never see Ctrl-C.
+        if interrupted.load(Ordering::SeqCst) && !handle.is_cancelled() {
+            handle.cancel();
+        }
         let event = match rx.recv_timeout(Duration::from_millis(50)) {
             Ok(e) => e,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if interrupted.load(Ordering::SeqCst) && !handle.is_cancelled() {
-                    handle.cancel();
-                }
-                continue;
-            }
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 bail!("the engine stopped before finishing the answer")
             }
