@@ -515,4 +515,32 @@ mod tests {
         assert!(safe_name("sub/config.json"));
         assert!(!safe_name("../evil.json") && !safe_name("/etc/passwd") && !safe_name(""));
     }
+
+    #[test]
+    fn the_meter_reports_speed_and_eta_once_bytes_have_flowed_for_a_while() {
+        let file = RepoFile {
+            name: "model.safetensors".into(),
+            size: 1_000,
+            hash: crate::catalog::hash::HubHash::Sha256("0".repeat(64)),
+        };
+        // 200 bytes were already on disk from an interrupted run: done, but not speed.
+        let mut meter = Meter::new(200, 1_200);
+        let first = meter.report(&file, 0, 1, 0, false).unwrap();
+        assert_eq!(
+            (first.done, first.bytes_per_s, first.eta_s),
+            (200, 0.0, None)
+        );
+        assert!(
+            meter.report(&file, 0, 1, 100, false).is_none(),
+            "reports are spaced"
+        );
+        std::thread::sleep(REPORT_EVERY + Duration::from_millis(20));
+        let later = meter.report(&file, 0, 1, 600, false).unwrap();
+        assert_eq!(later.done, 800);
+        assert!(later.bytes_per_s > 0.0);
+        let eta = later.eta_s.unwrap();
+        assert!((eta - 400.0 / later.bytes_per_s).abs() < 1e-9, "{eta}");
+        let last = meter.report(&file, 0, 1, 1_000, true).unwrap();
+        assert_eq!((last.done, last.total), (1_200, 1_200));
+    }
 }
