@@ -118,8 +118,9 @@ describe("AssistantTurn: the answer", () => {
     render(<AssistantTurn turn={turn} onStop={() => {}} />);
     const answers = screen.getAllByTestId("answer");
     expect(answers).toHaveLength(1);
-    expect(screen.getByTestId("final-answer").contains(answers[0])).toBe(true);
-    expect(typesetTex(answers[0])).toEqual(["c = 5"]);
+    const only = answers[0] as HTMLElement;
+    expect(screen.getByTestId("final-answer").contains(only)).toBe(true);
+    expect(typesetTex(only)).toEqual(["c = 5"]);
   });
 
   it("shows no final answer while streaming, or when there is none", () => {
