@@ -8,6 +8,7 @@ const COMMANDS: &[&str] = &[
     "model_info",
     "load_model",
     "pick_model_dir",
+    "find_models",
     "pick_pictures",
     "attach_picture_path",
     "attach_picture_bytes",

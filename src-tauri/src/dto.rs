@@ -79,6 +79,41 @@ impl From<&ModelInfo> for ModelInfoDto {
     }
 }
 
+/// The model panel's list: every catalog model with what this machine can run of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MachineModels {
+    pub hub_cache: Option<String>,
+    /// Why no GPU is used, in words, when none is.
+    pub gpu_note: Option<String>,
+    pub ram_total_bytes: Option<u64>,
+    pub models: Vec<ModelOffer>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelOffer {
+    pub id: String,
+    pub name: String,
+    pub repo: String,
+    pub download_bytes: u64,
+    pub gated: bool,
+    pub preset: PromptPreset,
+    /// Where and in what precision it runs best here, in a sentence or two.
+    pub advice: String,
+    pub fits: bool,
+    pub device: String,
+    pub dtype: String,
+    pub quant: String,
+    /// Copies found in the Hugging Face cache.
+    pub copies: Vec<ModelCopy>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelCopy {
+    pub path: String,
+    pub complete: bool,
+    pub missing: Vec<String>,
+}
+
 /// Generation settings from the settings panel; `None` takes the model folder's default.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GenerationSettings {

@@ -81,6 +81,7 @@ pub fn main() -> ExitCode {
             commands::model::model_info,
             commands::model::load_model,
             commands::model::pick_model_dir,
+            commands::machine::find_models,
             commands::pictures::pick_pictures,
             commands::pictures::attach_picture_path,
             commands::pictures::attach_picture_bytes,

@@ -114,6 +114,13 @@ let failed = false;
 try {
   // 1. First run: the model panel is there; a folder that is not a model gets a sentence.
   await (await byId("model-panel")).waitForDisplayed({ timeout: WAIT });
+  // The panel lists the catalog with what this machine can run of each model.
+  await browser.waitUntil(async () => (await browser.$$('[data-testid="found-model"]')).length === 5, {
+    timeout: WAIT,
+    timeoutMsg: "the model panel does not list the five catalog models",
+  });
+  const offer = await browser.$('[data-testid="found-model"][data-id="r1-onevision-7b"]');
+  assert.match(await offer.getProperty("textContent"), /R1-Onevision-7B.*(GB|choose|runs|needs)/is);
   await shot("01-first-run");
   await loadModel("/nonexistent/model-folder");
   const err = await byId("model-error");

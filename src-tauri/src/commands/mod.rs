@@ -4,6 +4,7 @@
 
 pub mod ask;
 pub mod history;
+pub mod machine;
 pub mod model;
 pub mod pictures;
 

@@ -11,6 +11,7 @@ import type {
   Conversation,
   ConversationSummary,
   LoadRequest,
+  MachineModels,
   ModelInfo,
   ScreenCapture,
   SearchHit,
@@ -30,6 +31,10 @@ export function modelInfo(): Promise<ModelInfo | null> {
 
 export function loadModel(request: LoadRequest): Promise<ModelInfo> {
   return invoke<ModelInfo>("load_model", { request });
+}
+
+export function findModels(): Promise<MachineModels> {
+  return invoke<MachineModels>("find_models");
 }
 
 export function pickModelDir(): Promise<string | null> {

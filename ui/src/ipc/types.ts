@@ -37,6 +37,35 @@ export interface GenerationDefaults {
   max_new_tokens: number;
 }
 
+/** The model panel's list (src-tauri/src/dto.rs MachineModels). */
+export interface MachineModels {
+  hub_cache: string | null;
+  gpu_note: string | null;
+  ram_total_bytes: number | null;
+  models: ModelOffer[];
+}
+
+export interface ModelOffer {
+  id: string;
+  name: string;
+  repo: string;
+  download_bytes: number;
+  gated: boolean;
+  preset: PromptPreset;
+  advice: string;
+  fits: boolean;
+  device: string;
+  dtype: string;
+  quant: string;
+  copies: ModelCopy[];
+}
+
+export interface ModelCopy {
+  path: string;
+  complete: boolean;
+  missing: string[];
+}
+
 export interface ModelInfo {
   dir: string;
   /** The folder's name, also recorded as the conversation's model. */

@@ -2,9 +2,10 @@ import { useState, type FormEvent } from "react";
 import { useNow } from "../chat/useNow";
 import * as commands from "../ipc/commands";
 import { errorText } from "../ipc/errors";
-import type { DeviceChoice, DtypeChoice, LoadRequest, QuantChoice } from "../ipc/types";
+import type { DeviceChoice, DtypeChoice, LoadRequest, ModelOffer, QuantChoice } from "../ipc/types";
 import { formatCount, formatLatency, formatSeconds } from "../stream/format";
 import { Modal } from "../ui/Modal";
+import { FoundModels } from "./FoundModels";
 import { DEVICES, DTYPES, QUANTS, loadLastRequest } from "./lastRequest";
 import type { ModelState } from "./useModel";
 
@@ -44,6 +45,16 @@ export function ModelPanel({ model, onClose }: { model: ModelState; onClose: () 
     );
   };
 
+  // A found copy with the precision this machine can hold, as the engine advised.
+  const use = (dir: string, offer: ModelOffer) => {
+    setRequest((r) => ({
+      ...r,
+      dir,
+      dtype: DTYPES.find((d) => d === offer.dtype) ?? r.dtype,
+      quant: QUANTS.find((q) => q === offer.quant) ?? r.quant,
+    }));
+  };
+
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     if (loading || request.dir.trim() === "") return;
@@ -79,6 +90,7 @@ export function ModelPanel({ model, onClose }: { model: ModelState; onClose: () 
           </p>
         )
       )}
+      {!loading && <FoundModels onUse={use} />}
       <form className="form" onSubmit={submit}>
         <label className="field">
           <span className="field__label">Model folder</span>

@@ -28,3 +28,9 @@ export function countWords(text: string): number {
   const matches = text.match(/\S+/g);
   return matches ? matches.length : 0;
 }
+
+/** A download or memory size: "16.6 GB", "850 MB". */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(1)} GB`;
+  return `${Math.max(1, Math.round(bytes / 1e6))} MB`;
+}
