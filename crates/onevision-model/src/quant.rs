@@ -160,16 +160,28 @@ mod tests {
         assert!(err.contains("\"q5\""), "{err}");
     }
 
-    fn random_linear(out: usize, inputs: usize) -> Linear {
-        let dev = Device::Cpu;
-        let w = Tensor::randn(0f32, 1.0, (out, inputs), &dev).unwrap();
-        let b = Tensor::randn(0f32, 1.0, out, &dev).unwrap();
-        Linear::new(w, Some(b))
+    /// Seeded standard-normal values (Box-Muller), so a bound checks one known draw, not luck:
+    /// candle's `randn` on the CPU cannot be seeded.
+    fn gaussian(rng: &mut rand::rngs::StdRng, shape: &[usize]) -> Tensor {
+        use rand::Rng;
+        let n: usize = shape.iter().product();
+        let data: Vec<f32> = (0..n)
+            .map(|_| {
+                let u1: f32 = rng.random_range(f32::EPSILON..1.0);
+                let u2: f32 = rng.random();
+                (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+            })
+            .collect();
+        Tensor::from_vec(data, shape, &Device::Cpu).unwrap()
     }
 
     fn relative_error(quant: Quantization, inputs: usize) -> (bool, f32) {
-        let dense = random_linear(64, inputs);
-        let x = Tensor::randn(0f32, 1.0, (5, inputs), &Device::Cpu).unwrap();
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(20261202);
+        let w = gaussian(&mut rng, &[64, inputs]);
+        let b = gaussian(&mut rng, &[64]);
+        let dense = Linear::new(w, Some(b));
+        let x = gaussian(&mut rng, &[5, inputs]);
         let want = dense.forward(&x).unwrap();
         let p = Projection::new(dense, quant).unwrap();
         let got = p.forward(&x).unwrap();
@@ -181,7 +193,8 @@ mod tests {
 
     #[test]
     fn quantised_outputs_stay_close_to_dense() {
-        // Measured: q8_0 ~0.4 %, q4k ~9 % relative RMS error on Gaussian weights.
+        // Measured with this seed: q8_0 0.85 % relative RMS error (Gaussian weights and inputs);
+        // unseeded draws reached 1.007 % now and then, which is why the data is seeded.
         let (packed, q8) = relative_error(Quantization::Q8_0, 256);
         assert!(packed && q8 < 0.01, "q8_0 relative error {q8}");
         let (packed, q4) = relative_error(Quantization::Q4K, 256);
