@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import * as commands from "../ipc/commands";
 import type { AskRequest, AskStarted, GenerationSettings, StreamEvent } from "../ipc/types";
+import { DEFAULT_SETTINGS } from "../settings/settings";
 import { cutInto, ev } from "../test/events";
 import { ChatController } from "./controller";
 import type { AssistantItem } from "./items";
@@ -11,16 +12,8 @@ vi.mock("../ipc/commands", () => ({
   getConversation: vi.fn(),
 }));
 
-const SETTINGS: GenerationSettings = {
-  temperature: null,
-  top_p: null,
-  top_k: null,
-  repetition_penalty: null,
-  max_new_tokens: null,
-  seed: null,
-  max_pixels: 1003520,
-  preset: "r1-onevision",
-};
+// The panel's defaults with the preset a loaded R1-Onevision folder resolves to.
+const SETTINGS: GenerationSettings = { ...DEFAULT_SETTINGS, preset: "r1-onevision" };
 
 interface PendingAsk {
   request: AskRequest;
