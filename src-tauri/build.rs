@@ -9,6 +9,8 @@ const COMMANDS: &[&str] = &[
     "load_model",
     "pick_model_dir",
     "find_models",
+    "download_model",
+    "stop_download",
     "pick_pictures",
     "attach_picture_path",
     "attach_picture_bytes",

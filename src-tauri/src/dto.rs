@@ -1,6 +1,7 @@
 //! What crosses the IPC, mirroring `ui/src/ipc/types.ts` field for field (snake_case, as the
 //! store and the `onevision` command spell them). Change both together.
 
+use onevision_engine::catalog::cache::model_folder_name;
 use onevision_engine::generate::FinishReason;
 use onevision_engine::preset::PromptPreset;
 use onevision_engine::worker::{ModelInfo, DEFAULT_MAX_NEW_TOKENS};
@@ -44,12 +45,10 @@ pub struct ModelInfoDto {
     pub suggested_preset: PromptPreset,
 }
 
-/// The name a model is recorded under: its folder's name.
+/// The name a model is recorded under: its folder's name, or its repository's for a Hugging
+/// Face cache snapshot (the prompt preset is suggested from it).
 pub fn model_name(info: &ModelInfo) -> String {
-    info.dir.file_name().map_or_else(
-        || info.dir.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
+    model_folder_name(&info.dir)
 }
 
 impl From<&ModelInfo> for ModelInfoDto {
@@ -86,7 +85,38 @@ pub struct MachineModels {
     /// Why no GPU is used, in words, when none is.
     pub gpu_note: Option<String>,
     pub ram_total_bytes: Option<u64>,
+    /// A Hugging Face token is already set up (`HF_TOKEN` or `huggingface-cli login`), so a gated
+    /// model downloads without asking for one.
+    pub has_token: bool,
     pub models: Vec<ModelOffer>,
+    /// Qwen2.5-VL folders in the added folders that are not copies of a catalog model.
+    pub others: Vec<OtherModel>,
+    /// Added folders that cannot be read, each in a sentence.
+    pub folder_errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OtherModel {
+    pub name: String,
+    pub path: String,
+    pub complete: bool,
+    pub missing: Vec<String>,
+}
+
+/// How a download from the model panel ended, when it did not fail.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum DownloadOutcome {
+    Done {
+        /// The folder to load.
+        snapshot: String,
+        total_bytes: u64,
+        /// Fetched by this download (a resume fetches only the rest).
+        fetched_bytes: u64,
+        seconds: f64,
+    },
+    /// Stopped by the student; what arrived is kept for a resume.
+    Stopped,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -103,7 +133,7 @@ pub struct ModelOffer {
     pub device: String,
     pub dtype: String,
     pub quant: String,
-    /// Copies found in the Hugging Face cache.
+    /// Copies found in the Hugging Face cache and the added folders.
     pub copies: Vec<ModelCopy>,
 }
 

@@ -43,3 +43,9 @@ impl From<tauri::Error> for AppError {
         AppError(e.to_string())
     }
 }
+
+impl From<onevision_engine::catalog::error::CatalogError> for AppError {
+    fn from(e: onevision_engine::catalog::error::CatalogError) -> Self {
+        AppError(e.to_string())
+    }
+}

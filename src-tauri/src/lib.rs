@@ -5,6 +5,7 @@
 mod attachments;
 mod capture;
 mod commands;
+mod downloads;
 mod dto;
 mod error;
 mod job;
@@ -82,6 +83,8 @@ pub fn main() -> ExitCode {
             commands::model::load_model,
             commands::model::pick_model_dir,
             commands::machine::find_models,
+            commands::download::download_model,
+            commands::download::stop_download,
             commands::pictures::pick_pictures,
             commands::pictures::attach_picture_path,
             commands::pictures::attach_picture_bytes,

@@ -1,5 +1,6 @@
 //! What the app holds between commands: the history store, the loaded model's worker, the
-//! answer being written, pictures waiting in the composer and a pending screen capture.
+//! answer being written, pictures waiting in the composer, a pending screen capture and the
+//! model downloads under way.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,6 +11,7 @@ use onevision_store::Store;
 
 use crate::attachments::Attachments;
 use crate::capture::Captures;
+use crate::downloads::Downloads;
 use crate::error::{AppError, AppResult};
 
 struct Running {
@@ -28,6 +30,7 @@ pub struct AppState {
     next_job: AtomicU64,
     pub attachments: Attachments,
     pub captures: Captures,
+    pub downloads: Downloads,
 }
 
 /// Every lock here guards a single `Option` swap, which a panic cannot leave half-done, so a
@@ -48,6 +51,7 @@ impl AppState {
             next_job: AtomicU64::new(1),
             attachments: Attachments::default(),
             captures: Captures::default(),
+            downloads: Downloads::default(),
         }
     }
 

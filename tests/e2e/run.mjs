@@ -1,7 +1,9 @@
-// End-to-end test of the real desktop app: starts Xvfb (unless a display is given), tauri-driver
-// and the debug build of OneVision Desk with a fresh data folder, then drives it like a student:
-// load a model folder (a bad one first), paste a picture, ask, watch thinking and answer stream,
-// stop a long answer with Esc, reopen a conversation from the history. Screenshots go to
+// End-to-end test of the real desktop app: starts Xvfb (unless a display is given), a stand-in
+// for the Hugging Face hub, tauri-driver and the debug build of OneVision Desk with a fresh data
+// folder and an empty Hugging Face cache, then drives it like a student: load a folder that is
+// not a model, download a model from the panel (stopped halfway and resumed), load it, paste a
+// picture, ask, watch thinking and answer stream, stop a long answer with Esc, reopen a
+// conversation from the history. Screenshots go to
 // tests/e2e/artifacts/. The two models are tiny scripted checkpoints written by the engine's
 // `scripted_model` example (see scripts.mjs), run by the real engine.
 //
@@ -14,6 +16,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { remote } from "webdriverio";
 
+import { startFakeHub } from "./fakeHub.mjs";
 import { ANSWER_MODEL, LOOP_MODEL, modelDir } from "./scripts.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -21,6 +24,7 @@ const root = resolve(here, "../..");
 const app = process.env.ONEVISION_DESK_BIN ?? join(root, "target/debug/onevision-desk");
 const artifacts = join(here, "artifacts");
 const dataDir = join(root, "target/e2e/data");
+const hfHome = join(root, "target/e2e/hf");
 const driverBin = process.env.TAURI_DRIVER ?? "tauri-driver";
 const WAIT = 60_000;
 
@@ -28,6 +32,7 @@ rmSync(artifacts, { recursive: true, force: true });
 mkdirSync(artifacts, { recursive: true });
 rmSync(dataDir, { recursive: true, force: true });
 mkdirSync(dataDir, { recursive: true });
+rmSync(hfHome, { recursive: true, force: true });
 
 const children = [];
 function start(cmd, args, env) {
@@ -41,6 +46,11 @@ function cleanup() {
   }
 }
 process.on("exit", cleanup);
+
+// The answering model, offered as the catalog's Qwen2.5-VL-3B-Instruct.
+const HUB_REPO = "Qwen/Qwen2.5-VL-3B-Instruct";
+const HUB_COMMIT = "e2e0000000000000000000000000000000000001";
+const hub = await startFakeHub({ repo: HUB_REPO, dir: modelDir(ANSWER_MODEL), commit: HUB_COMMIT });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -70,6 +80,13 @@ start(driverBin, ["--port", "4444", "--native-driver", "/usr/bin/WebKitWebDriver
   // The window's software rendering under Xvfb; compositing needs a GPU.
   WEBKIT_DISABLE_COMPOSITING_MODE: "1",
   RUST_LOG: "info,sqlx=warn",
+  // Downloads go to the stand-in hub and into an empty cache; no token of this machine is used.
+  HF_ENDPOINT: hub.endpoint,
+  HF_HOME: hfHome,
+  HF_HUB_CACHE: "",
+  HUGGINGFACE_HUB_CACHE: "",
+  HF_TOKEN: "",
+  HUGGING_FACE_HUB_TOKEN: "",
 });
 await waitForPort(4444, 20_000);
 
@@ -127,11 +144,46 @@ try {
   await err.waitForDisplayed({ timeout: WAIT });
   assert.match(await err.getText(), /\/nonexistent\/model-folder/);
 
-  // 2. Load the answering model.
-  await loadModel(modelDir(ANSWER_MODEL));
+  // 2. Download the answering model from the panel: stop it partway, resume it (only the rest is
+  //    asked for), then "Use" fills the folder and "Load" loads it under its repository's name.
+  const offer3b = await browser.$('[data-testid="found-model"][data-id="qwen2.5-vl-3b"]');
+  await (await offer3b.$('[data-testid="download-button"]')).click();
+  const stop = await offer3b.$('[data-testid="download-stop"]');
+  await stop.waitForDisplayed({ timeout: WAIT });
+  const progressText = await offer3b.$('[data-testid="download-text"]');
+  await waitText(progressText, (t) => / of .*(kB|MB)\/s/.test(t) && !t.startsWith("0 "), "no download progress shown");
+  const bar = await offer3b.$('[role="progressbar"]');
+  const shown = Number(await bar.getAttribute("aria-valuenow"));
+  assert.ok(shown > 0 && shown < 100, `progress bar at ${shown}% while downloading`);
+  await shot("02-downloading");
+  await stop.click();
+  await browser.waitUntil(async () => (await offer3b.getAttribute("data-download")) === "stopped", {
+    timeout: WAIT,
+    timeoutMsg: "the download did not stop",
+  });
+  const resume = await offer3b.$('[data-testid="download-button"]');
+  assert.equal(await resume.getText(), "Resume download");
+  await resume.click();
+  await browser.waitUntil(async () => (await offer3b.getAttribute("data-download")) === "done", {
+    timeout: WAIT,
+    timeoutMsg: "the resumed download did not finish",
+  });
+  const weights = hub.requests.filter((r) => r.file?.endsWith(".safetensors"));
+  assert.equal(weights.length, 2, `weights asked for ${JSON.stringify(weights)}`);
+  assert.equal(weights[0].start, 0);
+  assert.ok(weights[1].start > 0, "the resumed download asked for the weights from the start again");
+  const use = await offer3b.$("button=Use");
+  await use.waitForDisplayed({ timeout: WAIT });
+  await use.click();
+  const dirInput = await byId("model-dir-input");
+  assert.match(await dirInput.getValue(), /models--Qwen--Qwen2\.5-VL-3B-Instruct\/snapshots\/e2e0+1$/);
+  // The advised quantisation depends on this machine's free memory; the scripted model is tiny.
+  await (await byId("model-quant-select")).selectByAttribute("value", "none");
+  await shot("03-downloaded");
+  await (await byId("model-load-button")).click();
   const status = await byId("model-status");
-  await waitText(status, (t) => t.includes(ANSWER_MODEL.name) && /cpu/i.test(t), "model never loaded");
-  await shot("02-model-loaded");
+  await waitText(status, (t) => t.includes("Qwen2.5-VL-3B-Instruct") && /cpu/i.test(t), "the downloaded model never loaded");
+  await shot("04-model-loaded");
   if (await (await byId("model-panel")).isDisplayed().catch(() => false)) {
     await browser.keys(["Escape"]);
   }
@@ -170,7 +222,7 @@ try {
   assert.match(await (await turn.$('[data-testid="turn-stats"]')).getText(), /tokens\/s · first token in \d+ ms/);
   await header.click();
   await waitText(await turn.$('[data-testid="thinking-body"]'), (t) => t.includes("Pythagoras"), "thinking did not open");
-  await shot("03-answered");
+  await shot("05-answered");
 
   // 5. A new conversation on the looping model: thinking folds, the answer keeps streaming
   //    (its text grows while we watch), Esc stops it and the turn says so.
@@ -192,7 +244,7 @@ try {
   assert.ok(after > before, `the answer did not grow while streaming (${before} -> ${after})`);
   assert.equal(await turn.getAttribute("data-status"), "streaming");
   assert.ok(await (await byId("stop-button")).isDisplayed(), "no stop button while streaming");
-  await shot("04-streaming");
+  await shot("06-streaming");
   await browser.keys(["Escape"]);
   await browser.waitUntil(async () => (await turn.getAttribute("data-status")) === "stopped", {
     timeout: WAIT,
@@ -201,7 +253,7 @@ try {
   const stoppedLength = (await answer2.getText()).length;
   await sleep(500);
   assert.equal((await answer2.getText()).length, stoppedLength, "text kept coming after stop");
-  await shot("05-stopped");
+  await shot("07-stopped");
 
   // 6. Both conversations are in the history; reopening the first shows it as it was.
   const items = await browser.$$('[data-testid="history-item"]');
@@ -217,7 +269,7 @@ try {
   });
   assert.match(await (await turn.$('[data-testid="final-answer"]')).getText(), /5/);
   assert.ok(await (await browser.$('[data-testid="user-turn"] img')).isExisting(), "the reopened question lost its picture");
-  await shot("06-reopened");
+  await shot("08-reopened");
   console.log("e2e: all steps passed; screenshots in tests/e2e/artifacts/");
 } catch (e) {
   failed = true;
@@ -225,6 +277,7 @@ try {
   await shot("failure").catch(() => {});
 } finally {
   await browser.deleteSession().catch(() => {});
+  hub.close();
   cleanup();
 }
 process.exit(failed ? 1 : 0);

@@ -14,6 +14,7 @@ import * as commands from "./ipc/commands";
 import { errorText } from "./ipc/errors";
 import type { AppInfo, CaptureRegion, ScreenCapture } from "./ipc/types";
 import { ModelPanel } from "./model/ModelPanel";
+import { useDownloads } from "./model/useDownloads";
 import { useModel } from "./model/useModel";
 import { loadSettings, saveSettings, toGenerationSettings, type SavedSettings } from "./settings/settings";
 import { SettingsPanel } from "./settings/SettingsPanel";
@@ -27,6 +28,7 @@ type Panel = "model" | "settings" | null;
 export function App() {
   const history = useHistory();
   const model = useModel();
+  const downloads = useDownloads();
   const { theme, toggle: toggleTheme } = useTheme();
   const attachments = useAttachments();
   const { track, showError } = attachments;
@@ -189,7 +191,7 @@ export function App() {
           onCapture={startCapture}
         />
       </main>
-      {panel === "model" && <ModelPanel model={model} onClose={() => setPanel(null)} />}
+      {panel === "model" && <ModelPanel model={model} downloads={downloads} onClose={() => setPanel(null)} />}
       {panel === "settings" && (
         <SettingsPanel
           settings={settings}

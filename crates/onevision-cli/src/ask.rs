@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
+use onevision_engine::catalog::cache::model_folder_name;
 use onevision_engine::generate::{FinishReason, GenerationDefaults, Output};
 use onevision_engine::prompt::{Message, Part, Role};
 use onevision_engine::sampler::SamplingParams;
@@ -194,12 +195,7 @@ pub fn ask(args: AskArgs) -> Result<u8> {
     let worker = Worker::start(&args.model.model, args.model.load_options()?)?;
     let mut recorder = match history {
         Some((rt, store)) => {
-            let model_id = args
-                .model
-                .model
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let model_id = model_folder_name(&args.model.model);
             let settings = serde_json::json!({
                 "temperature": sampling.temperature,
                 "top_p": sampling.top_p,

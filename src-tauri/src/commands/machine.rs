@@ -1,21 +1,25 @@
 //! What the model panel shows before anything is loaded: the catalog's models, the copies of
-//! them already on this machine (the Hugging Face cache), and in words what this machine can run.
+//! them already on this machine (the Hugging Face cache and the folders the student added), and
+//! in words what this machine can run.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use onevision_engine::catalog::cache::hub_cache_dir;
-use onevision_engine::catalog::discover::{discover, FoundModel};
+use onevision_engine::catalog::cache::model_folder_name;
+use onevision_engine::catalog::discover::{discover, FoundModel, MODEL_TYPE};
+use onevision_engine::catalog::hub::token_from_env;
 use onevision_engine::catalog::CATALOG;
 use onevision_engine::hardware::fit::{choose, Wish};
 use onevision_engine::hardware::{self, Hardware};
 
 use super::blocking;
-use crate::dto::{MachineModels, ModelCopy, ModelOffer};
+use crate::dto::{MachineModels, ModelCopy, ModelOffer, OtherModel};
 use crate::error::AppResult;
 
-/// The panel's list for `hw` and the cache at `cache`; blocking (reads the cache).
-pub fn machine_models(hw: &Hardware, cache: Option<&Path>) -> MachineModels {
-    let found = discover(cache, &[]);
+/// The panel's list for `hw`, the cache at `cache` and the added folders `extra`; blocking (reads
+/// the disk).
+pub fn machine_models(hw: &Hardware, cache: Option<&Path>, extra: &[PathBuf]) -> MachineModels {
+    let found = discover(cache, extra);
     let copies_of = |id: &str| -> Vec<ModelCopy> {
         found
             .iter()
@@ -27,6 +31,27 @@ pub fn machine_models(hw: &Hardware, cache: Option<&Path>) -> MachineModels {
         hub_cache: cache.map(|c| c.display().to_string()),
         gpu_note: hw.gpu_note.clone(),
         ram_total_bytes: hw.ram_total_bytes,
+        has_token: token_from_env().is_some(),
+        others: found
+            .iter()
+            .filter(|f| f.catalog_id.is_none() && f.model_type.as_deref() == Some(MODEL_TYPE))
+            .map(|f| OtherModel {
+                name: model_folder_name(&f.path),
+                path: f.path.display().to_string(),
+                complete: f.complete,
+                missing: f.missing.clone(),
+            })
+            .collect(),
+        folder_errors: extra
+            .iter()
+            .filter(|d| !d.is_dir())
+            .map(|d| {
+                format!(
+                    "{} is not a folder any more (moved or deleted?); remove it from the list",
+                    d.display()
+                )
+            })
+            .collect(),
         models: CATALOG
             .iter()
             .map(|e| {
@@ -60,11 +85,13 @@ impl From<&FoundModel> for ModelCopy {
     }
 }
 
+/// `folders`: the folders the student added to look for models in, besides the hub cache.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn find_models() -> AppResult<MachineModels> {
-    blocking(|| {
+pub async fn find_models(folders: Vec<String>) -> AppResult<MachineModels> {
+    let extra: Vec<PathBuf> = folders.into_iter().map(PathBuf::from).collect();
+    blocking(move || {
         let hw = hardware::detect();
-        Ok(machine_models(&hw, hub_cache_dir().as_deref()))
+        Ok(machine_models(&hw, hub_cache_dir().as_deref(), &extra))
     })
     .await
 }
@@ -99,14 +126,44 @@ mod tests {
             ram_total_bytes: Some(24 << 30),
             ram_available_bytes: Some(20 << 30),
         };
-        let m = machine_models(&hw, Some(cache.path()));
+        // An added folder holding a catalog model under its own name, a model the catalog does
+        // not know, and a folder that is gone.
+        let added = tempfile::tempdir().unwrap();
+        for name in ["R1-Onevision-7B", "my-finetune"] {
+            let dir = added.path().join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            for entry in std::fs::read_dir(&fixture).unwrap() {
+                let entry = entry.unwrap();
+                std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+            }
+        }
+        // A model of another kind is not offered.
+        let llama = added.path().join("llama");
+        std::fs::create_dir_all(&llama).unwrap();
+        std::fs::write(llama.join("config.json"), r#"{"model_type": "llama"}"#).unwrap();
+        let gone = added.path().join("deleted");
+        let m = machine_models(
+            &hw,
+            Some(cache.path()),
+            &[added.path().to_path_buf(), gone.clone()],
+        );
         assert_eq!(m.models.len(), CATALOG.len());
         assert_eq!(
             m.gpu_note.as_deref(),
             Some("this build has no CUDA support")
         );
         let seven = m.models.iter().find(|o| o.id == "r1-onevision-7b").unwrap();
-        assert!(seven.copies.is_empty());
+        assert_eq!(seven.copies.len(), 1, "{:?}", seven.copies);
+        assert!(seven.copies[0].path.ends_with("R1-Onevision-7B"));
+        assert_eq!(m.others.len(), 1, "{:?}", m.others);
+        assert_eq!(m.others[0].name, "my-finetune");
+        assert!(m.others[0].complete, "{:?}", m.others[0].missing);
+        assert_eq!(m.folder_errors.len(), 1);
+        assert!(
+            m.folder_errors[0].starts_with(&gone.display().to_string()),
+            "{:?}",
+            m.folder_errors
+        );
         // 20 GB free cannot hold a 7B in f32 on the CPU; the panel must say what does fit.
         assert_eq!(
             (seven.device.as_str(), seven.quant.as_str()),

@@ -3,6 +3,7 @@
 //! one sentence on failure.
 
 pub mod ask;
+pub mod download;
 pub mod history;
 pub mod machine;
 pub mod model;

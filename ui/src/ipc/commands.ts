@@ -10,6 +10,8 @@ import type {
   CaptureRegion,
   Conversation,
   ConversationSummary,
+  DownloadOutcome,
+  DownloadProgress,
   LoadRequest,
   MachineModels,
   ModelInfo,
@@ -33,8 +35,24 @@ export function loadModel(request: LoadRequest): Promise<ModelInfo> {
   return invoke<ModelInfo>("load_model", { request });
 }
 
-export function findModels(): Promise<MachineModels> {
-  return invoke<MachineModels>("find_models");
+/** The catalog, the copies in the Hugging Face cache, and the models in `folders`. */
+export function findModels(folders: readonly string[]): Promise<MachineModels> {
+  return invoke<MachineModels>("find_models", { folders });
+}
+
+/** Downloads a catalog model into the Hugging Face cache; resolves when it is done or stopped. */
+export function downloadModel(
+  id: string,
+  token: string | null,
+  onProgress: (progress: DownloadProgress) => void,
+): Promise<DownloadOutcome> {
+  const channel = new Channel<DownloadProgress>();
+  channel.onmessage = onProgress;
+  return invoke<DownloadOutcome>("download_model", { id, token, channel });
+}
+
+export function stopDownload(id: string): Promise<boolean> {
+  return invoke<boolean>("stop_download", { id });
 }
 
 export function pickModelDir(): Promise<string | null> {

@@ -42,8 +42,41 @@ export interface MachineModels {
   hub_cache: string | null;
   gpu_note: string | null;
   ram_total_bytes: number | null;
+  /** A Hugging Face token is already set up (HF_TOKEN or `huggingface-cli login`). */
+  has_token: boolean;
   models: ModelOffer[];
+  /** Qwen2.5-VL folders in the added folders that are not catalog models. */
+  others: OtherModel[];
+  /** Added folders that cannot be read, each in a sentence. */
+  folder_errors: string[];
 }
+
+export interface OtherModel {
+  name: string;
+  path: string;
+  complete: boolean;
+  missing: string[];
+}
+
+/** A download's progress (onevision-engine catalog::download::DownloadProgress). */
+export interface DownloadProgress {
+  file: string;
+  /** 1-based. */
+  file_index: number;
+  file_count: number;
+  file_done: number;
+  file_total: number;
+  /** Bytes on disk for the whole model, including what an earlier try fetched. */
+  done: number;
+  total: number;
+  bytes_per_s: number;
+  eta_s: number | null;
+}
+
+/** How a download ended when it did not fail (src-tauri/src/dto.rs DownloadOutcome). */
+export type DownloadOutcome =
+  | { outcome: "done"; snapshot: string; total_bytes: number; fetched_bytes: number; seconds: number }
+  | { outcome: "stopped" };
 
 export interface ModelOffer {
   id: string;

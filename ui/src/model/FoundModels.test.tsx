@@ -1,16 +1,20 @@
-import { fireEvent, render, screen } from "@testing-library/react";
-import { describe, expect, it, vi } from "vitest";
+import { fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import * as commands from "../ipc/commands";
-import type { MachineModels } from "../ipc/types";
+import type { DownloadProgress, MachineModels } from "../ipc/types";
 import { formatBytes } from "../stream/format";
 import { FoundModels } from "./FoundModels";
+import type { Downloads, DownloadState } from "./useDownloads";
 
-vi.mock("../ipc/commands", () => ({ findModels: vi.fn() }));
+vi.mock("../ipc/commands", () => ({ findModels: vi.fn(), pickModelDir: vi.fn() }));
 
 const machine: MachineModels = {
   hub_cache: "/home/s/.cache/huggingface/hub",
   gpu_note: "this build has no CUDA support",
   ram_total_bytes: 24e9,
+  has_token: false,
+  others: [{ name: "my-finetune", path: "/models/my-finetune", complete: true, missing: [] }],
+  folder_errors: [],
   models: [
     {
       id: "r1-onevision-7b",
@@ -43,26 +47,114 @@ const machine: MachineModels = {
   ],
 };
 
+function downloadsWith(states: Record<string, DownloadState> = {}): Downloads {
+  return { states, finished: 0, start: vi.fn(), stop: vi.fn() };
+}
+
+const halfway: DownloadProgress = {
+  file: "model-00001-of-00002.safetensors",
+  file_index: 4,
+  file_count: 6,
+  file_done: 2e9,
+  file_total: 4e9,
+  done: 8.3e9,
+  total: 16.6e9,
+  bytes_per_s: 50e6,
+  eta_s: 166,
+};
+
 describe("FoundModels", () => {
-  it("offers complete copies, says how the rest are fetched, and hands the advice to the panel", async () => {
+  beforeEach(() => localStorage.clear());
+
+  it("offers complete copies and hands the advice to the panel", async () => {
     vi.mocked(commands.findModels).mockResolvedValue(machine);
     const onUse = vi.fn();
-    render(<FoundModels onUse={onUse} />);
+    render(<FoundModels onUse={onUse} downloads={downloadsWith()} />);
     const items = await screen.findAllByTestId("found-model");
     expect(items).toHaveLength(2);
     const [found, missing] = items as [HTMLElement, HTMLElement];
     expect(found.textContent).toContain("choose q8_0");
     fireEvent.click(found.querySelector("button") as HTMLButtonElement);
     expect(onUse).toHaveBeenCalledWith(machine.models[0]?.copies[0]?.path, machine.models[0]);
-    expect(missing.querySelector("button")).toBeNull();
-    expect(missing.textContent).toContain("Not downloaded · 16.6 GB");
+    expect(missing.textContent).toContain("Download · 16.6 GB");
     expect(missing.textContent).toContain("onevision models download ovr-7b-rl");
-    expect(missing.textContent).toContain("token");
+    // A model the catalog does not know, from an added folder, keeps the panel's precision.
+    const other = screen.getByTestId("found-other");
+    fireEvent.click(other.querySelector("button") as HTMLButtonElement);
+    expect(onUse).toHaveBeenLastCalledWith("/models/my-finetune", null);
+  });
+
+  it("downloads a gated model with the token typed for it", async () => {
+    vi.mocked(commands.findModels).mockResolvedValue(machine);
+    const downloads = downloadsWith();
+    render(<FoundModels onUse={vi.fn()} downloads={downloads} />);
+    const token = await screen.findByTestId("download-token");
+    expect(token.getAttribute("type")).toBe("password");
+    fireEvent.change(token, { target: { value: "  hf_secret " } });
+    fireEvent.click(screen.getByTestId("download-button"));
+    expect(downloads.start).toHaveBeenCalledWith("ovr-7b-rl", "hf_secret");
+  });
+
+  it("asks for no token when one is set up, and downloads without one", async () => {
+    vi.mocked(commands.findModels).mockResolvedValue({ ...machine, has_token: true });
+    const downloads = downloadsWith();
+    render(<FoundModels onUse={vi.fn()} downloads={downloads} />);
+    fireEvent.click(await screen.findByTestId("download-button"));
+    expect(screen.queryByTestId("download-token")).toBeNull();
+    expect(downloads.start).toHaveBeenCalledWith("ovr-7b-rl", null);
+  });
+
+  it("shows a running download's progress with a stop button, and a stopped one resumes", async () => {
+    vi.mocked(commands.findModels).mockResolvedValue(machine);
+    const running = downloadsWith({ "ovr-7b-rl": { phase: "running", progress: halfway, stopping: false } });
+    const { rerender } = render(<FoundModels onUse={vi.fn()} downloads={running} />);
+    const bar = await screen.findByRole("progressbar");
+    expect(bar.getAttribute("aria-valuenow")).toBe("50");
+    expect(screen.getByTestId("download-text").textContent).toBe(
+      "8.3 GB of 16.6 GB · 50 MB/s · 3 min left · model-00001-of-00002.safetensors (file 4 of 6)",
+    );
+    fireEvent.click(screen.getByTestId("download-stop"));
+    expect(running.stop).toHaveBeenCalledWith("ovr-7b-rl");
+    expect(screen.queryByTestId("download-button")).toBeNull();
+
+    const stopped = downloadsWith({ "ovr-7b-rl": { phase: "stopped", progress: halfway } });
+    rerender(<FoundModels onUse={vi.fn()} downloads={stopped} />);
+    expect(screen.getByTestId("download-button").textContent).toBe("Resume download");
+    expect(screen.getByTestId("download-status").textContent).toContain("What arrived is kept");
+    expect(screen.getByTestId("download-text").textContent).toBe("8.3 GB of 16.6 GB · 50 MB/s · 3 min left");
+  });
+
+  it("says why a download failed", async () => {
+    vi.mocked(commands.findModels).mockResolvedValue(machine);
+    const failed = downloadsWith({
+      "ovr-7b-rl": { phase: "failed", progress: null, error: "cannot download OVR-7B-RL: the token was refused" },
+    });
+    render(<FoundModels onUse={vi.fn()} downloads={failed} />);
+    expect((await screen.findByTestId("download-status")).textContent).toBe(
+      "cannot download OVR-7B-RL: the token was refused",
+    );
+    expect(screen.getByTestId("download-button").textContent).toBe("Resume download");
+  });
+
+  it("looks in an added folder, remembers it, and forgets it when removed", async () => {
+    vi.mocked(commands.findModels).mockResolvedValue(machine);
+    vi.mocked(commands.pickModelDir).mockResolvedValue("/data/models");
+    const { unmount } = render(<FoundModels onUse={vi.fn()} downloads={downloadsWith()} />);
+    fireEvent.click(await screen.findByTestId("add-folder-button"));
+    await waitFor(() => expect(commands.findModels).toHaveBeenLastCalledWith(["/data/models"]));
+    expect(screen.getByTestId("model-folder").textContent).toContain("/data/models");
+    unmount();
+
+    render(<FoundModels onUse={vi.fn()} downloads={downloadsWith()} />);
+    expect(commands.findModels).toHaveBeenLastCalledWith(["/data/models"]);
+    fireEvent.click(await screen.findByRole("button", { name: "Stop looking in /data/models" }));
+    await waitFor(() => expect(commands.findModels).toHaveBeenLastCalledWith([]));
+    expect(screen.queryByTestId("model-folder")).toBeNull();
   });
 
   it("shows the engine's sentence when the machine cannot be read", async () => {
     vi.mocked(commands.findModels).mockRejectedValue("cannot read the Hugging Face cache");
-    render(<FoundModels onUse={() => {}} />);
+    render(<FoundModels onUse={() => {}} downloads={downloadsWith()} />);
     expect((await screen.findByRole("alert")).textContent).toBe("cannot read the Hugging Face cache");
   });
 });

@@ -6,6 +6,7 @@ import type { DeviceChoice, DtypeChoice, LoadRequest, ModelOffer, QuantChoice } 
 import { formatCount, formatLatency, formatSeconds } from "../stream/format";
 import { Modal } from "../ui/Modal";
 import { FoundModels } from "./FoundModels";
+import type { Downloads } from "./useDownloads";
 import { DEVICES, DTYPES, QUANTS, loadLastRequest } from "./lastRequest";
 import type { ModelState } from "./useModel";
 
@@ -27,12 +28,22 @@ const QUANT_NAMES: Record<QuantChoice, string> = {
   q4k: "Q4K (fits an 8 GB card)",
 };
 
-export function ModelPanel({ model, onClose }: { model: ModelState; onClose: () => void }) {
+export function ModelPanel({
+  model,
+  downloads,
+  onClose,
+}: {
+  model: ModelState;
+  downloads: Downloads;
+  onClose: () => void;
+}) {
   const [request, setRequest] = useState<LoadRequest>(() => {
     const last = loadLastRequest();
     return model.info && !last.dir ? { ...last, dir: model.info.dir } : last;
   });
   const [browseError, setBrowseError] = useState<string | null>(null);
+  // The folder the last load tried: its error is shown only while that folder is still chosen.
+  const [tried, setTried] = useState(() => request.dir.trim());
   const loading = model.loadingSince !== null;
   const now = useNow(loading, 500);
   const { info } = model;
@@ -45,19 +56,21 @@ export function ModelPanel({ model, onClose }: { model: ModelState; onClose: () 
     );
   };
 
-  // A found copy with the precision this machine can hold, as the engine advised.
-  const use = (dir: string, offer: ModelOffer) => {
+  // A found copy, with the precision this machine can hold as the engine advised for a catalog
+  // model; a folder the catalog does not know keeps the panel's choices.
+  const use = (dir: string, offer: ModelOffer | null) => {
     setRequest((r) => ({
       ...r,
       dir,
-      dtype: DTYPES.find((d) => d === offer.dtype) ?? r.dtype,
-      quant: QUANTS.find((q) => q === offer.quant) ?? r.quant,
+      dtype: DTYPES.find((d) => d === offer?.dtype) ?? r.dtype,
+      quant: QUANTS.find((q) => q === offer?.quant) ?? r.quant,
     }));
   };
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     if (loading || request.dir.trim() === "") return;
+    setTried(request.dir.trim());
     await model.load({ ...request, dir: request.dir.trim() });
   };
 
@@ -90,7 +103,7 @@ export function ModelPanel({ model, onClose }: { model: ModelState; onClose: () 
           </p>
         )
       )}
-      {!loading && <FoundModels onUse={use} />}
+      {!loading && <FoundModels onUse={use} downloads={downloads} />}
       <form className="form" onSubmit={submit}>
         <label className="field">
           <span className="field__label">Model folder</span>
@@ -146,6 +159,7 @@ export function ModelPanel({ model, onClose }: { model: ModelState; onClose: () 
             <span className="field__label">Quantisation</span>
             <select
               className="select"
+              data-testid="model-quant-select"
               value={request.quant}
               onChange={(e) => setRequest({ ...request, quant: e.target.value as QuantChoice })}
             >
@@ -157,7 +171,7 @@ export function ModelPanel({ model, onClose }: { model: ModelState; onClose: () 
             </select>
           </label>
         </div>
-        {model.error && !loading && (
+        {model.error && !loading && tried === request.dir.trim() && (
           <p className="field__error" data-testid="model-error" role="alert">
             {model.error}
           </p>

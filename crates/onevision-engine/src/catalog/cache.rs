@@ -50,6 +50,28 @@ pub fn repo_from_folder_name(folder: &str) -> Option<String> {
     (parts.len() >= 2 && parts.iter().all(|p| !p.is_empty())).then(|| parts.join("/"))
 }
 
+/// The name a model folder goes by: "Name" for a hub snapshot
+/// (`…/models--Org--Name/snapshots/<commit>`, whose own name is only a commit hash), else the
+/// folder's own name.
+pub fn model_folder_name(dir: &Path) -> String {
+    let own = || {
+        dir.file_name().map_or_else(
+            || dir.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        )
+    };
+    let parent = dir.parent();
+    let in_snapshots = parent.and_then(Path::file_name) == Some(std::ffi::OsStr::new("snapshots"));
+    let repo = parent
+        .and_then(Path::parent)
+        .and_then(Path::file_name)
+        .and_then(|n| repo_from_folder_name(&n.to_string_lossy()));
+    match repo {
+        Some(repo) if in_snapshots => repo.rsplit('/').next().map_or_else(own, str::to_string),
+        _ => own(),
+    }
+}
+
 /// One repository's folder in the cache.
 #[derive(Debug, Clone)]
 pub struct RepoCache {
@@ -139,6 +161,21 @@ mod tests {
         );
         assert_eq!(repo_from_folder_name("datasets--a--b"), None);
         assert_eq!(repo_from_folder_name("models--solo"), None);
+    }
+
+    #[test]
+    fn snapshots_are_named_after_their_repository() {
+        let snap = Path::new("/c/hub/models--Fancy-MLLM--R1-Onevision-7B-RL/snapshots/0a1b2c");
+        assert_eq!(model_folder_name(snap), "R1-Onevision-7B-RL");
+        assert_eq!(
+            model_folder_name(Path::new("/models/R1-Onevision-7B")),
+            "R1-Onevision-7B"
+        );
+        // A folder merely called "snapshots" elsewhere keeps its own name.
+        assert_eq!(
+            model_folder_name(Path::new("/home/me/snapshots/my-model")),
+            "my-model"
+        );
     }
 
     #[test]

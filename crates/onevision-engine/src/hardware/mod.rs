@@ -92,7 +92,8 @@ mod cuda {
     use candle_core::cuda_backend::cudarc::driver::CudaContext;
 
     pub fn devices() -> Result<Vec<Gpu>, String> {
-        // The driver library is loaded at run time; a machine without it must not take the app
+        // candle links the driver library when the program starts, so a missing driver stops the
+        // program before this; a panic inside the bindings must still not take the model panel
         // down with it.
         std::panic::catch_unwind(list)
             .map_err(|_| "the CUDA driver library could not be loaded".to_string())?

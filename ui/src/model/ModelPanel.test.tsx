@@ -1,0 +1,66 @@
+import { fireEvent, render, screen } from "@testing-library/react";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import * as commands from "../ipc/commands";
+import type { MachineModels } from "../ipc/types";
+import { ModelPanel } from "./ModelPanel";
+import type { ModelState } from "./useModel";
+
+vi.mock("../ipc/commands", () => ({ findModels: vi.fn(), pickModelDir: vi.fn() }));
+
+const machine: MachineModels = {
+  hub_cache: "/hub",
+  gpu_note: null,
+  ram_total_bytes: 16e9,
+  has_token: true,
+  folder_errors: [],
+  others: [],
+  models: [
+    {
+      id: "qwen2.5-vl-3b",
+      name: "Qwen2.5-VL-3B-Instruct",
+      repo: "Qwen/Qwen2.5-VL-3B-Instruct",
+      download_bytes: 7.5e9,
+      gated: false,
+      preset: "plain",
+      advice: "Runs on the CPU in f32.",
+      fits: true,
+      device: "cpu",
+      dtype: "f32",
+      quant: "q8_0",
+      copies: [{ path: "/hub/models--Qwen--Qwen2.5-VL-3B-Instruct/snapshots/abc", complete: true, missing: [] }],
+    },
+  ],
+};
+
+const downloads = { states: {}, finished: 0, start: vi.fn(), stop: vi.fn() };
+
+function failedModel(dir: string): ModelState {
+  localStorage.setItem("onevision.model-request.v1", JSON.stringify({ dir, device: "auto", dtype: "auto", quant: "none" }));
+  return { info: null, loadingSince: null, error: `${dir} is not a folder`, load: vi.fn() };
+}
+
+describe("ModelPanel", () => {
+  beforeEach(() => {
+    localStorage.clear();
+    vi.mocked(commands.findModels).mockResolvedValue(machine);
+  });
+
+  it("fills the folder and the advised precision from a found copy, and drops the old folder's error", async () => {
+    render(<ModelPanel model={failedModel("/nope")} downloads={downloads} onClose={vi.fn()} />);
+    expect(screen.getByTestId("model-error").textContent).toBe("/nope is not a folder");
+    fireEvent.click(await screen.findByRole("button", { name: "Use" }));
+    const dir = screen.getByTestId<HTMLInputElement>("model-dir-input");
+    expect(dir.value).toBe("/hub/models--Qwen--Qwen2.5-VL-3B-Instruct/snapshots/abc");
+    expect(screen.getByTestId<HTMLSelectElement>("model-quant-select").value).toBe("q8_0");
+    expect(screen.queryByTestId("model-error")).toBeNull();
+  });
+
+  it("keeps the error in view while the folder that failed is still chosen", async () => {
+    const model = failedModel("/nope");
+    render(<ModelPanel model={model} downloads={downloads} onClose={vi.fn()} />);
+    await screen.findByRole("button", { name: "Use" });
+    fireEvent.click(screen.getByTestId("model-load-button"));
+    expect(model.load).toHaveBeenCalledWith({ dir: "/nope", device: "auto", dtype: "auto", quant: "none" });
+    expect(screen.getByTestId("model-error").textContent).toBe("/nope is not a folder");
+  });
+});

@@ -1,0 +1,35 @@
+// A download's progress in words, for the model panel: sizes, speed, time left, current file.
+import type { DownloadProgress } from "../ipc/types";
+import { formatBytes } from "../stream/format";
+
+/** "85 MB/s", "640 kB/s", "0 kB/s" (a stalled connection). */
+export function formatSpeed(bytesPerS: number): string {
+  if (bytesPerS >= 1e6) return `${formatBytes(bytesPerS)}/s`;
+  return `${Math.round(bytesPerS / 1e3)} kB/s`;
+}
+
+/** Time left, as rough as it is: "40 s left", "12 min left", "1 h 05 min left". */
+export function formatTimeLeft(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 90) return `${s} s left`;
+  const minutes = Math.round(s / 60);
+  if (minutes < 90) return `${minutes} min left`;
+  return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min left`;
+}
+
+/** The share done, 0 to 1; 0 while the size is not known yet. */
+export function fractionDone(p: DownloadProgress): number {
+  return p.total > 0 ? Math.min(1, p.done / p.total) : 0;
+}
+
+/** "1.2 GB of 7.0 GB · 85 MB/s · 12 min left". */
+export function describeProgress(p: DownloadProgress): string {
+  const parts = [`${formatBytes(p.done)} of ${formatBytes(p.total)}`, formatSpeed(p.bytes_per_s)];
+  if (p.eta_s !== null && p.done < p.total) parts.push(formatTimeLeft(p.eta_s));
+  return parts.join(" · ");
+}
+
+/** "model-00002-of-00004.safetensors (file 3 of 9)". */
+export function describeFile(p: DownloadProgress): string {
+  return `${p.file} (file ${p.file_index} of ${p.file_count})`;
+}
