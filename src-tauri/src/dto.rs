@@ -127,6 +127,9 @@ pub struct ModelOffer {
     pub download_bytes: u64,
     pub gated: bool,
     pub preset: PromptPreset,
+    pub licence: String,
+    /// What a student should know before choosing it.
+    pub note: String,
     /// Where and in what precision it runs best here, in a sentence or two.
     pub advice: String,
     pub fits: bool,

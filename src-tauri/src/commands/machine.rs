@@ -63,6 +63,8 @@ pub fn machine_models(hw: &Hardware, cache: Option<&Path>, extra: &[PathBuf]) ->
                     download_bytes: e.download_bytes,
                     gated: e.gated,
                     preset: e.preset,
+                    licence: e.licence.to_owned(),
+                    note: e.note.to_owned(),
                     advice: fit.advice,
                     fits: fit.fits,
                     device: fit.device.to_owned(),

@@ -85,6 +85,9 @@ export interface ModelOffer {
   download_bytes: number;
   gated: boolean;
   preset: PromptPreset;
+  licence: string;
+  /** What a student should know before choosing it. */
+  note: string;
   advice: string;
   fits: boolean;
   device: string;

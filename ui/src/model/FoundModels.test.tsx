@@ -23,6 +23,8 @@ const machine: MachineModels = {
       download_bytes: 16.6e9,
       gated: false,
       preset: "r1-onevision",
+      licence: "see the model card",
+      note: "reasons step by step, then ends with the answer",
       advice: "Runs on the CPU: choose q8_0 (~14.4 GB).",
       fits: true,
       device: "cpu",
@@ -37,6 +39,8 @@ const machine: MachineModels = {
       download_bytes: 16.6e9,
       gated: true,
       preset: "plain",
+      licence: "Apache-2.0",
+      note: "needs a Hugging Face token; answers in \\boxed{}",
       advice: "Runs on the CPU: choose q8_0.",
       fits: true,
       device: "cpu",
@@ -74,6 +78,9 @@ describe("FoundModels", () => {
     expect(items).toHaveLength(2);
     const [found, missing] = items as [HTMLElement, HTMLElement];
     expect(found.textContent).toContain("choose q8_0");
+    expect(found.querySelector('[data-testid="model-note"]')?.textContent).toBe(
+      "Reasons step by step, then ends with the answer. Licence: see the model card.",
+    );
     fireEvent.click(found.querySelector("button") as HTMLButtonElement);
     expect(onUse).toHaveBeenCalledWith(machine.models[0]?.copies[0]?.path, machine.models[0]);
     expect(missing.textContent).toContain("Download · 16.6 GB");

@@ -146,11 +146,13 @@ function Offer({
   const copy = m.copies.find((c) => c.complete);
   const running = state?.phase === "running" ? state : null;
   const item = useRef<HTMLLIElement>(null);
-  // A download that starts, or is running when the panel opens, is scrolled into the list's view.
+  // A download that starts, or is running when the panel opens, is scrolled into the list's view,
+  // again once its progress bar appears below it.
   const isRunning = running !== null;
+  const hasProgress = running?.progress != null;
   useEffect(() => {
     if (isRunning) item.current?.scrollIntoView?.({ block: "nearest" });
-  }, [isRunning]);
+  }, [isRunning, hasProgress]);
   const interrupted = !copy && (m.copies.length > 0 || state?.phase === "stopped" || state?.phase === "failed");
   const progress = state && state.phase !== "done" ? state.progress : null;
 
@@ -187,6 +189,10 @@ function Offer({
         <span className="found-models__name">{m.name}</span>
         {action}
       </div>
+      <p className="found-models__note" data-testid="model-note">
+        {m.note[0]?.toUpperCase()}
+        {m.note.slice(1)}. Licence: {m.licence}.
+      </p>
       <p className="found-models__advice">{m.advice}</p>
       {progress && !copy && (
         <div className="download" data-testid="download-progress">

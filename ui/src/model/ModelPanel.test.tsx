@@ -22,6 +22,8 @@ const machine: MachineModels = {
       download_bytes: 7.5e9,
       gated: false,
       preset: "plain",
+      licence: "Qwen Research License (non-commercial use)",
+      note: "smaller and faster; plain chat",
       advice: "Runs on the CPU in f32.",
       fits: true,
       device: "cpu",

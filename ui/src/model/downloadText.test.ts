@@ -11,7 +11,7 @@ const progress: DownloadProgress = {
   done: 1.2e9,
   total: 7.0e9,
   bytes_per_s: 85e6,
-  eta_s: 68.2,
+  eta_s: 67.2,
 };
 
 describe("download progress in words", () => {
@@ -30,7 +30,8 @@ describe("download progress in words", () => {
   it("scales speeds and times", () => {
     expect(formatSpeed(640_400)).toBe("640 kB/s");
     expect(formatSpeed(0)).toBe("0 kB/s");
-    expect(formatTimeLeft(89.4)).toBe("89 s left");
+    expect(formatTimeLeft(88.4)).toBe("89 s left");
+    expect(formatTimeLeft(0.27)).toBe("1 s left");
     expect(formatTimeLeft(12 * 60 + 10)).toBe("12 min left");
     expect(formatTimeLeft(3900)).toBe("65 min left");
     expect(formatTimeLeft(7500)).toBe("2 h 05 min left");

@@ -10,7 +10,8 @@ export function formatSpeed(bytesPerS: number): string {
 
 /** Time left, as rough as it is: "40 s left", "12 min left", "1 h 05 min left". */
 export function formatTimeLeft(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
+  // Rounded up: "0 s left" would read as done while bytes are still coming.
+  const s = Math.max(0, Math.ceil(seconds));
   if (s < 90) return `${s} s left`;
   const minutes = Math.round(s / 60);
   if (minutes < 90) return `${minutes} min left`;
