@@ -25,6 +25,8 @@ const app = process.env.ONEVISION_DESK_BIN ?? join(root, "target/debug/onevision
 const artifacts = join(here, "artifacts");
 const dataDir = join(root, "target/e2e/data");
 const hfHome = join(root, "target/e2e/hf");
+// The webview's own storage (the panel's remembered folder and settings) starts empty each run.
+const xdgDir = join(root, "target/e2e/xdg");
 const driverBin = process.env.TAURI_DRIVER ?? "tauri-driver";
 const WAIT = 60_000;
 
@@ -33,6 +35,7 @@ mkdirSync(artifacts, { recursive: true });
 rmSync(dataDir, { recursive: true, force: true });
 mkdirSync(dataDir, { recursive: true });
 rmSync(hfHome, { recursive: true, force: true });
+rmSync(xdgDir, { recursive: true, force: true });
 
 const children = [];
 function start(cmd, args, env) {
@@ -81,6 +84,8 @@ start(driverBin, ["--port", "4444", "--native-driver", "/usr/bin/WebKitWebDriver
   WEBKIT_DISABLE_COMPOSITING_MODE: "1",
   RUST_LOG: "info,sqlx=warn",
   // Downloads go to the stand-in hub and into an empty cache; no token of this machine is used.
+  XDG_DATA_HOME: join(xdgDir, "data"),
+  XDG_CACHE_HOME: join(xdgDir, "cache"),
   HF_ENDPOINT: hub.endpoint,
   HF_HOME: hfHome,
   HF_HUB_CACHE: "",

@@ -3,7 +3,7 @@ import * as commands from "../ipc/commands";
 import { errorText } from "../ipc/errors";
 import type { MachineModels, ModelOffer } from "../ipc/types";
 import { formatBytes } from "../stream/format";
-import { describeFile, describeProgress, fractionDone } from "./downloadText";
+import { describeFile, describeProgress, formatTook, fractionDone } from "./downloadText";
 import { loadFolders, saveFolders, withFolder } from "./modelFolders";
 import type { DownloadState, Downloads } from "./useDownloads";
 
@@ -224,7 +224,7 @@ function Offer({
       )}
       {state?.phase === "done" && (
         <p className="field__hint" data-testid="download-status">
-          Downloaded and checked: {formatBytes(state.fetchedBytes)} in {Math.round(state.seconds)} s.
+          Downloaded and checked: {formatBytes(state.fetchedBytes)} in {formatTook(state.seconds)}.
         </p>
       )}
       {!copy && !running && needsToken && (

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import type { DownloadProgress } from "../ipc/types";
-import { describeFile, describeProgress, formatSpeed, formatTimeLeft, fractionDone } from "./downloadText";
+import {
+  describeFile,
+  describeProgress,
+  formatSpeed,
+  formatTimeLeft,
+  formatTook,
+  fractionDone,
+} from "./downloadText";
 
 const progress: DownloadProgress = {
   file: "model-00002-of-00004.safetensors",
@@ -35,5 +42,12 @@ describe("download progress in words", () => {
     expect(formatTimeLeft(12 * 60 + 10)).toBe("12 min left");
     expect(formatTimeLeft(3900)).toBe("65 min left");
     expect(formatTimeLeft(7500)).toBe("2 h 05 min left");
+  });
+
+  it("says how long a finished download took", () => {
+    expect(formatTook(0.0145)).toBe("15 ms");
+    expect(formatTook(0.4)).toBe("400 ms");
+    expect(formatTook(12)).toBe("12.0 s");
+    expect(formatTook(843)).toBe("14 min 03 s");
   });
 });

@@ -1,6 +1,6 @@
 // A download's progress in words, for the model panel: sizes, speed, time left, current file.
 import type { DownloadProgress } from "../ipc/types";
-import { formatBytes } from "../stream/format";
+import { formatBytes, formatLatency, formatSeconds } from "../stream/format";
 
 /** "85 MB/s", "640 kB/s", "0 kB/s" (a stalled connection). */
 export function formatSpeed(bytesPerS: number): string {
@@ -33,4 +33,9 @@ export function describeProgress(p: DownloadProgress): string {
 /** "model-00002-of-00004.safetensors (file 3 of 9)". */
 export function describeFile(p: DownloadProgress): string {
   return `${p.file} (file ${p.file_index} of ${p.file_count})`;
+}
+
+/** How long a finished download took: "15 ms", "12.0 s", "14 min 03 s". */
+export function formatTook(seconds: number): string {
+  return seconds < 60 ? formatLatency(seconds * 1000) : formatSeconds(seconds * 1000);
 }
