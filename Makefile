@@ -5,9 +5,9 @@ PYTHON ?= python3
 # The GPU build when NVIDIA's compiler is here; the CPU build everywhere else.
 APP_FEATURES ?= $(if $(shell command -v nvcc 2>/dev/null),--features cuda,)
 
-.PHONY: test fmt-check clippy unit ui-deps ui-build ui-test e2e run bench parity-fixtures tokenizer
+.PHONY: test fmt-check clippy cuda-check unit ui-deps ui-build ui-test e2e run bench parity-fixtures tokenizer
 
-test: ui-build fmt-check clippy unit ui-test e2e
+test: ui-build fmt-check clippy cuda-check unit ui-test e2e
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -15,6 +15,10 @@ fmt-check:
 # The app crate embeds ui/dist at compile time, so the UI is built before any cargo step.
 clippy: ui-build
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+# The `cuda` build type-checked and linted without a GPU or a CUDA toolkit (see the script).
+cuda-check: ui-build
+	bash scripts/check-cuda.sh
 
 unit: ui-build
 	$(CARGO) test --workspace --locked
