@@ -65,6 +65,12 @@ fn fetch(
             seconds: done.seconds,
         }),
         Err(CatalogError::Cancelled) => Ok(DownloadOutcome::Stopped),
+        // The engine's sentence points at the command's --token; here the token has a field.
+        Err(CatalogError::NeedsToken { repo, endpoint }) => Err(AppError::new(format!(
+            "{} is gated: accept the model's conditions at {endpoint}/{repo} while signed in, then \
+             paste a Hugging Face access token into the field below and download again",
+            entry.name
+        ))),
         Err(e) => Err(AppError::new(format!(
             "cannot download {}: {e}",
             entry.name
@@ -91,20 +97,24 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_failure_names_the_model_and_the_hub() {
-        let cache = tempfile::tempdir().unwrap();
-        let entry = catalog_entry("qwen2.5-vl-3b").unwrap();
-        let opts = DownloadOptions {
-            // Nothing listens on port 9 (discard) here: the hub cannot be reached.
-            endpoint: "http://127.0.0.1:9".to_owned(),
-            cache_dir: cache.path().to_path_buf(),
+    fn options(endpoint: &str, cache: &std::path::Path) -> DownloadOptions {
+        DownloadOptions {
+            endpoint: endpoint.to_owned(),
+            cache_dir: cache.to_path_buf(),
             revision: "main".into(),
             token: None,
             retries: 0,
             cancel: Arc::new(AtomicBool::new(false)),
             free_space: |_| Ok(u64::MAX),
-        };
+        }
+    }
+
+    #[test]
+    fn a_failure_names_the_model_and_the_hub() {
+        let cache = tempfile::tempdir().unwrap();
+        let entry = catalog_entry("qwen2.5-vl-3b").unwrap();
+        // Nothing listens on port 9 (discard) here: the hub cannot be reached.
+        let opts = options("http://127.0.0.1:9", cache.path());
         let err = fetch(entry, &opts, &mut |_| {})
             .err()
             .map(|e| e.to_string())
@@ -112,6 +122,38 @@ mod tests {
         assert!(
             err.starts_with("cannot download Qwen2.5-VL-3B-Instruct: cannot reach http://127.0.0.1:9/api/models/Qwen/Qwen2.5-VL-3B-Instruct"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_gated_model_without_a_token_points_at_the_token_field() {
+        use std::io::{Read, Write};
+        // A hub that answers 401 to anyone without a token, as the hub does for a gated repo.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let hub = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut request = [0u8; 4096];
+            let _ = conn.read(&mut request).unwrap();
+            conn.write_all(
+                b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            )
+            .unwrap();
+        });
+        let cache = tempfile::tempdir().unwrap();
+        let entry = catalog_entry("ovr-7b-rl").unwrap();
+        let err = fetch(entry, &options(&endpoint, cache.path()), &mut |_| {})
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        hub.join().unwrap();
+        assert_eq!(
+            err,
+            format!(
+                "OVR-7B-RL is gated: accept the model's conditions at {endpoint}/Kangheng/OVR-7B-RL \
+                 while signed in, then paste a Hugging Face access token into the field below and \
+                 download again"
+            )
         );
     }
 }

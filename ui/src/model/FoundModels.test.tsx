@@ -102,12 +102,14 @@ describe("FoundModels", () => {
     expect(downloads.start).toHaveBeenCalledWith("ovr-7b-rl", "hf_secret");
   });
 
-  it("asks for no token when one is set up, and downloads without one", async () => {
+  it("uses the token already set up unless another is typed", async () => {
     vi.mocked(commands.findModels).mockResolvedValue({ ...machine, has_token: true });
     const downloads = downloadsWith();
     render(<FoundModels onUse={vi.fn()} downloads={downloads} />);
-    fireEvent.click(await screen.findByTestId("download-button"));
-    expect(screen.queryByTestId("download-token")).toBeNull();
+    expect((await screen.findByTestId("download-token-hint")).textContent).toContain(
+      "the token saved by huggingface-cli login (or HF_TOKEN) is used",
+    );
+    fireEvent.click(screen.getByTestId("download-button"));
     expect(downloads.start).toHaveBeenCalledWith("ovr-7b-rl", null);
   });
 

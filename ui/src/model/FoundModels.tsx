@@ -65,7 +65,7 @@ export function FoundModels({ onUse, downloads }: { onUse: UseModel; downloads: 
             key={m.id}
             offer={m}
             state={downloads.states[m.id]}
-            needsToken={m.gated && !found.has_token}
+            hasToken={found.has_token}
             token={tokens[m.id] ?? ""}
             onToken={(t) => setTokens((all) => ({ ...all, [m.id]: t }))}
             onUse={onUse}
@@ -127,7 +127,7 @@ export function FoundModels({ onUse, downloads }: { onUse: UseModel; downloads: 
 function Offer({
   offer: m,
   state,
-  needsToken,
+  hasToken,
   token,
   onToken,
   onUse,
@@ -136,7 +136,8 @@ function Offer({
 }: {
   offer: ModelOffer;
   state: DownloadState | undefined;
-  needsToken: boolean;
+  /** A token is already set up (HF_TOKEN or `huggingface-cli login`). */
+  hasToken: boolean;
   token: string;
   onToken: (token: string) => void;
   onUse: UseModel;
@@ -227,11 +228,12 @@ function Offer({
           Downloaded and checked: {formatBytes(state.fetchedBytes)} in {formatTook(state.seconds)}.
         </p>
       )}
-      {!copy && !running && needsToken && (
+      {!copy && !running && m.gated && (
         <label className="field">
-          <span className="field__hint">
-            The repository is gated: accept its conditions on huggingface.co, then paste an access token (used for
-            this download only, never stored).
+          <span className="field__hint" data-testid="download-token-hint">
+            {hasToken
+              ? "The repository is gated: the token saved by huggingface-cli login (or HF_TOKEN) is used; paste another here to use it instead (for this download only, never stored)."
+              : "The repository is gated: accept its conditions on huggingface.co, then paste an access token (used for this download only, never stored)."}
           </span>
           <input
             className="input"
