@@ -166,6 +166,8 @@ try {
   const shown = Number(await bar.getAttribute("aria-valuenow"));
   assert.ok(shown < 100, `progress bar at ${shown}% while the weights trickle in`);
   console.log(`e2e: downloading, ${shown}%: ${await progressText.getText()}`);
+  // The top bar says so too, for when the panel is closed.
+  assert.match(await (await byId("topbar-download")).getProperty("textContent"), /^Downloading \d+%$/);
   await shot("02-downloading");
   await stop.click();
   await browser.waitUntil(async () => (await offer3b.getAttribute("data-download")) === "stopped", {

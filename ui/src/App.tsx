@@ -14,6 +14,7 @@ import * as commands from "./ipc/commands";
 import { errorText } from "./ipc/errors";
 import type { AppInfo, CaptureRegion, ScreenCapture } from "./ipc/types";
 import { ModelPanel } from "./model/ModelPanel";
+import { downloadingLabel } from "./model/downloadText";
 import { useDownloads } from "./model/useDownloads";
 import { useModel } from "./model/useModel";
 import { loadSettings, saveSettings, toGenerationSettings, type SavedSettings } from "./settings/settings";
@@ -176,6 +177,7 @@ export function App() {
         <TopBar
           model={model.info}
           modelLoading={model.loadingSince !== null}
+          downloading={downloadingLabel(downloads.states)}
           theme={theme}
           onModel={() => setPanel("model")}
           onSettings={() => setPanel("settings")}

@@ -5,6 +5,7 @@ import {
   describeProgress,
   formatSpeed,
   formatTimeLeft,
+  downloadingLabel,
   formatTook,
   fractionDone,
 } from "./downloadText";
@@ -49,5 +50,18 @@ describe("download progress in words", () => {
     expect(formatTook(0.4)).toBe("400 ms");
     expect(formatTook(12)).toBe("12.0 s");
     expect(formatTook(843)).toBe("14 min 03 s");
+  });
+
+  it("sums the running downloads for the top bar", () => {
+    expect(downloadingLabel({})).toBeNull();
+    expect(downloadingLabel({ a: { phase: "stopped", progress } })).toBeNull();
+    expect(downloadingLabel({ a: { phase: "running", progress: null, stopping: false } })).toBe("Downloading…");
+    expect(
+      downloadingLabel({
+        a: { phase: "running", progress, stopping: false },
+        b: { phase: "running", progress: { ...progress, done: 0.8e9, total: 1e9 }, stopping: false },
+        c: { phase: "done", snapshot: "/s", fetchedBytes: 1, seconds: 1 },
+      }),
+    ).toBe("Downloading 25%");
   });
 });

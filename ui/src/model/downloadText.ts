@@ -1,5 +1,6 @@
 // A download's progress in words, for the model panel: sizes, speed, time left, current file.
 import type { DownloadProgress } from "../ipc/types";
+import type { DownloadState } from "./useDownloads";
 import { formatBytes, formatLatency, formatSeconds } from "../stream/format";
 
 /** "85 MB/s", "640 kB/s", "0 kB/s" (a stalled connection). */
@@ -38,4 +39,20 @@ export function describeFile(p: DownloadProgress): string {
 /** How long a finished download took: "15 ms", "12.0 s", "14 min 03 s". */
 export function formatTook(seconds: number): string {
   return seconds < 60 ? formatLatency(seconds * 1000) : formatSeconds(seconds * 1000);
+}
+
+/** The top bar's word on downloads under way: "Downloading 34%", or null when none runs. Several
+ * downloads count as one, by bytes. */
+export function downloadingLabel(states: Readonly<Record<string, DownloadState>>): string | null {
+  let running = 0;
+  let done = 0;
+  let total = 0;
+  for (const s of Object.values(states)) {
+    if (s.phase !== "running") continue;
+    running += 1;
+    done += s.progress?.done ?? 0;
+    total += s.progress?.total ?? 0;
+  }
+  if (running === 0) return null;
+  return total > 0 ? `Downloading ${Math.floor((100 * done) / total)}%` : "Downloading…";
 }

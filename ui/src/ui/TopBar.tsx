@@ -4,6 +4,8 @@ import type { Theme } from "../theme/theme";
 export interface TopBarProps {
   model: ModelInfo | null | undefined;
   modelLoading: boolean;
+  /** "Downloading 34%" while a model downloads, so it shows with the model panel closed. */
+  downloading: string | null;
   theme: Theme;
   onModel: () => void;
   onSettings: () => void;
@@ -14,7 +16,15 @@ function precision(model: ModelInfo): string {
   return model.quant && model.quant !== "none" ? `${model.dtype} · ${model.quant}` : model.dtype;
 }
 
-export function TopBar({ model, modelLoading, theme, onModel, onSettings, onToggleTheme }: TopBarProps) {
+export function TopBar({
+  model,
+  modelLoading,
+  downloading,
+  theme,
+  onModel,
+  onSettings,
+  onToggleTheme,
+}: TopBarProps) {
   return (
     <header className="topbar">
       <div className="topbar__model">
@@ -31,6 +41,11 @@ export function TopBar({ model, modelLoading, theme, onModel, onSettings, onTogg
         )}
       </div>
       <div className="topbar__actions">
+        {downloading && (
+          <button type="button" className="link-button" data-testid="topbar-download" onClick={onModel}>
+            {downloading}
+          </button>
+        )}
         <button type="button" className="button" data-testid="model-button" onClick={onModel}>
           Model
         </button>
