@@ -102,6 +102,14 @@ pub async fn find_models(folders: Vec<String>) -> AppResult<MachineModels> {
 mod tests {
     use super::*;
 
+    fn copy_model(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+
     #[test]
     fn catalog_models_are_offered_with_advice_and_their_cached_copies() {
         let cache = tempfile::tempdir().unwrap();
@@ -111,11 +119,7 @@ mod tests {
         let snapshot = cache
             .path()
             .join("models--Qwen--Qwen2.5-VL-3B-Instruct/snapshots/abc123");
-        std::fs::create_dir_all(&snapshot).unwrap();
-        for entry in std::fs::read_dir(&fixture).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), snapshot.join(entry.file_name())).unwrap();
-        }
+        copy_model(&fixture, &snapshot);
         let refs = cache
             .path()
             .join("models--Qwen--Qwen2.5-VL-3B-Instruct/refs");
@@ -132,12 +136,7 @@ mod tests {
         // not know, and a folder that is gone.
         let added = tempfile::tempdir().unwrap();
         for name in ["R1-Onevision-7B", "my-finetune"] {
-            let dir = added.path().join(name);
-            std::fs::create_dir_all(&dir).unwrap();
-            for entry in std::fs::read_dir(&fixture).unwrap() {
-                let entry = entry.unwrap();
-                std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
-            }
+            copy_model(&fixture, &added.path().join(name));
         }
         // A model of another kind is not offered.
         let llama = added.path().join("llama");

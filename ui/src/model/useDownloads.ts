@@ -1,4 +1,4 @@
-import { useCallback, useRef, useState } from "react";
+import { useCallback, useState } from "react";
 import * as commands from "../ipc/commands";
 import { errorText } from "../ipc/errors";
 import type { DownloadProgress } from "../ipc/types";
@@ -19,48 +19,46 @@ export interface Downloads {
   stop: (id: string) => void;
 }
 
+/** The progress a state holds, for the state that follows it (a resume, a stop, a failure). */
+function progressOf(state: DownloadState | undefined): DownloadProgress | null {
+  return state && state.phase !== "done" ? state.progress : null;
+}
+
 /** The model downloads of this window. Held by the app rather than the model panel, so closing
  * the panel neither stops a download nor forgets how far it got. */
 export function useDownloads(): Downloads {
   const [states, setStates] = useState<Record<string, DownloadState>>({});
   const [finished, setFinished] = useState(0);
-  // The last progress of each download, for the state a stop or a failure leaves.
-  const last = useRef<Record<string, DownloadProgress | null>>({});
 
-  const set = useCallback((id: string, state: DownloadState) => {
-    setStates((all) => ({ ...all, [id]: state }));
+  /** Moves download `id` on from where it stands. */
+  const update = useCallback((id: string, next: (now: DownloadState | undefined) => DownloadState) => {
+    setStates((all) => ({ ...all, [id]: next(all[id]) }));
   }, []);
 
   const start = useCallback(
     (id: string, token: string | null) => {
-      set(id, { phase: "running", progress: last.current[id] ?? null, stopping: false });
-      const onProgress = (progress: DownloadProgress) => {
-        last.current[id] = progress;
-        setStates((all) => {
-          const now = all[id];
-          const stopping = now?.phase === "running" && now.stopping;
-          return { ...all, [id]: { phase: "running", progress, stopping } };
-        });
-      };
+      update(id, (now) => ({ phase: "running", progress: progressOf(now), stopping: false }));
+      const onProgress = (progress: DownloadProgress) =>
+        update(id, (now) => ({ phase: "running", progress, stopping: now?.phase === "running" && now.stopping }));
       commands.downloadModel(id, token, onProgress).then(
         (outcome) => {
           if (outcome.outcome === "done") {
-            last.current[id] = null;
-            set(id, {
+            update(id, () => ({
               phase: "done",
               snapshot: outcome.snapshot,
               fetchedBytes: outcome.fetched_bytes,
               seconds: outcome.seconds,
-            });
+            }));
             setFinished((n) => n + 1);
           } else {
-            set(id, { phase: "stopped", progress: last.current[id] ?? null });
+            update(id, (now) => ({ phase: "stopped", progress: progressOf(now) }));
           }
         },
-        (reason: unknown) => set(id, { phase: "failed", progress: last.current[id] ?? null, error: errorText(reason) }),
+        (reason: unknown) =>
+          update(id, (now) => ({ phase: "failed", progress: progressOf(now), error: errorText(reason) })),
       );
     },
-    [set],
+    [update],
   );
 
   const stop = useCallback((id: string) => {
