@@ -9,31 +9,26 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use clap::ValueEnum;
 use onevision_engine::catalog::cache::model_folder_name;
 use onevision_engine::generate::{FinishReason, GenerationDefaults, Output};
 use onevision_engine::prompt::{Message, Part, Role};
 use onevision_engine::sampler::SamplingParams;
-use onevision_engine::worker::{Job, ModelInfo, Worker, WorkerEvent, DEFAULT_MAX_NEW_TOKENS};
+use onevision_engine::worker::{Job, WorkerEvent, DEFAULT_MAX_NEW_TOKENS};
+use onevision_engine::EngineSource;
 
 use crate::device;
+use crate::engine_args::{EndpointArgs, Engine};
 use crate::messages;
 use crate::model_args::ModelArgs;
+use crate::output::{Format, INTERRUPTED};
 use crate::save::Recorder;
-
-/// The exit code of a command stopped by Ctrl-C, as shells report SIGINT.
-pub const INTERRUPTED: u8 = 130;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-}
 
 #[derive(clap::Args)]
 pub struct AskArgs {
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
     /// A picture to ask about; repeat for several.
     #[arg(long = "image")]
     pub images: Vec<PathBuf>,
@@ -111,11 +106,28 @@ fn conversation(args: &AskArgs) -> Result<(Vec<Message>, Vec<PathBuf>)> {
     Ok((messages, pictures))
 }
 
-/// generation_config.json's values with the flags laid over them.
-fn sampling(args: &AskArgs, defaults: &GenerationDefaults) -> Result<SamplingParams> {
+/// The flags laid over generation_config.json's values. For a server (`defaults: None`) nothing
+/// is sent when no flag is given, so the server's own defaults hold; flags given are sent with
+/// OpenAI's defaults for the rest.
+fn sampling(
+    args: &AskArgs,
+    defaults: Option<&GenerationDefaults>,
+) -> Result<Option<SamplingParams>> {
+    let any_flag = args.temperature.is_some()
+        || args.top_p.is_some()
+        || args.top_k.is_some()
+        || args.repetition_penalty.is_some();
+    let base = match defaults {
+        Some(d) => d.sampling.clone(),
+        None if !any_flag => return Ok(None),
+        None => SamplingParams {
+            temperature: 1.0,
+            ..SamplingParams::default()
+        },
+    };
     let mut s = SamplingParams {
         seed: args.seed,
-        ..defaults.sampling.clone()
+        ..base
     };
     if let Some(t) = args.temperature {
         s.temperature = t;
@@ -130,7 +142,7 @@ fn sampling(args: &AskArgs, defaults: &GenerationDefaults) -> Result<SamplingPar
         s.repetition_penalty = r;
     }
     s.validate().map_err(anyhow::Error::msg)?;
-    Ok(s)
+    Ok(Some(s))
 }
 
 /// Runs the command; returns the process exit code.
@@ -171,13 +183,20 @@ pub fn ask(args: AskArgs) -> Result<u8> {
         .iter()
         .map(|p| onevision_model::image::load_image(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let defaults = GenerationDefaults::from_dir(&args.model.model)?;
-    let sampling = sampling(&args, &defaults)?;
+    if args.logprobs > 0 && args.endpoint.endpoint.is_some() {
+        bail!("--logprobs needs a model loaded here (--model): servers' log probabilities are not read");
+    }
+    // A local model's generation_config.json fills unset flags; a server fills them itself.
+    let local_defaults = match &args.endpoint.endpoint {
+        Some(_) => None,
+        None => Some(GenerationDefaults::from_dir(args.model.dir()?)?),
+    };
+    let sampling = sampling(&args, local_defaults.as_ref())?;
     let max_new_tokens = args
         .max_new_tokens
-        .or(defaults.max_new_tokens)
-        .unwrap_or(DEFAULT_MAX_NEW_TOKENS);
-    if max_new_tokens == 0 {
+        .or(local_defaults.as_ref().and_then(|d| d.max_new_tokens))
+        .or(local_defaults.as_ref().map(|_| DEFAULT_MAX_NEW_TOKENS));
+    if max_new_tokens == Some(0) {
         bail!("--max-new-tokens must be at least 1");
     }
 
@@ -192,21 +211,33 @@ pub fn ask(args: AskArgs) -> Result<u8> {
         .context("cannot install the Ctrl-C handler")?;
     }
 
-    let worker = Worker::start(&args.model.model, args.model.load_options()?)?;
+    let engine = Engine::open(&args.model, &args.endpoint)?;
     let mut recorder = match history {
         Some((rt, store)) => {
-            let model_id = model_folder_name(&args.model.model);
-            let settings = serde_json::json!({
-                "temperature": sampling.temperature,
-                "top_p": sampling.top_p,
-                "top_k": sampling.top_k,
-                "repetition_penalty": sampling.repetition_penalty,
-                "seed": sampling.seed,
+            let source = engine.seam().source();
+            let mut settings = serde_json::json!({
+                "temperature": sampling.as_ref().map(|s| s.temperature),
+                "top_p": sampling.as_ref().map(|s| s.top_p),
+                "top_k": sampling.as_ref().map(|s| s.top_k),
+                "repetition_penalty": sampling.as_ref().map(|s| s.repetition_penalty),
+                "seed": sampling.as_ref().map(|s| s.seed),
                 "max_new_tokens": max_new_tokens,
                 "max_pixels": args.max_pixels,
-                "dtype": device::dtype_name(worker.info().dtype),
-                "quant": worker.info().quant.name(),
             });
+            match (&source, engine.local()) {
+                (_, Some(info)) => {
+                    settings["dtype"] = device::dtype_name(info.dtype).into();
+                    settings["quant"] = info.quant.name().into();
+                }
+                (EngineSource::Server { base_url, .. }, None) => {
+                    settings["endpoint"] = base_url.clone().into();
+                }
+                _ => {}
+            }
+            let model_id = match &source {
+                EngineSource::Local { dir } => model_folder_name(dir),
+                EngineSource::Server { .. } => source.model_name(),
+            };
             Some(Recorder::start(
                 rt,
                 store,
@@ -224,14 +255,18 @@ pub fn ask(args: AskArgs) -> Result<u8> {
         messages,
         pictures,
         max_pixels: args.max_pixels,
-        sampling: Some(sampling),
-        max_new_tokens: Some(max_new_tokens),
+        sampling,
+        max_new_tokens,
         logprobs: args.logprobs,
+        ..Job::default()
     };
     let (tx, rx) = mpsc::channel();
-    let handle = worker.submit(job, move |e| {
-        let _ = tx.send(e);
-    })?;
+    let handle = engine.seam().submit_job(
+        job,
+        Box::new(move |e| {
+            let _ = tx.send(e);
+        }),
+    )?;
 
     let mut printer = TextPrinter::new(args.format == Format::Text);
     let out = loop {
@@ -275,7 +310,7 @@ pub fn ask(args: AskArgs) -> Result<u8> {
         r.finish(Some(&out), None)?;
     }
     if args.format == Format::Json {
-        let mut v = json_value(&out, worker.info())?;
+        let mut v = json_value(&out, &engine)?;
         if let Some((conversation, message)) = saved_ids {
             v["conversation_id"] = conversation.0.into();
             v["message_id"] = message.map(|m| m.0).into();
@@ -346,11 +381,27 @@ impl TextPrinter {
     }
 }
 
-fn json_value(out: &Output, info: &ModelInfo) -> Result<serde_json::Value> {
+fn json_value(out: &Output, engine: &Engine) -> Result<serde_json::Value> {
     let mut v = serde_json::to_value(out)?;
-    v["timings"]["load_ms"] = info.load_ms.into();
-    v["device"] = device::device_name(&info.device).into();
-    v["dtype"] = device::dtype_name(info.dtype).into();
-    v["quant"] = info.quant.name().into();
+    match engine {
+        Engine::Local(worker) => {
+            let info = worker.info();
+            v["timings"]["load_ms"] = info.load_ms.into();
+            v["device"] = device::device_name(&info.device).into();
+            v["dtype"] = device::dtype_name(info.dtype).into();
+            v["quant"] = info.quant.name().into();
+        }
+        Engine::Server { engine, connect_ms } => {
+            // A server gives no token ids: absent rather than empty.
+            if let Some(o) = v.as_object_mut() {
+                o.remove("prompt_token_ids");
+                o.remove("generated_token_ids");
+            }
+            v["timings"]["load_ms"] = (*connect_ms).into();
+            v["device"] = "server".into();
+            v["endpoint"] = engine.base_url().into();
+            v["model"] = engine.model().into();
+        }
+    }
     Ok(v)
 }

@@ -14,9 +14,9 @@ use onevision_engine::session::Session;
 use onevision_model::Model;
 use serde::Serialize;
 
-use crate::ask::Format;
 use crate::device;
 use crate::model_args::ModelArgs;
+use crate::output::Format;
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -108,8 +108,9 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
         None => Vec::new(),
     };
     let load_start = Instant::now();
-    let mut model = Model::load(&args.model.model, &args.model.load_options()?)?;
-    let prompt = PromptBuilder::from_dir(&args.model.model, model.config().image_token_id)?;
+    let dir = args.model.dir()?;
+    let mut model = Model::load(dir, &args.model.load_options()?)?;
+    let prompt = PromptBuilder::from_dir(dir, model.config().image_token_id)?;
     let load_ms = load_start.elapsed().as_secs_f64() * 1e3;
 
     let mut parts: Vec<Part> = (0..pictures.len()).map(Part::Image).collect();
@@ -126,6 +127,8 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
         max_new_tokens: args.max_new_tokens,
         eos_token_ids: &[],
         logprobs: 0,
+        stop: &[],
+        unsplit: false,
     };
     let never = AtomicBool::new(false);
     let image_token = model.config().image_token_id;
@@ -163,7 +166,7 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
     }
     let spread = |f: fn(&Timings) -> f64| Spread::of(timed.iter().map(f).collect());
     let report = Report {
-        model: args.model.model.clone(),
+        model: dir.to_path_buf(),
         device: device::device_name(model.device()),
         dtype: device::dtype_name(model.dtype()),
         quant: model.quantization().name(),

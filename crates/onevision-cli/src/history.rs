@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use onevision_store::{ConversationId, SearchQuery, Store, HIGHLIGHT_END, HIGHLIGHT_START};
 
-use crate::ask::Format;
+use crate::output::Format;
 
 /// Where the app keeps its data: the OS's per-user data folder (on Linux
 /// `~/.local/share/onevision-desk`). The desktop app uses the same folder.

@@ -3,11 +3,14 @@
 mod ask;
 mod bench;
 mod device;
+mod engine_args;
 mod history;
 mod messages;
 mod model_args;
 mod models;
+mod output;
 mod save;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -34,6 +37,8 @@ enum Command {
     History(history::HistoryArgs),
     /// Models: the catalog and what fits this machine, downloads, checking a folder.
     Models(models::ModelsArgs),
+    /// Serve the model behind OpenAI's chat API (/v1/chat/completions, /v1/models).
+    Serve(serve::ServeArgs),
 }
 
 /// clap's message for a bad command line, as one sentence: its first line, with the list of
@@ -78,6 +83,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::bench(args),
         Command::History(args) => history::history(args),
         Command::Models(args) => models::models(args),
+        Command::Serve(args) => serve::serve(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

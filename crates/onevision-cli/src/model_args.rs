@@ -1,6 +1,6 @@
 //! The flags that say which model to load and how: shared by every subcommand that runs one.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::ValueEnum;
@@ -30,7 +30,7 @@ impl From<QuantArg> for Quantization {
 pub struct ModelArgs {
     /// The model folder (config.json, safetensors, tokenizer.json, chat template).
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = DeviceArg::Auto)]
     pub device: DeviceArg,
     /// Compute precision (auto: f32 on the CPU, bf16 on a GPU).
@@ -42,6 +42,13 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
+    /// The model folder, which this command needs.
+    pub fn dir(&self) -> Result<&Path> {
+        self.model
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("--model DIR is needed: the model folder to load"))
+    }
+
     pub fn load_options(&self) -> Result<LoadOptions> {
         Ok(LoadOptions {
             device: device::device(self.device)?,

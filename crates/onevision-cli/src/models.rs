@@ -17,9 +17,9 @@ use onevision_engine::hardware::fit::gb;
 use onevision_engine::hardware::{self, choose, Fit, Hardware, ModelSize, Wish};
 use serde_json::json;
 
-use crate::ask::{Format, INTERRUPTED};
 use crate::device::{DTypeArg, DeviceArg};
 use crate::model_args::QuantArg;
+use crate::output::{Format, INTERRUPTED};
 
 #[derive(clap::Args)]
 pub struct ModelsArgs {

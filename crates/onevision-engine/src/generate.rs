@@ -17,6 +17,7 @@ use crate::prompt::{Message, PromptBuilder};
 use crate::sampler::{top_logprobs, Sampler, SamplingParams};
 use crate::session::{Session, VisionCache};
 use crate::split::{final_answer, Segment, Split, ThinkSplitter};
+use crate::stop::StopStrings;
 use crate::stream::Detokenizer;
 
 /// What a model folder's generation_config.json says, as transformers reads it.
@@ -127,6 +128,19 @@ pub struct Request<'a> {
     pub eos_token_ids: &'a [u32],
     /// How many of the model's most likely tokens to report per step (0: none).
     pub logprobs: usize,
+    /// The answer ends before the first of these it writes.
+    pub stop: &'a [String],
+    /// Everything the model writes, `<think>` tags included, comes as answer text.
+    pub unsplit: bool,
+}
+
+/// Token counts of one answer, as OpenAI's API reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    pub prompt_tokens: usize,
+    pub completion_tokens: usize,
+    /// Leading prompt tokens that were already in the cache.
+    pub cached_tokens: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -145,6 +159,7 @@ pub struct Output {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logprobs: Option<Vec<Vec<(u32, f32)>>>,
     pub timings: Timings,
+    pub usage: Usage,
 }
 
 fn ms(since: Instant) -> f64 {
@@ -251,6 +266,7 @@ fn run(
             finish_reason: FinishReason::Cancelled,
             logprobs: None,
             timings: Timings::default(),
+            usage: Usage::default(),
         });
     }
     let (embeds, cached_pictures) = encode_pictures(model, session, req.pictures, req.max_pixels)?;
@@ -302,7 +318,13 @@ fn run(
     let mut generated = Vec::new();
     let mut logprobs = (req.logprobs > 0).then(Vec::new);
     let mut detok = Detokenizer::new();
-    let mut splitter = ThinkSplitter::new();
+    let mut splitter = if req.unsplit {
+        ThinkSplitter::answer_only()
+    } else {
+        ThinkSplitter::new()
+    };
+    let mut stops = StopStrings::new(req.stop);
+    let mut stopped_by_string = false;
     let mut split = Split::default();
     let mut full_text = String::new();
     let mut time_to_first_token_ms = 0.0;
@@ -331,10 +353,15 @@ fn run(
             break FinishReason::Stop;
         }
         if let Some(delta) = detok.push(tok, next)? {
+            let (delta, stopped) = stops.push(&delta);
             full_text.push_str(&delta);
             forward(splitter.push(&delta), &mut split, on_event);
             if think_end.is_none() && !split.answer.is_empty() {
                 think_end = Some((generated.len(), ms(start)));
+            }
+            if stopped {
+                stopped_by_string = true;
+                break FinishReason::Stop;
             }
         }
         if generated.len() >= req.max_new_tokens {
@@ -352,7 +379,12 @@ fn run(
         logits = model.decode_step(next)?;
         session.push(next);
     };
-    if let Some(rest) = detok.finish(tok)? {
+    if !stopped_by_string {
+        let tail = detok.finish(tok)?.unwrap_or_default();
+        let (mut rest, stopped) = stops.push(&tail);
+        if !stopped {
+            rest.push_str(&stops.finish());
+        }
         full_text.push_str(&rest);
         forward(splitter.push(&rest), &mut split, on_event);
     }
@@ -374,6 +406,11 @@ fn run(
         decode_tokens_per_s: per_second(steps, decode_ms),
         think_ms,
     };
+    let usage = Usage {
+        prompt_tokens: prompt_ids.len(),
+        completion_tokens: generated.len(),
+        cached_tokens: reused,
+    };
     Ok(Output {
         // The raw text: the splitter drops the `<answer>` tags that mark the block.
         final_answer: final_answer(&full_text, &split.think),
@@ -387,6 +424,7 @@ fn run(
         finish_reason,
         logprobs,
         timings,
+        usage,
     })
 }
 

@@ -2,6 +2,7 @@
 //! thinking and answer.
 
 pub mod catalog;
+pub mod chat_engine;
 pub mod device;
 pub mod error;
 pub mod generate;
@@ -11,7 +12,9 @@ pub mod prompt;
 pub mod sampler;
 pub mod session;
 pub mod split;
+pub mod stop;
 pub mod stream;
 pub mod worker;
 
+pub use chat_engine::{ChatEngine, EngineSource};
 pub use error::{EngineError, Result};

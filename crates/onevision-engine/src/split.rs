@@ -23,6 +23,8 @@ enum Mode {
     Start,
     Think,
     Answer,
+    /// Everything is answer text, tags included.
+    Raw,
 }
 
 #[derive(Debug, Clone)]
@@ -63,12 +65,25 @@ impl ThinkSplitter {
         }
     }
 
+    /// A splitter that passes all text on as answer, untouched: for clients that split
+    /// themselves.
+    pub fn answer_only() -> Self {
+        ThinkSplitter {
+            mode: Mode::Raw,
+            pending: String::new(),
+        }
+    }
+
     /// Feeds a delta; returns the segments that are now certain.
     pub fn push(&mut self, delta: &str) -> Vec<Segment> {
         self.pending.push_str(delta);
         let mut out = Vec::new();
         loop {
             match self.mode {
+                Mode::Raw => {
+                    emit(&mut out, Segment::Answer(std::mem::take(&mut self.pending)));
+                    return out;
+                }
                 Mode::Start => {
                     let trimmed = self.pending.trim_start();
                     if let Some(rest) = trimmed.strip_prefix(THINK_OPEN) {
@@ -127,7 +142,7 @@ impl ThinkSplitter {
         let mut out = Vec::new();
         match self.mode {
             Mode::Think => emit(&mut out, Segment::Think(rest)),
-            Mode::Start | Mode::Answer => emit(&mut out, Segment::Answer(rest)),
+            Mode::Start | Mode::Answer | Mode::Raw => emit(&mut out, Segment::Answer(rest)),
         }
         out
     }
@@ -229,6 +244,18 @@ fn last_boxed(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answer_only_keeps_every_tag() {
+        let mut s = ThinkSplitter::answer_only();
+        let mut segs = s.push("<think>a</thi");
+        segs.extend(s.push("nk><answer>4</answer>"));
+        segs.extend(s.finish());
+        let mut whole = Split::default();
+        whole.add(&segs);
+        assert_eq!(whole.think, "");
+        assert_eq!(whole.answer, "<think>a</think><answer>4</answer>");
+    }
 
     const SAMPLES: &[(&str, &str, &str)] = &[
         (

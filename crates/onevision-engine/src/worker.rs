@@ -51,6 +51,10 @@ pub struct Job {
     /// `None`: generation_config.json's, else [`DEFAULT_MAX_NEW_TOKENS`].
     pub max_new_tokens: Option<usize>,
     pub logprobs: usize,
+    /// The answer ends before the first of these strings it writes (not included).
+    pub stop: Vec<String>,
+    /// Send everything the model writes as answer text, `<think>` tags and all.
+    pub unsplit: bool,
 }
 
 /// What the loaded model is, for display and for filling in a job's defaults.
@@ -67,12 +71,17 @@ pub struct ModelInfo {
 }
 
 /// Stops a submitted job between two tokens (or before it starts).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct JobHandle {
     cancel: Arc<AtomicBool>,
 }
 
 impl JobHandle {
+    /// A handle whose cancel flag the caller's own engine watches.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::Relaxed);
     }
@@ -82,7 +91,8 @@ impl JobHandle {
     }
 }
 
-type EventSink = Box<dyn FnMut(WorkerEvent) + Send>;
+/// Where a job's events go: called on the engine's thread, so it should only pass them on.
+pub type EventSink = Box<dyn FnMut(WorkerEvent) + Send>;
 
 struct Queued {
     job: Job,
@@ -255,6 +265,8 @@ fn run_job(
         max_new_tokens,
         eos_token_ids: &info.defaults.eos_token_ids,
         logprobs: job.logprobs,
+        stop: &job.stop,
+        unsplit: job.unsplit,
     };
     generate(model, prompt, &req, session, cancel, |e| {
         on_event(match e {

@@ -41,6 +41,8 @@ fn greedy_generation_matches_transformers_and_streams_the_same_text() {
         max_new_tokens: want.len(),
         eos_token_ids: &defaults.eos_token_ids,
         logprobs: 3,
+        stop: &[],
+        unsplit: false,
     };
     let mut events = Vec::new();
     let mut session = Session::new();
