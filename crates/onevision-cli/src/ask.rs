@@ -187,9 +187,10 @@ pub fn ask(args: AskArgs) -> Result<u8> {
         bail!("--logprobs needs a model loaded here (--model): servers' log probabilities are not read");
     }
     // A local model's generation_config.json fills unset flags; a server fills them itself.
-    let local_defaults = match &args.endpoint.endpoint {
-        Some(_) => None,
-        None => Some(GenerationDefaults::from_dir(args.model.dir()?)?),
+    let local_defaults = match (&args.endpoint.endpoint, &args.model.model) {
+        (Some(_), _) => None,
+        (None, Some(dir)) => Some(GenerationDefaults::from_dir(dir)?),
+        (None, None) => bail!("{}", crate::engine_args::NO_ENGINE),
     };
     let sampling = sampling(&args, local_defaults.as_ref())?;
     let max_new_tokens = args

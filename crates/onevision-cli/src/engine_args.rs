@@ -10,6 +10,9 @@ use onevision_engine::ChatEngine;
 
 use crate::model_args::ModelArgs;
 
+pub const NO_ENGINE: &str =
+    "give --model DIR (a model folder) or --endpoint URL (a server) to answer";
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct EndpointArgs {
     /// Ask an OpenAI-compatible server instead of loading a model here

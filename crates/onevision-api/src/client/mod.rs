@@ -92,20 +92,17 @@ fn http_client(opts: &ClientOptions) -> Result<reqwest::Client, ClientError> {
         })
 }
 
-/// The reason of a failed request, down its chain of causes ("connection refused", not only
-/// "error sending request").
+/// The reason of a failed request in its own words: the innermost cause ("Connection refused"),
+/// not reqwest's wrapping of it.
 fn reason(e: &reqwest::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !out.contains(&s_text) {
-            out.push_str(": ");
-            out.push_str(&s_text);
-        }
-        source = s.source();
+    if e.is_timeout() {
+        return "no answer in time".into();
     }
-    out
+    let mut innermost: &dyn std::error::Error = e;
+    while let Some(s) = innermost.source() {
+        innermost = s;
+    }
+    innermost.to_string()
 }
 
 /// A refused request's status and the server's own sentence from its error body.
