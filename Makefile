@@ -5,9 +5,9 @@ PYTHON ?= python3
 # The GPU build when NVIDIA's compiler is here; the CPU build everywhere else.
 APP_FEATURES ?= $(if $(shell command -v nvcc 2>/dev/null),--features cuda,)
 
-.PHONY: test fmt-check clippy cuda-check unit ui-deps ui-build ui-test e2e run bench parity-fixtures tokenizer
+.PHONY: test fmt-check clippy cuda-check unit api-test ui-deps ui-build ui-test e2e run bench parity-fixtures tokenizer
 
-test: ui-build fmt-check clippy cuda-check unit ui-test e2e
+test: ui-build fmt-check clippy cuda-check unit api-test ui-test e2e
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -22,6 +22,15 @@ cuda-check: ui-build
 
 unit: ui-build
 	$(CARGO) test --workspace --locked
+
+tests/api/node_modules/.package-lock.json: tests/api/package-lock.json
+	cd tests/api && $(NPM) ci --no-audit --no-fund --loglevel=error
+
+# OpenAI's own npm client against `onevision serve` on the fixture model. The binary comes from the
+# same build as the unit tests, so nothing is compiled again after `unit`.
+api-test: ui-build tests/api/node_modules/.package-lock.json
+	$(CARGO) test --workspace --locked --no-run
+	node tests/api/run.mjs
 
 ui/node_modules/.package-lock.json: ui/package-lock.json
 	cd ui && $(NPM) ci --no-audit --no-fund --loglevel=error
