@@ -5,7 +5,7 @@ PYTHON ?= python3
 # The GPU build when NVIDIA's compiler is here; the CPU build everywhere else.
 APP_FEATURES ?= $(if $(shell command -v nvcc 2>/dev/null),--features cuda,)
 
-.PHONY: test fmt-check clippy cuda-check unit api-test ui-deps ui-build ui-test e2e run bench parity-fixtures tokenizer
+.PHONY: test fmt-check clippy cuda-check unit api-test ui-deps ui-build ui-test e2e run bench bench-serve parity-fixtures tokenizer
 
 test: ui-build fmt-check clippy cuda-check unit api-test ui-test e2e
 
@@ -65,6 +65,13 @@ run:
 bench:
 	$(CARGO) build --release --locked -p onevision-cli
 	$(PYTHON) bench/compare.py
+
+# `onevision serve` with 1, 4 and 16 concurrent clients beside `onevision ask` alone, on the random
+# mid-size model (written once with numpy under bench/.work). Results: docs/performance.md.
+bench-serve:
+	$(CARGO) build --release --locked -p onevision-cli
+	$(PYTHON) bench/write_random_model.py
+	$(PYTHON) bench/serve_load.py --onevision target/release/onevision
 
 # Regenerates the transformers reference fixtures (needs Python with tests/parity/requirements.txt).
 parity-fixtures: tokenizer

@@ -8,6 +8,8 @@ use onevision_engine::worker::{ModelInfo, DEFAULT_MAX_NEW_TOKENS};
 use onevision_store::{GenerationStats, MessageStatus};
 use serde::{Deserialize, Serialize};
 
+use crate::engine::AppEngine;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct AppInfo {
     pub version: String,
@@ -43,6 +45,12 @@ pub struct ModelInfoDto {
     pub context_tokens: usize,
     pub defaults: GenerationDefaultsDto,
     pub suggested_preset: PromptPreset,
+    /// `local` (this computer) or `server`.
+    pub engine: &'static str,
+    /// The server's base URL, for a server.
+    pub endpoint: Option<String>,
+    /// Whether the server's model reads pictures, when it says; `None` for "not said".
+    pub takes_pictures: Option<bool>,
 }
 
 /// The name a model is recorded under: its folder's name, or its repository's for a Hugging
@@ -74,8 +82,83 @@ impl From<&ModelInfo> for ModelInfoDto {
                     .max_new_tokens
                     .unwrap_or(DEFAULT_MAX_NEW_TOKENS),
             },
+            engine: "local",
+            endpoint: None,
+            takes_pictures: Some(true),
         }
     }
+}
+
+impl From<&AppEngine> for ModelInfoDto {
+    fn from(engine: &AppEngine) -> Self {
+        match engine {
+            AppEngine::Local(w) => ModelInfoDto::from(w.info()),
+            AppEngine::Server {
+                engine: server,
+                connect_ms,
+                context_tokens,
+                takes_pictures,
+            } => {
+                let d = engine.defaults();
+                let name = server.model().to_owned();
+                ModelInfoDto {
+                    dir: String::new(),
+                    suggested_preset: PromptPreset::suggest(&name),
+                    name,
+                    device: "server".into(),
+                    dtype: String::new(),
+                    quant: String::new(),
+                    load_ms: *connect_ms,
+                    context_tokens: context_tokens.unwrap_or(0),
+                    defaults: GenerationDefaultsDto {
+                        temperature: d.sampling.temperature,
+                        top_p: d.sampling.top_p,
+                        top_k: d.sampling.top_k,
+                        repetition_penalty: d.sampling.repetition_penalty,
+                        max_new_tokens: DEFAULT_MAX_NEW_TOKENS,
+                    },
+                    engine: "server",
+                    endpoint: Some(server.base_url().to_owned()),
+                    takes_pictures: *takes_pictures,
+                }
+            }
+        }
+    }
+}
+
+/// What a server's model list says of one model.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerModel {
+    pub id: String,
+    pub takes_pictures: Option<bool>,
+    pub context_tokens: Option<usize>,
+}
+
+/// The answer to "test connection".
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerCheck {
+    pub base_url: String,
+    pub models: Vec<ServerModel>,
+    pub elapsed_ms: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerRequest {
+    pub address: String,
+    /// `None`: the key remembered for this address, if any.
+    pub api_key: Option<String>,
+    pub model: String,
+    /// Keep the key for the next start (in a file only this user can read).
+    pub remember_key: bool,
+}
+
+/// The server the app used last, to fill the form again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedServer {
+    pub address: String,
+    pub model: String,
+    #[serde(default)]
+    pub has_key: bool,
 }
 
 /// The model panel's list: every catalog model with what this machine can run of it.

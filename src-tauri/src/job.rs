@@ -102,6 +102,22 @@ pub fn build(
     Ok(job)
 }
 
+/// A server keeps its own defaults for what the settings leave unset: the sampling values (when
+/// none is set) and the answer's length (a fixed cap could overrun a server's shorter context).
+pub fn leave_to_server(job: &mut Job, s: &GenerationSettings) {
+    let any_sampling = s.temperature.is_some()
+        || s.top_p.is_some()
+        || s.top_k.is_some()
+        || s.repetition_penalty.is_some()
+        || s.seed.is_some();
+    if !any_sampling {
+        job.sampling = None;
+    }
+    if s.max_new_tokens.is_none() {
+        job.max_new_tokens = None;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

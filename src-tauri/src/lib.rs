@@ -7,6 +7,7 @@ mod capture;
 mod commands;
 mod downloads;
 mod dto;
+mod engine;
 mod error;
 mod job;
 mod reply;
@@ -85,6 +86,9 @@ pub fn main() -> ExitCode {
             commands::machine::find_models,
             commands::download::download_model,
             commands::download::stop_download,
+            commands::server::check_server,
+            commands::server::use_server,
+            commands::server::saved_server,
             commands::pictures::pick_pictures,
             commands::pictures::attach_picture_path,
             commands::pictures::attach_picture_bytes,

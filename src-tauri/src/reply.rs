@@ -1,9 +1,10 @@
-//! One answer on its way: the engine thread's events go to the window's channel at once and to
+//! One answer on its way: the engine's events (from the model here or a server) go to the window's channel at once and to
 //! the history store in batches (at most about half a second of text at risk), and the reply's
 //! row is closed as complete, stopped or failed before the window hears `done`.
 
 use onevision_engine::generate::{FinishReason, Output};
-use onevision_engine::worker::{Job, Worker, WorkerEvent};
+use onevision_engine::worker::{Job, WorkerEvent};
+use onevision_engine::ChatEngine;
 use onevision_store::{Finish, GenerationStats, Outcome, StreamWriter};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager};
@@ -18,8 +19,9 @@ pub fn stats_of(o: &Output) -> GenerationStats {
     let t = &o.timings;
     let thought = o.think_tokens > 0;
     GenerationStats {
-        prompt_tokens: Some(o.prompt_token_ids.len() as u32),
-        generated_tokens: Some(o.generated_token_ids.len() as u32),
+        // The usage counts, which a server reports without token ids.
+        prompt_tokens: Some(o.usage.prompt_tokens as u32),
+        generated_tokens: Some(o.usage.completion_tokens as u32),
         ttft_ms: Some(t.time_to_first_token_ms),
         vision_ms: Some(t.vision_ms),
         prefill_ms: Some(t.prefill_ms),
@@ -57,20 +59,23 @@ fn live_event(e: &WorkerEvent) -> Option<StreamEvent> {
 pub fn start(
     app: &AppHandle,
     job_id: u64,
-    worker: &Worker,
+    engine: &dyn ChatEngine,
     job: Job,
     writer: StreamWriter,
     channel: Channel<StreamEvent>,
 ) -> AppResult<()> {
     let (tx, rx) = mpsc::unbounded_channel();
     let live = channel.clone();
-    let handle = worker.submit(job, move |event| {
-        if let Some(e) = live_event(&event) {
-            // A closed window must not stop the answer being saved.
-            let _ = live.send(e);
-        }
-        let _ = tx.send(event);
-    })?;
+    let handle = engine.submit_job(
+        job,
+        Box::new(move |event| {
+            if let Some(e) = live_event(&event) {
+                // A closed window must not stop the answer being saved.
+                let _ = live.send(e);
+            }
+            let _ = tx.send(event);
+        }),
+    )?;
     app.state::<AppState>().set_job_handle(job_id, handle);
     let app = app.clone();
     tauri::async_runtime::spawn(async move {

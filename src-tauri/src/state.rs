@@ -1,17 +1,18 @@
-//! What the app holds between commands: the history store, the loaded model's worker, the
-//! answer being written, pictures waiting in the composer, a pending screen capture and the
-//! model downloads under way.
+//! What the app holds between commands: the history store, the engine that answers (a model
+//! loaded here or a server), the answer being written, pictures waiting in the composer, a
+//! pending screen capture and the model downloads under way.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use onevision_engine::worker::{JobHandle, Worker};
+use onevision_engine::worker::JobHandle;
 use onevision_store::Store;
 
 use crate::attachments::Attachments;
 use crate::capture::Captures;
 use crate::downloads::Downloads;
+use crate::engine::AppEngine;
 use crate::error::{AppError, AppResult};
 
 struct Running {
@@ -25,7 +26,7 @@ struct Running {
 pub struct AppState {
     pub data_dir: PathBuf,
     store: Result<Store, String>,
-    engine: Mutex<Option<Arc<Worker>>>,
+    engine: Mutex<Option<Arc<AppEngine>>>,
     running: Mutex<Option<Running>>,
     next_job: AtomicU64,
     pub attachments: Attachments,
@@ -63,20 +64,22 @@ impl AppState {
         self.store.as_ref().err().cloned()
     }
 
-    pub fn worker(&self) -> AppResult<Arc<Worker>> {
+    pub fn engine(&self) -> AppResult<Arc<AppEngine>> {
         lock(&self.engine).clone().ok_or_else(|| {
-            AppError::new("no model is loaded yet: choose a model folder in the model panel")
+            AppError::new(
+                "no model is loaded yet: choose a model folder or a server in the model panel",
+            )
         })
     }
 
-    pub fn loaded(&self) -> Option<Arc<Worker>> {
+    pub fn loaded(&self) -> Option<Arc<AppEngine>> {
         lock(&self.engine).clone()
     }
 
-    /// Puts `worker` in place and hands back the one it replaces, for the caller to drop off
-    /// the async threads (dropping waits for its thread).
-    pub fn replace_worker(&self, worker: Option<Arc<Worker>>) -> Option<Arc<Worker>> {
-        std::mem::replace(&mut *lock(&self.engine), worker)
+    /// Puts `engine` in place and hands back the one it replaces, for the caller to drop off
+    /// the async threads (dropping a local model waits for its thread).
+    pub fn replace_engine(&self, engine: Option<Arc<AppEngine>>) -> Option<Arc<AppEngine>> {
+        std::mem::replace(&mut *lock(&self.engine), engine)
     }
 
     /// Reserves the one slot for an answer; refuses a second while the first is being written.

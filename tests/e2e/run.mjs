@@ -3,7 +3,8 @@
 // folder and an empty Hugging Face cache, then drives it like a student: load a folder that is
 // not a model, download a model from the panel (stopped halfway and resumed), load it, paste a
 // picture, ask, watch thinking and answer stream, stop a long answer with Esc, reopen a
-// conversation from the history. Screenshots go to
+// conversation from the history, then switch to a server (`onevision serve`) and ask it.
+// Screenshots go to
 // tests/e2e/artifacts/. The two models are tiny scripted checkpoints written by the engine's
 // `scripted_model` example (see scripts.mjs), run by the real engine.
 //
@@ -13,6 +14,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { remote } from "webdriverio";
 
@@ -69,6 +71,23 @@ async function waitForPort(port, ms) {
     await sleep(200);
   }
   throw new Error(`nothing listens on port ${port} after ${ms} ms`);
+}
+
+const cli = process.env.ONEVISION_BIN ?? join(root, "target/debug/onevision");
+/** `onevision serve` on a free port; resolves with its address once it listens. */
+function startServer(model, key) {
+  const child = spawn(cli, ["serve", "--model", model, "--port", "0", "--api-key", key], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  children.push(child);
+  return new Promise((resolveUrl, reject) => {
+    child.once("exit", (code) => reject(new Error(`onevision serve exited with ${code}`)));
+    createInterface({ input: child.stdout }).once("line", (line) => {
+      const m = /^listening on (http:\/\/\S+)$/.exec(line);
+      if (m) resolveUrl({ url: m[1] });
+      else reject(new Error(`unexpected first line from onevision serve: ${line}`));
+    });
+  });
 }
 
 let display = process.env.DISPLAY;
@@ -283,6 +302,61 @@ try {
   assert.match(await (await turn.$('[data-testid="final-answer"]')).getText(), /5/);
   assert.ok(await (await browser.$('[data-testid="user-turn"] img')).isExisting(), "the reopened question lost its picture");
   await shot("08-reopened");
+
+  // 7. A server answers instead: `onevision serve` (the project's own, as a classroom would run
+  //    vLLM) with the answering model and a key. The panel's "A server" tests the connection,
+  //    lists the model and switches to it; the top bar says a server answers; a question with a
+  //    picture streams thinking and answer from it and is kept in the history.
+  const server = await startServer(modelDir(ANSWER_MODEL), "e2e-class-key");
+  await (await byId("history-new")).click();
+  await (await byId("model-button")).click();
+  await (await byId("engine-server")).click();
+  const address = await byId("server-address");
+  await address.waitForDisplayed({ timeout: WAIT });
+  await address.setValue(server.url);
+  await (await byId("server-key")).setValue("wrong-key");
+  await (await byId("server-test")).click();
+  const serverError = await byId("server-error");
+  await serverError.waitForDisplayed({ timeout: WAIT });
+  assert.match(await serverError.getText(), /answered 401: the API key is wrong/);
+  await (await byId("server-key")).clearValue();
+  await (await byId("server-key")).setValue("e2e-class-key");
+  await (await byId("server-test")).click();
+  const check = await byId("server-check");
+  await check.waitForDisplayed({ timeout: WAIT });
+  assert.match(await check.getText(), /answered in .* with 1 model/);
+  assert.match(await check.getText(), /scripted-answer · reads pictures/);
+  await shot("09-server-checked");
+  await (await byId("server-use")).click();
+  const serverChip = await byId("topbar-server");
+  await serverChip.waitForDisplayed({ timeout: WAIT });
+  assert.match(await serverChip.getProperty("textContent"), /^server · 127\.0\.0\.1:\d+$/);
+  await waitText(status, (t) => t.includes("a server at 127.0.0.1"), "the panel does not say a server answers");
+  await browser.keys(["Escape"]);
+  const input3 = await byId("composer-input");
+  await input3.click();
+  await browser.execute((b64) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const file = new File([bytes], "right-triangle.png", { type: "image/png" });
+    const dt = new DataTransfer();
+    dt.items.add(file);
+    const target = document.querySelector('[data-testid="composer-input"]');
+    target.dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt, bubbles: true, cancelable: true }));
+  }, png);
+  await (await byId("attachment-thumb")).waitForDisplayed({ timeout: WAIT });
+  await input3.setValue("And through the server?");
+  await browser.keys(["Enter"]);
+  turn = await lastTurn();
+  await browser.waitUntil(async () => (await turn.getAttribute("data-status")) === "complete", {
+    timeout: WAIT,
+    timeoutMsg: "the server's answer never completed",
+  });
+  assert.match(await (await turn.$('[data-testid="answer"]')).getText(), /hypotenuse is/);
+  assert.match(await (await turn.$('[data-testid="final-answer"]')).getText(), /5/);
+  const serverHeader = await turn.$('[data-testid="thinking-header"]');
+  assert.match(await serverHeader.getProperty("textContent"), /Thought for \d+ s/);
+  assert.equal((await browser.$$('[data-testid="history-item"]')).length, 3, "the server's conversation is not in the history");
+  await shot("10-server-answered");
   console.log("e2e: all steps passed; screenshots in tests/e2e/artifacts/");
 } catch (e) {
   failed = true;

@@ -232,6 +232,10 @@ fn vllm_with_a_reasoning_parser() {
         (412, 37)
     );
     assert!(out.prompt_token_ids.is_empty() && out.generated_token_ids.is_empty());
+    // Thinking took the two reasoning chunks, and some time before the answer began.
+    assert_eq!(out.think_tokens, 2);
+    assert!(out.timings.think_ms > 0.0);
+    assert!(out.timings.think_ms <= out.timings.time_to_first_token_ms + out.timings.decode_ms);
 
     // What the server was asked: the served model, a stream with usage, the picture inline.
     let sent = &server.received.lock().unwrap()[0];

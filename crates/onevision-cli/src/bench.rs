@@ -128,7 +128,7 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
         eos_token_ids: &[],
         logprobs: 0,
         stop: &[],
-        unsplit: false,
+        splitting: Default::default(),
     };
     let never = AtomicBool::new(false);
     let image_token = model.config().image_token_id;

@@ -16,7 +16,7 @@ use crate::error::{EngineError, Result};
 use crate::prompt::{Message, PromptBuilder};
 use crate::sampler::{top_logprobs, Sampler, SamplingParams};
 use crate::session::{Session, VisionCache};
-use crate::split::{final_answer, Segment, Split, ThinkSplitter};
+use crate::split::{final_answer, Segment, Split, Splitting, ThinkSplitter};
 use crate::stop::StopStrings;
 use crate::stream::Detokenizer;
 
@@ -130,8 +130,8 @@ pub struct Request<'a> {
     pub logprobs: usize,
     /// The answer ends before the first of these it writes.
     pub stop: &'a [String],
-    /// Everything the model writes, `<think>` tags included, comes as answer text.
-    pub unsplit: bool,
+    /// How the text is divided into thinking and answer events.
+    pub splitting: Splitting,
 }
 
 /// Token counts of one answer, as OpenAI's API reports them.
@@ -176,14 +176,14 @@ fn forward(segments: Vec<Segment>, split: &mut Split, on_event: &mut impl FnMut(
     }
 }
 
-/// The pictures' vision outputs, from the session's cache where it has them; returns them with how
-/// many came from the cache.
+/// The pictures' vision outputs, from the session's cache where it has them; returns them with
+/// how many came from the cache and each picture's identity (its pixels and processor settings).
 fn encode_pictures(
     model: &Model,
     session: &mut Session,
     pictures: &[image::RgbImage],
     max_pixels: Option<usize>,
-) -> Result<(Vec<ImageEmbedding>, usize)> {
+) -> Result<(Vec<ImageEmbedding>, usize, Vec<u64>)> {
     let mut cfg = model.image_config().clone();
     if let Some(m) = max_pixels {
         cfg.max_pixels = m.max(cfg.min_pixels);
@@ -220,7 +220,7 @@ fn encode_pictures(
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-    Ok((embeds, cached))
+    Ok((embeds, cached, keys))
 }
 
 /// Runs one answer to the conversation in `req`. Whatever of the prompt `session` already holds
@@ -269,7 +269,8 @@ fn run(
             usage: Usage::default(),
         });
     }
-    let (embeds, cached_pictures) = encode_pictures(model, session, req.pictures, req.max_pixels)?;
+    let (embeds, cached_pictures, picture_keys) =
+        encode_pictures(model, session, req.pictures, req.max_pixels)?;
     let vision_ms = ms(start);
     let merge = model.config().vision.merge_unit();
     let grids: Vec<[usize; 3]> = embeds.iter().map(|e| e.grid_thw).collect();
@@ -285,7 +286,7 @@ fn run(
             req.max_new_tokens
         )));
     }
-    let reused = session.reuse(model, &prompt_ids, &grids)?;
+    let reused = session.reuse(model, &prompt_ids, &grids, &picture_keys)?;
     // Pictures whose tokens are all in the reused part are already in the cache.
     let image_token = model.config().image_token_id;
     let mut skip_tokens = prompt_ids[..reused]
@@ -310,6 +311,7 @@ fn run(
         .squeeze(0)
         .map_err(onevision_model::Error::from)?;
     new_ids.iter().for_each(|&id| session.push(id));
+    session.set_pictures(picture_keys);
     let prefill_ms = ms(prefill_start);
 
     let tok = prompt.tokenizer();
@@ -318,11 +320,7 @@ fn run(
     let mut generated = Vec::new();
     let mut logprobs = (req.logprobs > 0).then(Vec::new);
     let mut detok = Detokenizer::new();
-    let mut splitter = if req.unsplit {
-        ThinkSplitter::answer_only()
-    } else {
-        ThinkSplitter::new()
-    };
+    let mut splitter = ThinkSplitter::with(req.splitting);
     let mut stops = StopStrings::new(req.stop);
     let mut stopped_by_string = false;
     let mut split = Split::default();

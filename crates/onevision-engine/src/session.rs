@@ -19,6 +19,10 @@ const VISION_CACHE_ENTRIES: usize = 16;
 pub struct Session {
     /// The token ids the model's cache holds, in order.
     cached: Vec<u32>,
+    /// The identities (vision cache keys) of the pictures whose tokens the cache holds, in order.
+    /// A picture's tokens are the same ids whatever its pixels, so the ids alone cannot tell two
+    /// pictures of one size apart.
+    pictures: Vec<u64>,
     vision: VisionCache,
 }
 
@@ -30,7 +34,13 @@ impl Session {
     /// Forgets the cached conversation (the vision cache stays: it depends on pictures only).
     pub fn forget(&mut self, model: &mut Model) {
         self.cached.clear();
+        self.pictures.clear();
         model.reset();
+    }
+
+    /// Records which pictures the cache now holds, after a prefill of the whole prompt.
+    pub(crate) fn set_pictures(&mut self, keys: Vec<u64>) {
+        self.pictures = keys;
     }
 
     pub(crate) fn vision(&mut self) -> &mut VisionCache {
@@ -43,12 +53,14 @@ impl Session {
     }
 
     /// Brings the model's cache to the longest usable prefix of `prompt` and returns its length:
-    /// the caller prefills the rest. `grids` are the prompt's pictures, in order.
+    /// the caller prefills the rest. `grids` and `keys` are the prompt's pictures, in order: a
+    /// picture other than the one cached at its place ends the usable prefix before it.
     pub(crate) fn reuse(
         &mut self,
         model: &mut Model,
         prompt: &[u32],
         grids: &[[usize; 3]],
+        keys: &[u64],
     ) -> Result<usize> {
         if model.cached_tokens() != self.cached.len() {
             // Someone else moved the model's cache: nothing in it can be trusted for us.
@@ -57,13 +69,22 @@ impl Session {
         }
         let image_token = model.config().image_token_id;
         let merge = model.config().vision.spatial_merge_size;
-        let keep = reusable_prefix(&self.cached, prompt, image_token);
+        let keep = usable_prefix(
+            &self.cached,
+            &self.pictures,
+            prompt,
+            grids,
+            keys,
+            merge * merge,
+            image_token,
+        );
         if keep == 0 {
             self.forget(model);
             return Ok(0);
         }
         let prefix = &prompt[..keep];
         let pictures = pictures_within(prefix, grids, merge * merge, image_token);
+        self.pictures.truncate(pictures);
         let positions = rope_positions(prefix, &grids[..pictures], merge, image_token, 0)?;
         model.rewind(CacheMark {
             tokens: keep,
@@ -88,6 +109,45 @@ fn reusable_prefix(cached: &[u32], prompt: &[u32], image_token: u32) -> usize {
         keep -= 1;
     }
     keep
+}
+
+/// The reusable prefix, cut before the first picture that is not the one cached at its place.
+fn usable_prefix(
+    cached: &[u32],
+    cached_pictures: &[u64],
+    prompt: &[u32],
+    grids: &[[usize; 3]],
+    keys: &[u64],
+    merge_unit: usize,
+    image_token: u32,
+) -> usize {
+    let keep = reusable_prefix(cached, prompt, image_token);
+    let within = pictures_within(&prompt[..keep], grids, merge_unit, image_token);
+    match (0..within).find(|&i| cached_pictures.get(i) != keys.get(i)) {
+        Some(changed) => picture_start(prompt, grids, merge_unit, image_token, changed)
+            .map_or(0, |start| start.min(keep)),
+        None => keep,
+    }
+}
+
+/// The position of picture `index`'s first token in `prompt`.
+fn picture_start(
+    prompt: &[u32],
+    grids: &[[usize; 3]],
+    merge_unit: usize,
+    image_token: u32,
+    index: usize,
+) -> Option<usize> {
+    let before: usize = grids[..index]
+        .iter()
+        .map(|g| g[0] * g[1] * g[2] / merge_unit)
+        .sum();
+    prompt
+        .iter()
+        .enumerate()
+        .filter(|(_, &id)| id == image_token)
+        .nth(before)
+        .map(|(i, _)| i)
 }
 
 /// How many of the prompt's pictures lie wholly in `prefix` (which never cuts one).
@@ -178,6 +238,34 @@ mod tests {
         // A whole picture followed by different text is kept.
         let prompt = [1, 8, IMG, IMG, IMG, 3];
         assert_eq!(reusable_prefix(&cached, &prompt, IMG), 5);
+    }
+
+    #[test]
+    fn another_picture_of_the_same_size_is_not_reused() {
+        // Text, a picture of 2 tokens, text, a second picture of 2 tokens, text.
+        let grids = [[1, 2, 4], [1, 2, 4]];
+        let prompt = [1, 8, IMG, IMG, 2, 8, IMG, IMG, 3, 4];
+        let cached = [1, 8, IMG, IMG, 2, 8, IMG, IMG, 3, 5];
+        // Same pictures: everything up to the differing text is reused.
+        assert_eq!(
+            usable_prefix(&cached, &[10, 20], &prompt, &grids, &[10, 20], 4, IMG),
+            9
+        );
+        // The second picture changed: stop before its first token.
+        assert_eq!(
+            usable_prefix(&cached, &[10, 20], &prompt, &grids, &[10, 21], 4, IMG),
+            6
+        );
+        // The first changed: only the text before it.
+        assert_eq!(
+            usable_prefix(&cached, &[10, 20], &prompt, &grids, &[11, 20], 4, IMG),
+            2
+        );
+        // Nothing known of the cached pictures: nothing past the first picture is trusted.
+        assert_eq!(
+            usable_prefix(&cached, &[], &prompt, &grids, &[10, 20], 4, IMG),
+            2
+        );
     }
 
     #[test]

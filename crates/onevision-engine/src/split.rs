@@ -10,6 +10,19 @@ const THINK_CLOSE: &str = "</think>";
 const ANSWER_OPEN: &str = "<answer>";
 const ANSWER_CLOSE: &str = "</answer>";
 
+/// How streamed text is divided before it reaches a listener.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Splitting {
+    /// Thinking apart; the answer without its `<answer>` tags (what a student reads).
+    #[default]
+    ThinkAndAnswer,
+    /// Thinking apart; everything after it as written, tags included (OpenAI-style servers'
+    /// `reasoning_content` and `content`, like vLLM's reasoning parsers).
+    ThinkOnly,
+    /// Everything as written, as answer text.
+    None,
+}
+
 /// A piece of split output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
@@ -30,6 +43,8 @@ enum Mode {
 #[derive(Debug, Clone)]
 pub struct ThinkSplitter {
     mode: Mode,
+    /// After the thinking, pass the text on as written instead of dropping answer tags.
+    keep_answer_tags: bool,
     /// Text not yet emitted because it may be the start of a tag.
     pending: String,
 }
@@ -59,18 +74,27 @@ fn partial_tag_suffix(text: &str, tags: &[&str]) -> usize {
 
 impl ThinkSplitter {
     pub fn new() -> Self {
+        Self::with(Splitting::ThinkAndAnswer)
+    }
+
+    pub fn with(splitting: Splitting) -> Self {
         ThinkSplitter {
-            mode: Mode::Start,
+            mode: if splitting == Splitting::None {
+                Mode::Raw
+            } else {
+                Mode::Start
+            },
+            keep_answer_tags: splitting == Splitting::ThinkOnly,
             pending: String::new(),
         }
     }
 
-    /// A splitter that passes all text on as answer, untouched: for clients that split
-    /// themselves.
-    pub fn answer_only() -> Self {
-        ThinkSplitter {
-            mode: Mode::Raw,
-            pending: String::new(),
+    /// Where the text goes once the thinking is over (or never began).
+    fn after_thinking(&self) -> Mode {
+        if self.keep_answer_tags {
+            Mode::Raw
+        } else {
+            Mode::Answer
         }
     }
 
@@ -94,14 +118,14 @@ impl ThinkSplitter {
                     } else {
                         // Without an opening tag the text is an answer; deciding otherwise would
                         // need the end of the stream, and deltas are shown as they come.
-                        self.mode = Mode::Answer;
+                        self.mode = self.after_thinking();
                     }
                 }
                 Mode::Think => match self.pending.find(THINK_CLOSE) {
                     Some(i) => {
                         emit(&mut out, Segment::Think(self.pending[..i].to_string()));
                         self.pending.drain(..i + THINK_CLOSE.len());
-                        self.mode = Mode::Answer;
+                        self.mode = self.after_thinking();
                     }
                     None => {
                         let keep = partial_tag_suffix(&self.pending, &[THINK_CLOSE]);
@@ -245,16 +269,38 @@ fn last_boxed(text: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn answer_only_keeps_every_tag() {
-        let mut s = ThinkSplitter::answer_only();
-        let mut segs = s.push("<think>a</thi");
-        segs.extend(s.push("nk><answer>4</answer>"));
+    fn split_with(splitting: Splitting, deltas: &[&str]) -> Split {
+        let mut s = ThinkSplitter::with(splitting);
+        let mut segs = Vec::new();
+        for d in deltas {
+            segs.extend(s.push(d));
+        }
         segs.extend(s.finish());
         let mut whole = Split::default();
         whole.add(&segs);
+        whole
+    }
+
+    #[test]
+    fn unsplit_text_keeps_every_tag() {
+        let whole = split_with(Splitting::None, &["<think>a</thi", "nk><answer>4</answer>"]);
         assert_eq!(whole.think, "");
         assert_eq!(whole.answer, "<think>a</think><answer>4</answer>");
+    }
+
+    #[test]
+    fn think_only_keeps_the_answer_as_written() {
+        let whole = split_with(
+            Splitting::ThinkOnly,
+            &["<think>a</thi", "nk>\n<ans", "wer>4</answer>"],
+        );
+        assert_eq!(whole.think, "a");
+        assert_eq!(whole.answer, "\n<answer>4</answer>");
+        let plain = split_with(Splitting::ThinkOnly, &["<answer>5</answer>"]);
+        assert_eq!(
+            (plain.think.as_str(), plain.answer.as_str()),
+            ("", "<answer>5</answer>")
+        );
     }
 
     const SAMPLES: &[(&str, &str, &str)] = &[

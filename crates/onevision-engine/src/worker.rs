@@ -17,6 +17,7 @@ use crate::generate::{generate, Event, GenerationDefaults, Output, Progress, Req
 use crate::prompt::{Message, PromptBuilder};
 use crate::sampler::SamplingParams;
 use crate::session::Session;
+use crate::split::Splitting;
 
 /// Used when neither the job nor generation_config.json sets a budget.
 pub const DEFAULT_MAX_NEW_TOKENS: usize = 4096;
@@ -53,8 +54,8 @@ pub struct Job {
     pub logprobs: usize,
     /// The answer ends before the first of these strings it writes (not included).
     pub stop: Vec<String>,
-    /// Send everything the model writes as answer text, `<think>` tags and all.
-    pub unsplit: bool,
+    /// How the text is divided into thinking and answer events.
+    pub splitting: Splitting,
 }
 
 /// What the loaded model is, for display and for filling in a job's defaults.
@@ -266,7 +267,7 @@ fn run_job(
         eos_token_ids: &info.defaults.eos_token_ids,
         logprobs: job.logprobs,
         stop: &job.stop,
-        unsplit: job.unsplit,
+        splitting: job.splitting,
     };
     generate(model, prompt, &req, session, cancel, |e| {
         on_event(match e {

@@ -42,7 +42,7 @@ fn greedy_generation_matches_transformers_and_streams_the_same_text() {
         eos_token_ids: &defaults.eos_token_ids,
         logprobs: 3,
         stop: &[],
-        unsplit: false,
+        splitting: Default::default(),
     };
     let mut events = Vec::new();
     let mut session = Session::new();

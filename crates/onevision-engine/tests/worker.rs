@@ -158,6 +158,49 @@ fn regenerating_reads_only_the_last_token_again() {
 }
 
 #[test]
+fn another_picture_of_the_same_size_is_read_anew() {
+    // The same question about a different picture of the same size: its image tokens have the
+    // same ids, but nothing from the first picture may be reused past its start.
+    let worker = start();
+    let first = run(&worker, greedy_job(first_turn(), 6));
+    let mut inverted = picture();
+    for p in inverted.pixels_mut() {
+        p.0 = [255 - p.0[0], 255 - p.0[1], 255 - p.0[2]];
+    }
+    let job = Job {
+        pictures: vec![inverted],
+        ..greedy_job(first_turn(), 6)
+    };
+    let events = run(&worker, job.clone());
+    let second = done(&events);
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(case_dir().join("model/config.json")).unwrap(),
+    )
+    .unwrap();
+    let image_token = config["image_token_id"].as_u64().unwrap() as u32;
+    let picture_at = second
+        .prompt_token_ids
+        .iter()
+        .position(|&id| id == image_token)
+        .unwrap();
+    assert!(
+        second.reused_prompt_tokens <= picture_at,
+        "reused {} tokens, past the picture at {picture_at}",
+        second.reused_prompt_tokens
+    );
+    let fresh = start();
+    let cold = run(&fresh, job);
+    assert_eq!(done(&cold).generated_token_ids, second.generated_token_ids);
+    // Asking about the first picture again reads it anew too, and answers as the first time.
+    let again = run(&worker, greedy_job(first_turn(), 6));
+    assert!(done(&again).reused_prompt_tokens <= picture_at);
+    assert_eq!(
+        done(&again).generated_token_ids,
+        done(&first).generated_token_ids
+    );
+}
+
+#[test]
 fn cancelling_stops_the_job_and_the_next_one_runs() {
     let worker = start();
     let (tx, rx) = mpsc::channel();

@@ -5,7 +5,7 @@ use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
 
 use super::blocking;
-use crate::dto::{model_name, AskRequest, AskStarted, StreamEvent};
+use crate::dto::{AskRequest, AskStarted, StreamEvent};
 use crate::error::{AppError, AppResult};
 use crate::job;
 use crate::reply;
@@ -35,7 +35,7 @@ pub async fn ask(
     request: AskRequest,
     channel: Channel<StreamEvent>,
 ) -> AppResult<AskStarted> {
-    let worker = state.worker()?;
+    let engine = state.engine()?;
     let store = state.store()?.clone();
     let text = request.text.trim().to_owned();
     if text.is_empty() && request.pictures.is_empty() {
@@ -97,7 +97,7 @@ pub async fn ask(
         }
         (None, None) => {
             let created = store
-                .create_conversation(&model_name(worker.info()), vec![question])
+                .create_conversation(&engine.record_name(), vec![question])
                 .await?;
             (created.conversation, created.messages[0])
         }
@@ -106,7 +106,10 @@ pub async fn ask(
 
     let mut recorded = serde_json::to_value(&request.settings)
         .map_err(|e| AppError::new(format!("cannot record the settings: {e}")))?;
-    recorded["model"] = model_name(worker.info()).into();
+    recorded["model"] = engine.record_name().into();
+    if let Some(endpoint) = engine.endpoint() {
+        recorded["endpoint"] = endpoint.into();
+    }
     let writer = store.begin_reply(conversation, Some(recorded)).await?;
     let started = AskStarted {
         conversation_id: conversation.0,
@@ -116,8 +119,16 @@ pub async fn ask(
 
     let saved = store.get_conversation(conversation).await?;
     let settings = request.settings.clone();
-    let defaults = worker.info().defaults.clone();
-    let built = blocking(move || job::build(&saved, &settings, &defaults)).await;
+    let defaults = engine.defaults();
+    let for_server = engine.endpoint().is_some();
+    let built = blocking(move || {
+        let mut job = job::build(&saved, &settings, &defaults)?;
+        if for_server {
+            job::leave_to_server(&mut job, &settings);
+        }
+        Ok(job)
+    })
+    .await;
     let job = match built {
         Ok(job) => job,
         Err(e) => {
@@ -132,7 +143,7 @@ pub async fn ask(
             return Err(e);
         }
     };
-    reply::start(&app, job_id, &worker, job, writer, channel)?;
+    reply::start(&app, job_id, engine.seam(), job, writer, channel)?;
     slot.armed = false;
     Ok(started)
 }

@@ -8,6 +8,7 @@ pub mod history;
 pub mod machine;
 pub mod model;
 pub mod pictures;
+pub mod server;
 
 use crate::error::{AppError, AppResult};
 

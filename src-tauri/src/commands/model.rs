@@ -10,6 +10,7 @@ use tauri::State;
 
 use super::blocking;
 use crate::dto::{AppInfo, LoadRequest, ModelInfoDto};
+use crate::engine::AppEngine;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -24,7 +25,7 @@ pub fn app_info(state: State<'_, AppState>) -> AppInfo {
 
 #[tauri::command(rename_all = "snake_case")]
 pub fn model_info(state: State<'_, AppState>) -> Option<ModelInfoDto> {
-    state.loaded().map(|w| ModelInfoDto::from(w.info()))
+    state.loaded().map(|e| ModelInfoDto::from(e.as_ref()))
 }
 
 /// Checks the panel's choices before anything is loaded, naming the value at fault.
@@ -69,15 +70,20 @@ pub async fn load_model(
     })
     .await?;
     let info = ModelInfoDto::from(worker.info());
-    if let Some(old) = state.replace_worker(Some(Arc::new(worker))) {
-        // Dropping the last handle joins the old engine thread: not on an async thread.
+    swap_engine(&state, AppEngine::Local(worker)).await;
+    Ok(info)
+}
+
+/// Puts `engine` in place of the one answering now, which is unloaded off the async threads
+/// (dropping a local model joins its engine thread).
+pub async fn swap_engine(state: &AppState, engine: AppEngine) {
+    if let Some(old) = state.replace_engine(Some(Arc::new(engine))) {
         let _ = blocking(move || {
             drop(old);
             Ok(())
         })
         .await;
     }
-    Ok(info)
 }
 
 /// The native folder picker; `None` when cancelled.

@@ -16,8 +16,11 @@ import type {
   MachineModels,
   ModelInfo,
   ScreenCapture,
+  SavedServer,
   SearchHit,
   SearchRequest,
+  ServerCheck,
+  ServerRequest,
   StreamEvent,
 } from "./types";
 
@@ -33,6 +36,20 @@ export function modelInfo(): Promise<ModelInfo | null> {
 
 export function loadModel(request: LoadRequest): Promise<ModelInfo> {
   return invoke<ModelInfo>("load_model", { request });
+}
+
+/** "Test connection": the models an OpenAI-compatible server lists. */
+export function checkServer(address: string, apiKey: string | null): Promise<ServerCheck> {
+  return invoke<ServerCheck>("check_server", { address, api_key: apiKey });
+}
+
+/** Makes a server's model the one that answers. */
+export function switchToServer(request: ServerRequest): Promise<ModelInfo> {
+  return invoke<ModelInfo>("use_server", { request });
+}
+
+export function savedServer(): Promise<SavedServer | null> {
+  return invoke<SavedServer | null>("saved_server");
 }
 
 /** The catalog, the copies in the Hugging Face cache, and the models in `folders`. */

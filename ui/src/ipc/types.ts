@@ -114,6 +114,41 @@ export interface ModelInfo {
   defaults: GenerationDefaults;
   /** The preset guessed from the folder's name; the settings panel may override it. */
   suggested_preset: PromptPreset;
+  /** Who answers: the model loaded on this computer, or a server's model. */
+  engine: "local" | "server";
+  /** The server's base URL (`http://host:8000/v1`), for a server. */
+  endpoint: string | null;
+  /** Whether the model reads pictures; null when the server does not say. */
+  takes_pictures: boolean | null;
+}
+
+/** One model a server lists. */
+export interface ServerModel {
+  id: string;
+  takes_pictures: boolean | null;
+  context_tokens: number | null;
+}
+
+/** What "test connection" found. */
+export interface ServerCheck {
+  base_url: string;
+  models: ServerModel[];
+  elapsed_ms: number;
+}
+
+export interface ServerRequest {
+  address: string;
+  /** null: the key remembered for this address, if any. */
+  api_key: string | null;
+  model: string;
+  remember_key: boolean;
+}
+
+/** The server used last. */
+export interface SavedServer {
+  address: string;
+  model: string;
+  has_key: boolean;
 }
 
 /** A picture attached to the composer or to a stored message, identified by its SHA-256. */

@@ -38,7 +38,7 @@ const downloads = { states: {}, finished: 0, start: vi.fn(), stop: vi.fn() };
 
 function failedModel(dir: string): ModelState {
   localStorage.setItem("onevision.model-request.v1", JSON.stringify({ dir, device: "auto", dtype: "auto", quant: "none" }));
-  return { info: null, loadingSince: null, error: `${dir} is not a folder`, load: vi.fn() };
+  return { info: null, loadingSince: null, error: `${dir} is not a folder`, load: vi.fn(), connect: vi.fn() };
 }
 
 describe("ModelPanel", () => {

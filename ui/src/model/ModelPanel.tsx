@@ -6,6 +6,8 @@ import type { DeviceChoice, DtypeChoice, LoadRequest, ModelOffer, QuantChoice } 
 import { formatCount, formatLatency, formatSeconds } from "../stream/format";
 import { Modal } from "../ui/Modal";
 import { FoundModels } from "./FoundModels";
+import { ServerForm } from "./ServerForm";
+import { isServer, serverHost } from "./serverText";
 import type { Downloads } from "./useDownloads";
 import { DEVICES, DTYPES, QUANTS, loadLastRequest } from "./lastRequest";
 import type { ModelState } from "./useModel";
@@ -22,6 +24,17 @@ const DTYPE_NAMES: Record<DtypeChoice, string> = {
   bf16: "bf16",
   f16: "f16",
 };
+type Source = "local" | "server";
+const SOURCE_KEY = "onevision.engine-source.v1";
+
+function loadSource(): Source {
+  try {
+    return localStorage.getItem(SOURCE_KEY) === "server" ? "server" : "local";
+  } catch {
+    return "local";
+  }
+}
+
 const QUANT_NAMES: Record<QuantChoice, string> = {
   none: "None (full weights)",
   q8_0: "Q8_0 (about half the memory)",
@@ -47,6 +60,15 @@ export function ModelPanel({
   const loading = model.loadingSince !== null;
   const now = useNow(loading, 500);
   const { info } = model;
+  const [source, setSourceState] = useState<Source>(() => (isServer(info) ? "server" : loadSource()));
+  const setSource = (s: Source) => {
+    setSourceState(s);
+    try {
+      localStorage.setItem(SOURCE_KEY, s);
+    } catch {
+      // Storage may be off; the choice then lasts as long as the window.
+    }
+  };
 
   const browse = () => {
     setBrowseError(null);
@@ -76,7 +98,27 @@ export function ModelPanel({
 
   return (
     <Modal title="Model" testId="model-panel" onClose={onClose}>
-      {info ? (
+      {info && isServer(info) ? (
+        <div className="model-status" data-testid="model-status">
+          <div className="model-status__name">{info.name}</div>
+          <dl className="facts">
+            <dt>Answered by</dt>
+            <dd>a server at {serverHost(info.endpoint)}</dd>
+            <dt>Pictures</dt>
+            <dd>{info.takes_pictures === null ? "the server does not say" : info.takes_pictures ? "read" : "not read"}</dd>
+            <dt>Connected in</dt>
+            <dd>{formatLatency(info.load_ms)}</dd>
+            {info.context_tokens > 0 && (
+              <>
+                <dt>Context</dt>
+                <dd>{formatCount(info.context_tokens)} tokens</dd>
+              </>
+            )}
+            <dt>Address</dt>
+            <dd className="facts__path">{info.endpoint}</dd>
+          </dl>
+        </div>
+      ) : info ? (
         <div className="model-status" data-testid="model-status">
           <div className="model-status__name">{info.name}</div>
           <dl className="facts">
@@ -99,104 +141,132 @@ export function ModelPanel({
         !loading && (
           <p className="model-panel__intro">
             No model is loaded. Choose the folder of an R1-Onevision or Qwen2.5-VL checkpoint (the one holding
-            config.json, tokenizer.json and the safetensors files).
+            config.json, tokenizer.json and the safetensors files), or a server that runs one.
           </p>
         )
       )}
-      {!loading && <FoundModels onUse={use} downloads={downloads} />}
-      <form className="form" onSubmit={submit}>
-        <label className="field">
-          <span className="field__label">Model folder</span>
-          <span className="field__row">
-            <input
-              className="input"
-              data-testid="model-dir-input"
-              value={request.dir}
-              placeholder="/path/to/R1-Onevision-7B"
-              spellCheck={false}
-              onChange={(e) => setRequest({ ...request, dir: e.target.value })}
-            />
-            <button type="button" className="button" onClick={browse} disabled={loading}>
-              Browse…
-            </button>
-          </span>
-        </label>
-        {browseError && (
-          <p className="field__error" role="alert">
-            {browseError}
-          </p>
-        )}
-        <div className="form__grid">
-          <label className="field">
-            <span className="field__label">Device</span>
-            <select
-              className="select"
-              value={request.device}
-              onChange={(e) => setRequest({ ...request, device: e.target.value as DeviceChoice })}
-            >
-              {DEVICES.map((d) => (
-                <option key={d} value={d}>
-                  {DEVICE_NAMES[d]}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label className="field">
-            <span className="field__label">Precision</span>
-            <select
-              className="select"
-              value={request.dtype}
-              onChange={(e) => setRequest({ ...request, dtype: e.target.value as DtypeChoice })}
-            >
-              {DTYPES.map((d) => (
-                <option key={d} value={d}>
-                  {DTYPE_NAMES[d]}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label className="field">
-            <span className="field__label">Quantisation</span>
-            <select
-              className="select"
-              data-testid="model-quant-select"
-              value={request.quant}
-              onChange={(e) => setRequest({ ...request, quant: e.target.value as QuantChoice })}
-            >
-              {QUANTS.map((q) => (
-                <option key={q} value={q}>
-                  {QUANT_NAMES[q]}
-                </option>
-              ))}
-            </select>
-          </label>
-        </div>
-        {model.error && !loading && tried === request.dir.trim() && (
-          <p className="field__error" data-testid="model-error" role="alert">
-            {model.error}
-          </p>
-        )}
-        {loading && (
-          <div className="progress" role="progressbar" aria-label="Loading the model" aria-busy="true">
-            <div className="progress__bar" />
-          </div>
-        )}
-        <div className="form__actions">
-          {info && !loading && (
-            <button type="button" className="button" onClick={onClose}>
-              Done
-            </button>
-          )}
-          <button
-            type="submit"
-            className={info ? "button" : "button button--primary"}
-            data-testid="model-load-button"
-            disabled={loading || request.dir.trim() === ""}
-          >
-            {loading ? `Loading… ${formatSeconds(now - (model.loadingSince ?? now))}` : info ? "Load another" : "Load"}
-          </button>
-        </div>
-      </form>
+      <div className="segmented" role="tablist" aria-label="Who answers">
+        <button
+          type="button"
+          role="tab"
+          className="segmented__option"
+          data-testid="engine-local"
+          aria-selected={source === "local"}
+          onClick={() => setSource("local")}
+        >
+          This computer
+        </button>
+        <button
+          type="button"
+          role="tab"
+          className="segmented__option"
+          data-testid="engine-server"
+          aria-selected={source === "server"}
+          onClick={() => setSource("server")}
+        >
+          A server
+        </button>
+      </div>
+      {source === "server" ? (
+        <ServerForm model={model} />
+      ) : (
+        <>
+          {!loading && <FoundModels onUse={use} downloads={downloads} />}
+          <form className="form" onSubmit={submit}>
+            <label className="field">
+              <span className="field__label">Model folder</span>
+              <span className="field__row">
+                <input
+                  className="input"
+                  data-testid="model-dir-input"
+                  value={request.dir}
+                  placeholder="/path/to/R1-Onevision-7B"
+                  spellCheck={false}
+                  onChange={(e) => setRequest({ ...request, dir: e.target.value })}
+                />
+                <button type="button" className="button" onClick={browse} disabled={loading}>
+                  Browse…
+                </button>
+              </span>
+            </label>
+            {browseError && (
+              <p className="field__error" role="alert">
+                {browseError}
+              </p>
+            )}
+            <div className="form__grid">
+              <label className="field">
+                <span className="field__label">Device</span>
+                <select
+                  className="select"
+                  value={request.device}
+                  onChange={(e) => setRequest({ ...request, device: e.target.value as DeviceChoice })}
+                >
+                  {DEVICES.map((d) => (
+                    <option key={d} value={d}>
+                      {DEVICE_NAMES[d]}
+                    </option>
+                  ))}
+                </select>
+              </label>
+              <label className="field">
+                <span className="field__label">Precision</span>
+                <select
+                  className="select"
+                  value={request.dtype}
+                  onChange={(e) => setRequest({ ...request, dtype: e.target.value as DtypeChoice })}
+                >
+                  {DTYPES.map((d) => (
+                    <option key={d} value={d}>
+                      {DTYPE_NAMES[d]}
+                    </option>
+                  ))}
+                </select>
+              </label>
+              <label className="field">
+                <span className="field__label">Quantisation</span>
+                <select
+                  className="select"
+                  data-testid="model-quant-select"
+                  value={request.quant}
+                  onChange={(e) => setRequest({ ...request, quant: e.target.value as QuantChoice })}
+                >
+                  {QUANTS.map((q) => (
+                    <option key={q} value={q}>
+                      {QUANT_NAMES[q]}
+                    </option>
+                  ))}
+                </select>
+              </label>
+            </div>
+            {model.error && !loading && tried === request.dir.trim() && (
+              <p className="field__error" data-testid="model-error" role="alert">
+                {model.error}
+              </p>
+            )}
+            {loading && (
+              <div className="progress" role="progressbar" aria-label="Loading the model" aria-busy="true">
+                <div className="progress__bar" />
+              </div>
+            )}
+            <div className="form__actions">
+              {info && !loading && (
+                <button type="button" className="button" onClick={onClose}>
+                  Done
+                </button>
+              )}
+              <button
+                type="submit"
+                className={info ? "button" : "button button--primary"}
+                data-testid="model-load-button"
+                disabled={loading || request.dir.trim() === ""}
+              >
+                {loading ? `Loading… ${formatSeconds(now - (model.loadingSince ?? now))}` : info ? "Load another" : "Load"}
+              </button>
+            </div>
+          </form>
+        </>
+      )}
     </Modal>
   );
 }

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import * as commands from "../ipc/commands";
 import { errorText } from "../ipc/errors";
-import type { LoadRequest, ModelInfo } from "../ipc/types";
+import type { LoadRequest, ModelInfo, ServerRequest } from "../ipc/types";
 import { saveLastRequest } from "./lastRequest";
 
 export interface ModelState {
@@ -11,6 +11,8 @@ export interface ModelState {
   loadingSince: number | null;
   error: string | null;
   load: (request: LoadRequest) => Promise<boolean>;
+  /** Makes a server's model the one that answers. */
+  connect: (request: ServerRequest) => Promise<boolean>;
 }
 
 export function useModel(): ModelState {
@@ -48,5 +50,19 @@ export function useModel(): ModelState {
     }
   }, []);
 
-  return { info, loadingSince, error, load };
+  const connect = useCallback(async (request: ServerRequest) => {
+    setLoadingSince(Date.now());
+    setError(null);
+    try {
+      setInfo(await commands.switchToServer(request));
+      return true;
+    } catch (reason) {
+      setError(errorText(reason));
+      return false;
+    } finally {
+      setLoadingSince(null);
+    }
+  }, []);
+
+  return { info, loadingSince, error, load, connect };
 }

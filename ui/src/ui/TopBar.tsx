@@ -1,4 +1,5 @@
 import type { ModelInfo } from "../ipc/types";
+import { serverHost } from "../model/serverText";
 import type { Theme } from "../theme/theme";
 
 export interface TopBarProps {
@@ -30,11 +31,19 @@ export function TopBar({
       <div className="topbar__model">
         {model ? (
           <>
-            <span className="topbar__name" title={model.dir}>
+            <span className="topbar__name" title={model.endpoint ?? model.dir}>
               {model.name}
             </span>
-            <span className="chip">{model.device}</span>
-            <span className="chip">{precision(model)}</span>
+            {model.engine === "server" ? (
+              <span className="chip" data-testid="topbar-server" title={model.endpoint ?? undefined}>
+                server · {serverHost(model.endpoint)}
+              </span>
+            ) : (
+              <>
+                <span className="chip">{model.device}</span>
+                <span className="chip">{precision(model)}</span>
+              </>
+            )}
           </>
         ) : (
           <span className="topbar__none">{modelLoading ? "Loading the model…" : model === null ? "No model loaded" : ""}</span>

@@ -320,6 +320,7 @@ async fn ask(
     let mut events = bytes.eventsource();
     let mut reader = StreamReader::new();
     let mut first_text: Option<f64> = None;
+    let mut answer_began: Option<f64> = None;
     let mut last_progress = Instant::now();
     let failure = loop {
         let next = tokio::select! {
@@ -357,6 +358,9 @@ async fn ask(
                     if first_text.is_none() && reader.has_text() {
                         first_text = Some(ms(start));
                     }
+                    if answer_began.is_none() && reader.thought_for().is_some() {
+                        answer_began = Some(ms(start));
+                    }
                     for e in texts {
                         on_event(e);
                     }
@@ -386,12 +390,18 @@ async fn ask(
     }
     let total = ms(start);
     let ttft = first_text.unwrap_or(total);
+    let out = reader.output(cancel.is_cancelled(), Timings::default());
     let mut timings = Timings {
         time_to_first_token_ms: ttft,
         decode_ms: total - ttft,
+        // As for a local answer: until the answer began, or the whole time if it never did.
+        think_ms: if out.think.is_empty() {
+            0.0
+        } else {
+            answer_began.unwrap_or(total)
+        },
         ..Timings::default()
     };
-    let out = reader.output(cancel.is_cancelled(), Timings::default());
     timings.decode_tokens_per_s = per_second(
         out.usage.completion_tokens.saturating_sub(1),
         timings.decode_ms,

@@ -21,6 +21,8 @@ pub struct StreamReader {
     usage: Option<Usage>,
     /// Chunks that carried text: about one token each on vLLM, SGLang and llama-server.
     text_chunks: usize,
+    /// Text chunks read before the answer began, when the model thought first.
+    think_chunks: Option<usize>,
     done: bool,
 }
 
@@ -95,8 +97,19 @@ impl StreamReader {
         Ok(events)
     }
 
+    /// Whether the answer has begun after some thinking; the count of text chunks then.
+    pub fn thought_for(&self) -> Option<usize> {
+        self.think_chunks
+    }
+
     fn emit(&mut self, segments: Vec<Segment>, events: &mut Vec<WorkerEvent>) {
         self.split.add(&segments);
+        if self.think_chunks.is_none()
+            && !self.split.think.is_empty()
+            && !self.split.answer.is_empty()
+        {
+            self.think_chunks = Some(self.text_chunks.saturating_sub(1));
+        }
         events.extend(segments.into_iter().map(|s| match s {
             Segment::Think(t) => WorkerEvent::Think(t),
             Segment::Answer(t) => WorkerEvent::Answer(t),
@@ -141,7 +154,11 @@ impl StreamReader {
             prompt_token_ids: Vec::new(),
             reused_prompt_tokens: usage.prompt_tokens_details.map_or(0, |d| d.cached_tokens),
             generated_token_ids: Vec::new(),
-            think_tokens: 0,
+            think_tokens: if self.split.think.is_empty() {
+                0
+            } else {
+                self.think_chunks.unwrap_or(self.text_chunks)
+            },
             think: self.split.think.clone(),
             answer: self.split.answer.clone(),
             text,

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::StreamExt;
 use onevision_engine::generate::{FinishReason, Output};
+use onevision_engine::split::Splitting;
 use onevision_engine::worker::{JobHandle, WorkerEvent};
 use tokio::sync::mpsc;
 
@@ -118,7 +119,13 @@ async fn start(
     }
     let info = state.worker.info();
     let mut asked = to_job(req, &info.defaults, info.context_tokens)?;
-    asked.job.unsplit = state.options.raw_reasoning;
+    // As vLLM's reasoning parsers do: the thinking apart, the rest exactly as the model wrote it
+    // (answer tags included, so clients find the final answer as in a local reply).
+    asked.job.splitting = if state.options.raw_reasoning {
+        Splitting::None
+    } else {
+        Splitting::ThinkOnly
+    };
     let slot = state.admission.try_enter().ok_or_else(|| ApiError {
         retry_after: Some(state.options.retry_after_s),
         ..ApiError::new(

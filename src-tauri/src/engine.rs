@@ -1,0 +1,64 @@
+//! What answers the student: the model loaded on this computer, or a server that speaks OpenAI's
+//! chat API (a classroom's vLLM or SGLang, `onevision serve` on a home desktop). Both sit behind
+//! the engine's seam, so asking, streaming, stopping and recording do not care which.
+
+use onevision_api::client::ServerEngine;
+use onevision_engine::generate::GenerationDefaults;
+use onevision_engine::sampler::SamplingParams;
+use onevision_engine::worker::Worker;
+use onevision_engine::ChatEngine;
+
+use crate::dto::model_name;
+
+pub enum AppEngine {
+    Local(Worker),
+    Server {
+        engine: ServerEngine,
+        connect_ms: f64,
+        /// From the server's model list, when it says.
+        context_tokens: Option<usize>,
+        takes_pictures: Option<bool>,
+    },
+}
+
+impl AppEngine {
+    pub fn seam(&self) -> &dyn ChatEngine {
+        match self {
+            AppEngine::Local(w) => w,
+            AppEngine::Server { engine, .. } => engine,
+        }
+    }
+
+    /// The values that fill unset settings. A server keeps its own defaults (the job leaves
+    /// them unset), so these are only what the settings panel shows.
+    pub fn defaults(&self) -> GenerationDefaults {
+        match self {
+            AppEngine::Local(w) => w.info().defaults.clone(),
+            AppEngine::Server { .. } => GenerationDefaults {
+                eos_token_ids: Vec::new(),
+                sampling: SamplingParams {
+                    temperature: 1.0,
+                    ..SamplingParams::default()
+                },
+                max_new_tokens: None,
+            },
+        }
+    }
+
+    /// The name a conversation records: the folder's, or the server's model with its address.
+    pub fn record_name(&self) -> String {
+        match self {
+            AppEngine::Local(w) => model_name(w.info()),
+            AppEngine::Server { engine, .. } => {
+                format!("{} @ {}", engine.model(), engine.base_url())
+            }
+        }
+    }
+
+    pub fn endpoint(&self) -> Option<&str> {
+        match self {
+            AppEngine::Local(_) => None,
+            AppEngine::Server { engine, .. } => Some(engine.base_url()),
+        }
+    }
+}
