@@ -8,8 +8,6 @@ use onevision_engine::worker::{ModelInfo, DEFAULT_MAX_NEW_TOKENS};
 use onevision_store::{GenerationStats, MessageStatus};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::AppEngine;
-
 #[derive(Debug, Clone, Serialize)]
 pub struct AppInfo {
     pub version: String,
@@ -85,43 +83,6 @@ impl From<&ModelInfo> for ModelInfoDto {
             engine: "local",
             endpoint: None,
             takes_pictures: Some(true),
-        }
-    }
-}
-
-impl From<&AppEngine> for ModelInfoDto {
-    fn from(engine: &AppEngine) -> Self {
-        match engine {
-            AppEngine::Local(w) => ModelInfoDto::from(w.info()),
-            AppEngine::Server {
-                engine: server,
-                connect_ms,
-                context_tokens,
-                takes_pictures,
-            } => {
-                let d = engine.defaults();
-                let name = server.model().to_owned();
-                ModelInfoDto {
-                    dir: String::new(),
-                    suggested_preset: PromptPreset::suggest(&name),
-                    name,
-                    device: "server".into(),
-                    dtype: String::new(),
-                    quant: String::new(),
-                    load_ms: *connect_ms,
-                    context_tokens: context_tokens.unwrap_or(0),
-                    defaults: GenerationDefaultsDto {
-                        temperature: d.sampling.temperature,
-                        top_p: d.sampling.top_p,
-                        top_k: d.sampling.top_k,
-                        repetition_penalty: d.sampling.repetition_penalty,
-                        max_new_tokens: DEFAULT_MAX_NEW_TOKENS,
-                    },
-                    engine: "server",
-                    endpoint: Some(server.base_url().to_owned()),
-                    takes_pictures: *takes_pictures,
-                }
-            }
         }
     }
 }

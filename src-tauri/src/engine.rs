@@ -4,11 +4,12 @@
 
 use onevision_api::client::ServerEngine;
 use onevision_engine::generate::GenerationDefaults;
+use onevision_engine::preset::PromptPreset;
 use onevision_engine::sampler::SamplingParams;
-use onevision_engine::worker::Worker;
+use onevision_engine::worker::{Worker, DEFAULT_MAX_NEW_TOKENS};
 use onevision_engine::ChatEngine;
 
-use crate::dto::model_name;
+use crate::dto::{model_name, GenerationDefaultsDto, ModelInfoDto};
 
 pub enum AppEngine {
     Local(Worker),
@@ -59,6 +60,43 @@ impl AppEngine {
         match self {
             AppEngine::Local(_) => None,
             AppEngine::Server { engine, .. } => Some(engine.base_url()),
+        }
+    }
+}
+
+impl From<&AppEngine> for ModelInfoDto {
+    fn from(engine: &AppEngine) -> Self {
+        match engine {
+            AppEngine::Local(w) => ModelInfoDto::from(w.info()),
+            AppEngine::Server {
+                engine: server,
+                connect_ms,
+                context_tokens,
+                takes_pictures,
+            } => {
+                let d = engine.defaults();
+                let name = server.model().to_owned();
+                ModelInfoDto {
+                    dir: String::new(),
+                    suggested_preset: PromptPreset::suggest(&name),
+                    name,
+                    device: "server".into(),
+                    dtype: String::new(),
+                    quant: String::new(),
+                    load_ms: *connect_ms,
+                    context_tokens: context_tokens.unwrap_or(0),
+                    defaults: GenerationDefaultsDto {
+                        temperature: d.sampling.temperature,
+                        top_p: d.sampling.top_p,
+                        top_k: d.sampling.top_k,
+                        repetition_penalty: d.sampling.repetition_penalty,
+                        max_new_tokens: DEFAULT_MAX_NEW_TOKENS,
+                    },
+                    engine: "server",
+                    endpoint: Some(server.base_url().to_owned()),
+                    takes_pictures: *takes_pictures,
+                }
+            }
         }
     }
 }

@@ -140,6 +140,18 @@ const lastTurn = async () => {
 async function waitText(el, pred, what) {
   await browser.waitUntil(async () => pred(await el.getText()), { timeout: WAIT, timeoutMsg: what });
 }
+/** Pastes a PNG into the composer, the clipboard path a student uses with Ctrl+V. */
+async function pastePicture(b64png) {
+  await browser.execute((b64) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const file = new File([bytes], "right-triangle.png", { type: "image/png" });
+    const dt = new DataTransfer();
+    dt.items.add(file);
+    const target = document.querySelector('[data-testid="composer-input"]');
+    target.dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt, bubbles: true, cancelable: true }));
+  }, b64png);
+  await (await byId("attachment-thumb")).waitForDisplayed({ timeout: WAIT });
+}
 async function loadModel(dir) {
   if (!(await (await byId("model-panel")).isDisplayed().catch(() => false))) {
     await (await byId("model-button")).click();
@@ -224,15 +236,7 @@ try {
   const png = readFileSync(join(here, "fixtures/right-triangle.png")).toString("base64");
   const input = await byId("composer-input");
   await input.click();
-  await browser.execute((b64) => {
-    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    const file = new File([bytes], "right-triangle.png", { type: "image/png" });
-    const dt = new DataTransfer();
-    dt.items.add(file);
-    const target = document.querySelector('[data-testid="composer-input"]');
-    target.dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt, bubbles: true, cancelable: true }));
-  }, png);
-  await (await byId("attachment-thumb")).waitForDisplayed({ timeout: WAIT });
+  await pastePicture(png);
 
   // 4. Ask; thinking then the answer come in; the turn completes with typeset math.
   await input.setValue("How long is the hypotenuse?");
@@ -335,15 +339,7 @@ try {
   await browser.keys(["Escape"]);
   const input3 = await byId("composer-input");
   await input3.click();
-  await browser.execute((b64) => {
-    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    const file = new File([bytes], "right-triangle.png", { type: "image/png" });
-    const dt = new DataTransfer();
-    dt.items.add(file);
-    const target = document.querySelector('[data-testid="composer-input"]');
-    target.dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt, bubbles: true, cancelable: true }));
-  }, png);
-  await (await byId("attachment-thumb")).waitForDisplayed({ timeout: WAIT });
+  await pastePicture(png);
   await input3.setValue("And through the server?");
   await browser.keys(["Enter"]);
   turn = await lastTurn();

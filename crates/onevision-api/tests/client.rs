@@ -463,8 +463,12 @@ fn addresses_gain_a_scheme_and_v1() {
         "http://10.0.0.2:8000/v1"
     );
     assert_eq!(
-        base_url("https://school.example/openai/v1").unwrap(),
-        "https://school.example/openai/v1"
+        base_url("http://school.example/openai/v1").unwrap(),
+        "http://school.example/openai/v1"
     );
     assert!(base_url("").is_err());
+    let e = base_url("https://school.example/v1")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("https:// servers are not supported yet"), "{e}");
 }

@@ -106,6 +106,15 @@ fn options() -> ServeOptions {
     }
 }
 
+/// A response's body as JSON.
+async fn json_body(r: reqwest::Response) -> Value {
+    serde_json::from_str(&r.text().await.unwrap()).unwrap()
+}
+
+async fn get_json(url: String) -> Value {
+    json_body(reqwest::get(url).await.unwrap()).await
+}
+
 async fn post(base: &str, body: &Value) -> (u16, Value) {
     let r = reqwest::Client::new()
         .post(format!("{base}/v1/chat/completions"))
@@ -144,34 +153,18 @@ async fn stream_data(base: &str, body: &Value) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn models_and_health() {
     let s = start(options()).await;
-    let v: Value = reqwest::get(format!("{}/v1/models", s.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .map(|t| serde_json::from_str::<Value>(&t).unwrap())
-        .unwrap();
+    let v = get_json(format!("{}/v1/models", s.base)).await;
     assert_eq!(v["object"], "list");
     assert_eq!(v["data"][0]["id"], "fixture");
     assert_eq!(v["data"][0]["input_modalities"], json!(["text", "image"]));
     assert_eq!(v["data"][0]["max_model_len"], 4096);
-    let h: Value = reqwest::get(format!("{}/health", s.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .map(|t| serde_json::from_str::<Value>(&t).unwrap())
-        .unwrap();
+    let h = get_json(format!("{}/health", s.base)).await;
     assert_eq!(h["status"], "ok");
     let r = reqwest::get(format!("{}/v1/nothing", s.base))
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
-    let e: Value = r
-        .text()
-        .await
-        .map(|t| serde_json::from_str::<Value>(&t).unwrap())
-        .unwrap();
+    let e = json_body(r).await;
     assert!(e["error"]["message"]
         .as_str()
         .unwrap()
@@ -327,11 +320,7 @@ async fn bad_requests_are_refused_by_name_and_the_server_lives_on() {
         .await
         .unwrap();
     assert_eq!(r.status(), 413);
-    let e: Value = r
-        .text()
-        .await
-        .map(|t| serde_json::from_str::<Value>(&t).unwrap())
-        .unwrap();
+    let e = json_body(r).await;
     assert!(e["error"]["message"].as_str().unwrap().contains("1 MiB"));
     // Still answering.
     let (status, _) = post(&s.base, &question(2)).await;
@@ -350,11 +339,7 @@ async fn the_key_is_required_when_set() {
     assert_eq!(client.get(&url).send().await.unwrap().status(), 401);
     let wrong = client.get(&url).bearer_auth("open").send().await.unwrap();
     assert_eq!(wrong.status(), 401);
-    let e: Value = wrong
-        .text()
-        .await
-        .map(|t| serde_json::from_str::<Value>(&t).unwrap())
-        .unwrap();
+    let e = json_body(wrong).await;
     assert_eq!(e["error"]["type"], "authentication_error");
     let chat = client
         .post(format!("{}/v1/chat/completions", s.base))
@@ -386,13 +371,7 @@ async fn the_key_is_required_when_set() {
 }
 
 async fn busy(base: &str) -> u64 {
-    let h: Value = reqwest::get(format!("{base}/health"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .map(|t| serde_json::from_str::<Value>(&t).unwrap())
-        .unwrap();
+    let h = get_json(format!("{base}/health")).await;
     h["busy"].as_u64().unwrap()
 }
 

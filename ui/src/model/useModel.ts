@@ -35,12 +35,13 @@ export function useModel(): ModelState {
     };
   }, []);
 
-  const load = useCallback(async (request: LoadRequest) => {
-    saveLastRequest(request);
+  // Loading a folder and switching to a server both replace what answers, with the same
+  // progress and error handling.
+  const replace = useCallback(async (start: () => Promise<ModelInfo>) => {
     setLoadingSince(Date.now());
     setError(null);
     try {
-      setInfo(await commands.loadModel(request));
+      setInfo(await start());
       return true;
     } catch (reason) {
       setError(errorText(reason));
@@ -50,19 +51,18 @@ export function useModel(): ModelState {
     }
   }, []);
 
-  const connect = useCallback(async (request: ServerRequest) => {
-    setLoadingSince(Date.now());
-    setError(null);
-    try {
-      setInfo(await commands.switchToServer(request));
-      return true;
-    } catch (reason) {
-      setError(errorText(reason));
-      return false;
-    } finally {
-      setLoadingSince(null);
-    }
-  }, []);
+  const load = useCallback(
+    (request: LoadRequest) => {
+      saveLastRequest(request);
+      return replace(() => commands.loadModel(request));
+    },
+    [replace],
+  );
+
+  const connect = useCallback(
+    (request: ServerRequest) => replace(() => commands.switchToServer(request)),
+    [replace],
+  );
 
   return { info, loadingSince, error, load, connect };
 }

@@ -26,6 +26,8 @@ use crate::wire::{ModelCard, ModelList};
 pub enum ClientError {
     #[error("{0} is not a server address (expected e.g. http://192.168.1.20:8000/v1)")]
     BadUrl(String),
+    #[error("{0}: https:// servers are not supported yet (this build speaks plain HTTP); use the server's http:// address on a network you trust")]
+    NoTls(String),
     #[error("cannot reach the server at {url}: {reason}")]
     Unreachable { url: String, reason: String },
     #[error("the server at {url} answered {status}: {message}")]
@@ -72,7 +74,10 @@ pub fn base_url(address: &str) -> Result<String, ClientError> {
         format!("http://{trimmed}")
     };
     let url = reqwest::Url::parse(&with_scheme).map_err(|_| ClientError::BadUrl(address.into()))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+    if url.scheme() == "https" {
+        return Err(ClientError::NoTls(address.into()));
+    }
+    if url.scheme() != "http" || url.host_str().is_none_or(str::is_empty) {
         return Err(ClientError::BadUrl(address.into()));
     }
     if url.path().is_empty() || url.path() == "/" {
