@@ -99,6 +99,8 @@ pub struct ServerModel {
 #[derive(Debug, Clone, Serialize)]
 pub struct ServerCheck {
     pub base_url: String,
+    /// The engine behind the server (vLLM, SGLang, …), when its model list says.
+    pub served_by: Option<String>,
     pub models: Vec<ServerModel>,
     pub elapsed_ms: f64,
 }

@@ -328,7 +328,7 @@ try {
   await (await byId("server-test")).click();
   const check = await byId("server-check");
   await check.waitForDisplayed({ timeout: WAIT });
-  assert.match(await check.getText(), /answered in .* with 1 model/);
+  assert.match(await check.getText(), /\(onevision serve\) answered in .* with 1 model/);
   assert.match(await check.getText(), /scripted-answer · reads pictures/);
   await shot("09-server-checked");
   await (await byId("server-use")).click();

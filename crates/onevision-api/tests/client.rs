@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use onevision_api::client::{base_url, ClientOptions, ServerEngine};
+use onevision_api::client::{base_url, probe_pictures, served_by, ClientOptions, ServerEngine};
 use onevision_engine::generate::{FinishReason, Output};
 use onevision_engine::prompt::{Message, Part, Role};
 use onevision_engine::worker::{Job, WorkerEvent};
@@ -471,4 +471,39 @@ fn addresses_gain_a_scheme_and_v1() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("https:// servers are not supported yet"), "{e}");
+}
+
+#[test]
+fn a_probe_says_whether_pictures_are_read() {
+    let probe = |reply: Reply| {
+        let server = replay(reply);
+        let base = base_url(&server.address).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let found = rt.block_on(probe_pictures(&base, "m", None, &ClientOptions::default()));
+        let sent = server.received.lock().unwrap()[0].clone();
+        (found, sent)
+    };
+    let (found, sent) = probe(stream(fixture("no_done.sse")));
+    assert_eq!(found, Some(true));
+    assert_eq!(sent["max_tokens"], 1);
+    assert!(sent["messages"][0]["content"][0]["image_url"]["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("data:image/png;base64,"));
+    let refusal = r#"{"object":"error","message":"At most 0 image(s) may be provided in one request.","type":"BadRequestError","code":400}"#;
+    assert_eq!(probe(Reply::Status(400, refusal.into())).0, Some(false));
+    assert_eq!(probe(Reply::Status(500, "{}".into())).0, None);
+}
+
+#[test]
+fn the_engine_behind_a_server_is_named_from_owned_by() {
+    assert_eq!(served_by("vllm"), Some("vLLM"));
+    assert_eq!(served_by("sglang"), Some("SGLang"));
+    assert_eq!(served_by("llamacpp"), Some("llama.cpp"));
+    assert_eq!(served_by("library"), Some("Ollama"));
+    assert_eq!(served_by("onevision"), Some("onevision serve"));
+    assert_eq!(served_by("openai"), None);
 }

@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use onevision_api::client::{base_url, list_models, ClientOptions, ServerEngine};
+use onevision_api::client::{
+    base_url, list_models, probe_pictures, served_by, ClientOptions, ServerEngine,
+};
 use onevision_api::wire::ModelCard;
 use serde::{Deserialize, Serialize};
 use tauri::State;
@@ -72,7 +74,12 @@ fn key_for(dir: &Path, base: &str, typed: Option<&str>) -> Option<String> {
     }
 }
 
-/// "Test connection": the server's models, or one sentence saying why it did not answer.
+/// Models whose list entry does not say whether they read pictures are asked, at most this many.
+const MAX_PROBES: usize = 4;
+
+/// "Test connection": the server's models, or one sentence saying why it did not answer. A model
+/// the list says nothing about is asked a one-token question with a small picture, to learn
+/// whether it reads pictures.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn check_server(
     state: State<'_, AppState>,
@@ -82,7 +89,8 @@ pub async fn check_server(
     let base = base_url(&address).map_err(|e| AppError::new(e.to_string()))?;
     let key = key_for(&state.data_dir, &base, api_key.as_deref());
     let start = Instant::now();
-    let models = list_models(&base, key.as_deref(), &ClientOptions::default())
+    let options = ClientOptions::default();
+    let models = list_models(&base, key.as_deref(), &options)
         .await
         .map_err(|e| AppError::new(e.to_string()))?;
     if models.is_empty() {
@@ -90,10 +98,23 @@ pub async fn check_server(
             "the server at {base} lists no models"
         )));
     }
+    let elapsed_ms = start.elapsed().as_secs_f64() * 1e3;
+    let mut described: Vec<ServerModel> = models.iter().map(describe).collect();
+    for m in described
+        .iter_mut()
+        .filter(|m| m.takes_pictures.is_none())
+        .take(MAX_PROBES)
+    {
+        m.takes_pictures = probe_pictures(&base, &m.id, key.as_deref(), &options).await;
+    }
     Ok(ServerCheck {
         base_url: base,
-        models: models.iter().map(describe).collect(),
-        elapsed_ms: start.elapsed().as_secs_f64() * 1e3,
+        served_by: models
+            .first()
+            .and_then(|m| served_by(&m.owned_by))
+            .map(str::to_owned),
+        models: described,
+        elapsed_ms,
     })
 }
 
@@ -137,7 +158,11 @@ pub async fn use_server(
         })
         .await?
     };
-    let described = describe(&card);
+    let mut described = describe(&card);
+    if described.takes_pictures.is_none() {
+        described.takes_pictures =
+            probe_pictures(&base, &model, key.as_deref(), &ClientOptions::default()).await;
+    }
     let engine = AppEngine::Server {
         engine,
         connect_ms,

@@ -132,6 +132,8 @@ export interface ServerModel {
 /** What "test connection" found. */
 export interface ServerCheck {
   base_url: string;
+  /** The engine behind the server (vLLM, SGLang, …), when its model list says. */
+  served_by: string | null;
   models: ServerModel[];
   elapsed_ms: number;
 }

@@ -18,6 +18,7 @@ describe("ServerForm", () => {
   it("tests the connection, lists the models and uses the chosen one with the typed key", async () => {
     vi.mocked(commands.checkServer).mockResolvedValue({
       base_url: "http://10.0.0.2:8000/v1",
+      served_by: "vLLM",
       elapsed_ms: 8,
       models: [
         { id: "r1-onevision", takes_pictures: null, context_tokens: 16384 },

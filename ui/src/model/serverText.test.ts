@@ -15,9 +15,15 @@ describe("server words", () => {
   });
 
   it("sums up a check with one or several models", () => {
-    const one = { base_url: "http://h:8000/v1", elapsed_ms: 12, models: [{ id: "a", takes_pictures: null, context_tokens: null }] };
+    const one = {
+      base_url: "http://h:8000/v1",
+      served_by: null,
+      elapsed_ms: 12,
+      models: [{ id: "a", takes_pictures: null, context_tokens: null }],
+    };
     expect(checkSummary(one)).toMatch(/^http:\/\/h:8000\/v1 answered in .+ with 1 model$/);
     expect(checkSummary({ ...one, models: [...one.models, ...one.models] })).toMatch(/with 2 models$/);
+    expect(checkSummary({ ...one, served_by: "vLLM" })).toMatch(/^http:\/\/h:8000\/v1 \(vLLM\) answered in /);
   });
 
   it("shows a server by its host", () => {

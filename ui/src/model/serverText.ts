@@ -14,10 +14,11 @@ export function describeServerModel(m: ServerModel): string {
   return `${m.id} · ${pictures}${context}`;
 }
 
-/** "http://10.0.0.2:8000/v1 answered in 12 ms with 2 models" */
+/** "http://10.0.0.2:8000/v1 (vLLM) answered in 12 ms with 2 models" */
 export function checkSummary(c: ServerCheck): string {
   const n = c.models.length;
-  return `${c.base_url} answered in ${formatLatency(c.elapsed_ms)} with ${n} ${n === 1 ? "model" : "models"}`;
+  const engine = c.served_by ? ` (${c.served_by})` : "";
+  return `${c.base_url}${engine} answered in ${formatLatency(c.elapsed_ms)} with ${n} ${n === 1 ? "model" : "models"}`;
 }
 
 /** The host (and port) of a server's address, for the top bar: "10.0.0.2:8000". */

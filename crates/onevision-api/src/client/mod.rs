@@ -180,6 +180,68 @@ pub async fn list_models(
         })
 }
 
+/// The engine behind a server, from the `owned_by` of its model list, where it says.
+pub fn served_by(owned_by: &str) -> Option<&'static str> {
+    match owned_by.to_ascii_lowercase().as_str() {
+        "vllm" => Some("vLLM"),
+        "sglang" => Some("SGLang"),
+        "llamacpp" => Some("llama.cpp"),
+        // Ollama lists the models of its library as owned by "library".
+        "library" | "ollama" => Some("Ollama"),
+        "onevision" => Some("onevision serve"),
+        _ => None,
+    }
+}
+
+/// Whether `model` reads pictures, for servers whose model list does not say: a one-token
+/// request with a small blank picture. `Some(true)` when it is answered, `Some(false)` when the
+/// server refuses it as a bad request, `None` when it fails otherwise (nothing can be said).
+pub async fn probe_pictures(
+    base: &str,
+    model: &str,
+    api_key: Option<&str>,
+    opts: &ClientOptions,
+) -> Option<bool> {
+    let job = Job {
+        messages: vec![onevision_engine::prompt::Message {
+            role: onevision_engine::prompt::Role::User,
+            parts: vec![
+                onevision_engine::prompt::Part::Image(0),
+                onevision_engine::prompt::Part::Text("?".into()),
+            ],
+        }],
+        pictures: vec![image::RgbImage::from_pixel(
+            56,
+            56,
+            image::Rgb([255, 255, 255]),
+        )],
+        max_new_tokens: Some(1),
+        ..Job::default()
+    };
+    let mut body = chat_request(&job, model).ok()?;
+    body.stream = Some(false);
+    body.stream_options = None;
+    let body = serde_json::to_vec(&body).ok()?;
+    let client = http_client(opts).ok()?;
+    let response = authorized(client.post(format!("{base}/chat/completions")), api_key)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .timeout(Duration::from_secs(60))
+        .body(body)
+        .send()
+        .await
+        .ok()?;
+    let status = response.status();
+    if status.is_success() {
+        Some(true)
+    } else if status == reqwest::StatusCode::BAD_REQUEST
+        || status == reqwest::StatusCode::UNPROCESSABLE_ENTITY
+    {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// A server's chat model behind the engine seam.
 pub struct ServerEngine {
     base: String,
