@@ -11,6 +11,7 @@ mod engine;
 mod error;
 mod job;
 mod reply;
+mod secrets;
 mod state;
 
 use std::path::PathBuf;

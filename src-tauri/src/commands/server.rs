@@ -1,8 +1,8 @@
 //! Asking a server instead of this computer: "test connection" (what answers there and whether its
 //! models read pictures), switching the app to one of its models, and remembering the choice.
-//! The API key is kept, when the student asks, in a file of its own that only this user can read
-//! (no OS keyring is used yet); it never enters the history, the settings the replies record, or
-//! the logs.
+//! The API key is kept, when the student asks, in the OS keyring where one runs, else in a file
+//! only this user can read (`secrets`); it never enters the history, the settings the replies
+//! record, or the logs.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -11,7 +11,6 @@ use onevision_api::client::{
     base_url, list_models, probe_pictures, served_by, ClientOptions, ServerEngine,
 };
 use onevision_api::wire::ModelCard;
-use serde::{Deserialize, Serialize};
 use tauri::State;
 
 use super::blocking;
@@ -19,17 +18,10 @@ use super::model::swap_engine;
 use crate::dto::{ModelInfoDto, SavedServer, ServerCheck, ServerModel, ServerRequest};
 use crate::engine::AppEngine;
 use crate::error::{AppError, AppResult};
+use crate::secrets;
 use crate::state::AppState;
 
 const SERVER_FILE: &str = "server.json";
-const KEY_FILE: &str = "server-key.json";
-
-/// The key and the one server address it is for: a key is never sent to another server.
-#[derive(Serialize, Deserialize)]
-struct StoredKey {
-    base_url: String,
-    api_key: String,
-}
 
 fn describe(card: &ModelCard) -> ServerModel {
     ServerModel {
@@ -42,36 +34,19 @@ fn describe(card: &ModelCard) -> ServerModel {
     }
 }
 
-fn remembered_key(dir: &Path, base: &str) -> Option<String> {
-    let text = std::fs::read_to_string(dir.join(KEY_FILE)).ok()?;
-    let stored: StoredKey = serde_json::from_str(&text).ok()?;
-    (stored.base_url == base).then_some(stored.api_key)
-}
-
-/// Writes `text` so that only this user can read it (0600 on Unix), replacing the file whole.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        use std::io::Write;
-        let mut f = options.open(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
-}
-
+/// The typed key, else the one remembered for this server. Blocking (the keyring).
 fn key_for(dir: &Path, base: &str, typed: Option<&str>) -> Option<String> {
     match typed.map(str::trim) {
         Some(k) if !k.is_empty() => Some(k.to_owned()),
-        _ => remembered_key(dir, base),
+        _ => secrets::remembered_key(dir, base, true),
     }
+}
+
+async fn key_off_thread(dir: PathBuf, base: String, typed: Option<String>) -> Option<String> {
+    blocking(move || Ok(key_for(&dir, &base, typed.as_deref())))
+        .await
+        .ok()
+        .flatten()
 }
 
 /// Models whose list entry does not say whether they read pictures are asked, at most this many.
@@ -87,7 +62,7 @@ pub async fn check_server(
     api_key: Option<String>,
 ) -> AppResult<ServerCheck> {
     let base = base_url(&address).map_err(|e| AppError::new(e.to_string()))?;
-    let key = key_for(&state.data_dir, &base, api_key.as_deref());
+    let key = key_off_thread(state.data_dir.clone(), base.clone(), api_key).await;
     let start = Instant::now();
     let options = ClientOptions::default();
     let models = list_models(&base, key.as_deref(), &options)
@@ -130,7 +105,7 @@ pub async fn use_server(
         return Err(AppError::new("choose one of the server's models first"));
     }
     let dir = state.data_dir.clone();
-    let key = key_for(&dir, &base, request.api_key.as_deref());
+    let key = key_off_thread(dir.clone(), base.clone(), request.api_key.clone()).await;
     let start = Instant::now();
     let card = list_models(&base, key.as_deref(), &ClientOptions::default())
         .await
@@ -172,63 +147,61 @@ pub async fn use_server(
     let info = ModelInfoDto::from(&engine);
     state.stop();
     swap_engine(&state, engine).await;
-    remember(&dir, &base, &model, key.as_deref(), request.remember_key)?;
+    let remember_key = request.remember_key;
+    blocking(move || remember(&dir, &base, &model, key.as_deref(), remember_key, true)).await?;
     Ok(info)
 }
 
+/// Keeps the server and model for the next start, and the key when asked (the keyring where one
+/// runs, else the private file); not asking forgets a key kept before.
 fn remember(
     dir: &Path,
     base: &str,
     model: &str,
     key: Option<&str>,
     remember_key: bool,
+    use_keyring: bool,
 ) -> AppResult<()> {
-    let key_path: PathBuf = dir.join(KEY_FILE);
-    let saved_key = match (remember_key, key) {
+    let kept = match (remember_key, key) {
         (true, Some(k)) => {
-            let stored = StoredKey {
-                base_url: base.to_owned(),
-                api_key: k.to_owned(),
-            };
-            let text = serde_json::to_string(&stored)
-                .map_err(|e| AppError::new(format!("cannot write the key: {e}")))?;
-            write_private(&key_path, &text).map_err(|e| {
-                AppError::new(format!(
-                    "cannot keep the key in {}: {e}",
-                    key_path.display()
-                ))
-            })?;
+            secrets::remember_key(dir, base, k, use_keyring)
+                .map_err(|e| AppError::new(format!("cannot keep the key: {e}")))?;
             true
         }
         _ => {
-            if key_path.exists() {
-                std::fs::remove_file(&key_path).map_err(|e| {
-                    AppError::new(format!("cannot remove {}: {e}", key_path.display()))
-                })?;
-            }
+            secrets::forget_key(dir, base, use_keyring)
+                .map_err(|e| AppError::new(format!("cannot forget the key: {e}")))?;
             false
         }
     };
     let saved = SavedServer {
         address: base.to_owned(),
         model: model.to_owned(),
-        has_key: saved_key,
+        has_key: kept,
     };
     let path = dir.join(SERVER_FILE);
     let text = serde_json::to_string_pretty(&saved)
         .map_err(|e| AppError::new(format!("cannot write {}: {e}", path.display())))?;
-    write_private(&path, &text)
+    secrets::write_private(&path, &text)
         .map_err(|e| AppError::new(format!("cannot write {}: {e}", path.display())))
 }
 
 /// The server used last, to fill the form; `None` when there is none (or its file is unreadable:
 /// the form then starts empty).
 #[tauri::command(rename_all = "snake_case")]
-pub fn saved_server(state: State<'_, AppState>) -> Option<SavedServer> {
-    let text = std::fs::read_to_string(state.data_dir.join(SERVER_FILE)).ok()?;
-    let mut saved: SavedServer = serde_json::from_str(&text).ok()?;
-    saved.has_key = remembered_key(&state.data_dir, &saved.address).is_some();
-    Some(saved)
+pub async fn saved_server(state: State<'_, AppState>) -> AppResult<Option<SavedServer>> {
+    let dir = state.data_dir.clone();
+    blocking(move || {
+        let Some(text) = std::fs::read_to_string(dir.join(SERVER_FILE)).ok() else {
+            return Ok(None);
+        };
+        let Ok(mut saved) = serde_json::from_str::<SavedServer>(&text) else {
+            return Ok(None);
+        };
+        saved.has_key = secrets::remembered_key(&dir, &saved.address, true).is_some();
+        Ok(Some(saved))
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -236,38 +209,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_remembered_key_is_private_and_only_for_its_server() {
+    fn the_server_file_holds_address_and_model_never_the_key() {
         let dir = tempfile::tempdir().unwrap();
-        remember(dir.path(), "http://a:8000/v1", "m", Some("k1"), true).unwrap();
-        assert_eq!(
-            remembered_key(dir.path(), "http://a:8000/v1").as_deref(),
-            Some("k1")
-        );
-        assert_eq!(remembered_key(dir.path(), "http://b:8000/v1"), None);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(KEY_FILE))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-        // The server file holds the address and model, never the key.
+        let a = "http://a:8000/v1";
+        remember(dir.path(), a, "m", Some("k1"), true, false).unwrap();
         let server = std::fs::read_to_string(dir.path().join(SERVER_FILE)).unwrap();
-        assert!(server.contains("http://a:8000/v1") && !server.contains("k1"));
-        // Not remembering forgets a key kept before.
-        remember(dir.path(), "http://a:8000/v1", "m", Some("k1"), false).unwrap();
-        assert_eq!(remembered_key(dir.path(), "http://a:8000/v1"), None);
-        // A typed key wins over a remembered one; an empty one does not count.
-        remember(dir.path(), "http://a:8000/v1", "m", Some("k1"), true).unwrap();
+        assert!(server.contains(a) && server.contains("\"m\"") && !server.contains("k1"));
+        assert!(server.contains("\"has_key\": true"));
         assert_eq!(
-            key_for(dir.path(), "http://a:8000/v1", Some("k2")).as_deref(),
-            Some("k2")
-        );
-        assert_eq!(
-            key_for(dir.path(), "http://a:8000/v1", Some("  ")).as_deref(),
+            secrets::remembered_key(dir.path(), a, false).as_deref(),
             Some("k1")
         );
+        // Not remembering forgets a key kept before.
+        remember(dir.path(), a, "m", Some("k1"), false, false).unwrap();
+        assert_eq!(secrets::remembered_key(dir.path(), a, false), None);
+    }
+
+    #[test]
+    fn a_typed_key_wins_and_an_empty_one_does_not_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = "http://onevision-test.invalid:2/v1";
+        remember(dir.path(), a, "m", Some("k1"), true, true).unwrap();
+        assert_eq!(key_for(dir.path(), a, Some("k2")).as_deref(), Some("k2"));
+        assert_eq!(key_for(dir.path(), a, Some("  ")).as_deref(), Some("k1"));
+        remember(dir.path(), a, "m", None, false, true).unwrap();
+        assert_eq!(key_for(dir.path(), a, None), None);
     }
 }

@@ -105,7 +105,7 @@ export function ServerForm({ model }: { model: ModelState }) {
       </label>
       <label className="check">
         <input type="checkbox" checked={rememberKey} onChange={(e) => setRememberKey(e.target.checked)} />
-        <span>Remember the key on this computer (a file only you can read; never in the history)</span>
+        <span>Remember the key on this computer (in the system keyring, or a file only you can read; never in the history)</span>
       </label>
       <div className="form__actions form__actions--start">
         <button
