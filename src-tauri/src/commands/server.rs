@@ -118,21 +118,13 @@ pub async fn use_server(
             ))
         })?;
     let connect_ms = start.elapsed().as_secs_f64() * 1e3;
-    let engine = {
-        let base = base.clone();
-        let key = key.clone();
-        let model = model.clone();
-        blocking(move || {
-            ServerEngine::connect(
-                &base,
-                Some(&model),
-                key.as_deref(),
-                ClientOptions::default(),
-            )
-            .map_err(|e| AppError::new(e.to_string()))
-        })
-        .await?
-    };
+    // The list just read found the model: no second round trip to the server.
+    let engine = ServerEngine::new(
+        base.clone(),
+        model.clone(),
+        key.as_deref(),
+        ClientOptions::default(),
+    );
     let mut described = describe(&card);
     if described.takes_pictures.is_none() {
         described.takes_pictures =

@@ -272,12 +272,18 @@ impl ServerEngine {
                 .map(|m| m.id.clone())
                 .ok_or(ClientError::NoModels { url: base.clone() })?,
         };
-        Ok(ServerEngine {
+        Ok(ServerEngine::new(base, model, api_key, options))
+    }
+
+    /// A server's model already found in its list (`base` as [`base_url`] gives it): nothing is
+    /// asked of the server until a job is submitted.
+    pub fn new(base: String, model: String, api_key: Option<&str>, options: ClientOptions) -> Self {
+        ServerEngine {
             base,
             model,
             api_key: api_key.map(str::to_string),
             options,
-        })
+        }
     }
 
     pub fn base_url(&self) -> &str {

@@ -176,11 +176,6 @@ impl StreamReader {
             },
         }
     }
-
-    /// Whether the server reported token counts.
-    pub fn has_usage(&self) -> bool {
-        self.usage.is_some()
-    }
 }
 
 /// The message of an error object, in the shapes servers use: OpenAI's and llama-server's
