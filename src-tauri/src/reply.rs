@@ -115,7 +115,7 @@ async fn record(
                 note(r);
             }
             Some(WorkerEvent::Done(out)) => break Ok(out),
-            Some(WorkerEvent::Failed(e)) => break Err(e),
+            Some(WorkerEvent::Failed(e)) => break Err(e.message),
             Some(_) => {}
             None => break Err("the engine stopped before finishing the answer".to_owned()),
         }

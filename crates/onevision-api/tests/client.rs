@@ -209,7 +209,7 @@ fn done(events: &[WorkerEvent]) -> &Output {
 
 fn failed(events: &[WorkerEvent]) -> &str {
     match events.last() {
-        Some(WorkerEvent::Failed(e)) => e,
+        Some(WorkerEvent::Failed(e)) => &e.message,
         other => panic!("expected Failed, got {other:?}"),
     }
 }

@@ -21,6 +21,7 @@ use crate::engine_args::{EndpointArgs, Engine};
 use crate::messages;
 use crate::model_args::ModelArgs;
 use crate::output::{Format, INTERRUPTED};
+use crate::sampling_args::SamplingArgs;
 use crate::save::Recorder;
 
 #[derive(clap::Args)]
@@ -40,17 +41,8 @@ pub struct AskArgs {
     pub system: Option<String>,
     #[arg(long)]
     pub max_new_tokens: Option<usize>,
-    /// 0 decodes greedily.
-    #[arg(long, allow_negative_numbers = true)]
-    pub temperature: Option<f32>,
-    #[arg(long, allow_negative_numbers = true)]
-    pub top_p: Option<f32>,
-    #[arg(long)]
-    pub top_k: Option<usize>,
-    #[arg(long, allow_negative_numbers = true)]
-    pub repetition_penalty: Option<f32>,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
     /// Report the K most likely tokens of each step.
     #[arg(long, default_value_t = 0)]
     pub logprobs: usize,
@@ -113,36 +105,15 @@ fn sampling(
     args: &AskArgs,
     defaults: Option<&GenerationDefaults>,
 ) -> Result<Option<SamplingParams>> {
-    let any_flag = args.temperature.is_some()
-        || args.top_p.is_some()
-        || args.top_k.is_some()
-        || args.repetition_penalty.is_some();
     let base = match defaults {
         Some(d) => d.sampling.clone(),
-        None if !any_flag => return Ok(None),
+        None if !args.sampling.any() => return Ok(None),
         None => SamplingParams {
             temperature: 1.0,
             ..SamplingParams::default()
         },
     };
-    let mut s = SamplingParams {
-        seed: args.seed,
-        ..base
-    };
-    if let Some(t) = args.temperature {
-        s.temperature = t;
-    }
-    if let Some(p) = args.top_p {
-        s.top_p = p;
-    }
-    if let Some(k) = args.top_k {
-        s.top_k = k;
-    }
-    if let Some(r) = args.repetition_penalty {
-        s.repetition_penalty = r;
-    }
-    s.validate().map_err(anyhow::Error::msg)?;
-    Ok(Some(s))
+    args.sampling.over(base).map(Some)
 }
 
 /// Runs the command; returns the process exit code.
@@ -300,9 +271,9 @@ pub fn ask(args: AskArgs) -> Result<u8> {
             WorkerEvent::Done(out) => break out,
             WorkerEvent::Failed(e) => {
                 if let Some(r) = recorder.take() {
-                    r.finish(None, Some(&e))?;
+                    r.finish(None, Some(&e.message))?;
                 }
-                bail!(e)
+                bail!(e.message)
             }
         }
     };

@@ -4,11 +4,13 @@ mod ask;
 mod bench;
 mod device;
 mod engine_args;
+mod eval;
 mod history;
 mod messages;
 mod model_args;
 mod models;
 mod output;
+mod sampling_args;
 mod save;
 mod serve;
 
@@ -37,6 +39,8 @@ enum Command {
     History(history::HistoryArgs),
     /// Models: the catalog and what fits this machine, downloads, checking a folder.
     Models(models::ModelsArgs),
+    /// Run a benchmark (VLMEvalKit's TSV layout or JSONL) and score it by stage and subject.
+    Eval(eval::EvalArgs),
     /// Serve the model behind OpenAI's chat API (/v1/chat/completions, /v1/models).
     Serve(serve::ServeArgs),
 }
@@ -83,6 +87,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::bench(args),
         Command::History(args) => history::history(args),
         Command::Models(args) => models::models(args),
+        Command::Eval(args) => eval::eval(args),
         Command::Serve(args) => serve::serve(args),
     };
     match result {

@@ -19,6 +19,11 @@ pub enum EngineError {
     #[error("{0}")]
     Prompt(String),
 
+    /// What was asked cannot be done as asked (a prompt beyond the context, sampling values out
+    /// of range): the asker's to fix, not the engine's.
+    #[error("{0}")]
+    Request(String),
+
     #[error(transparent)]
     Model(#[from] onevision_model::Error),
 }

@@ -251,7 +251,7 @@ fn run(
     on_event: &mut impl FnMut(Event),
 ) -> Result<Output> {
     let start = Instant::now();
-    req.sampling.validate().map_err(EngineError::Prompt)?;
+    req.sampling.validate().map_err(EngineError::Request)?;
     if cancel.load(Ordering::Relaxed) {
         // Stopped while queued: nothing read, nothing generated.
         return Ok(Output {
@@ -280,7 +280,7 @@ fn run(
     let prompt_ids = prompt.encode(&text, &image_tokens)?;
     let context = model.config().text.max_position_embeddings;
     if prompt_ids.len() + req.max_new_tokens > context {
-        return Err(EngineError::Prompt(format!(
+        return Err(EngineError::Request(format!(
             "the prompt takes {} tokens and --max-new-tokens asks for {} more, beyond the model's context of {context}",
             prompt_ids.len(),
             req.max_new_tokens

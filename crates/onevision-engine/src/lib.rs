@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod chat_engine;
 pub mod device;
 pub mod error;
+pub mod failure;
 pub mod generate;
 pub mod hardware;
 pub mod preset;
@@ -18,3 +19,4 @@ pub mod worker;
 
 pub use chat_engine::{ChatEngine, EngineSource};
 pub use error::{EngineError, Result};
+pub use failure::{Failure, FailureKind};

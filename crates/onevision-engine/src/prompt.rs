@@ -205,7 +205,7 @@ impl PromptBuilder {
     pub fn encode(&self, text: &str, image_tokens: &[usize]) -> Result<Vec<u32>> {
         let pieces: Vec<&str> = text.split(self.image_pad.as_str()).collect();
         if pieces.len() - 1 != image_tokens.len() {
-            return Err(EngineError::Prompt(format!(
+            return Err(EngineError::Request(format!(
                 "the prompt has {} picture placeholder(s) but {} picture(s) were given",
                 pieces.len() - 1,
                 image_tokens.len()

@@ -13,6 +13,7 @@ use std::time::Instant;
 use onevision_model::{DType, Device, LoadOptions, Model, Quantization};
 
 use crate::error::{EngineError, Result};
+use crate::failure::Failure;
 use crate::generate::{generate, Event, GenerationDefaults, Output, Progress, Request};
 use crate::prompt::{Message, PromptBuilder};
 use crate::sampler::SamplingParams;
@@ -36,8 +37,9 @@ pub enum WorkerEvent {
     Stats(Progress),
     /// The whole answer, with its finish reason (`stop`, `length` or `cancelled`) and timings.
     Done(Box<Output>),
-    /// One sentence saying what went wrong; the model stays loaded and usable.
-    Failed(String),
+    /// What went wrong, in one sentence, and whose it is to fix; the model stays loaded and
+    /// usable.
+    Failed(Failure),
 }
 
 /// One question: the whole conversation so far, ending with the user's turn.
@@ -224,7 +226,7 @@ fn serve(mut model: Model, prompt: PromptBuilder, info: ModelInfo, jobs: mpsc::R
         }));
         match ran {
             Ok(Ok(out)) => on_event(WorkerEvent::Done(Box::new(out))),
-            Ok(Err(e)) => on_event(WorkerEvent::Failed(e.to_string())),
+            Ok(Err(e)) => on_event(WorkerEvent::Failed(Failure::from(&e))),
             Err(panic) => {
                 let what = panic
                     .downcast_ref::<&str>()
@@ -233,9 +235,9 @@ fn serve(mut model: Model, prompt: PromptBuilder, info: ModelInfo, jobs: mpsc::R
                     .unwrap_or_default();
                 tracing::error!(%what, "generation panicked");
                 session.forget(&mut model);
-                on_event(WorkerEvent::Failed(format!(
+                on_event(WorkerEvent::Failed(Failure::engine(format!(
                     "the engine failed unexpectedly ({what}); the conversation cache was cleared"
-                )));
+                ))));
             }
         }
     }

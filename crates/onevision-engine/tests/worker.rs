@@ -230,7 +230,10 @@ fn a_failed_job_says_why_and_the_model_stays_usable() {
     let too_long = greedy_job(first_turn(), worker.info().context_tokens);
     let events = run(&worker, too_long);
     match events.last() {
-        Some(WorkerEvent::Failed(e)) => assert!(e.contains("context"), "{e}"),
+        Some(WorkerEvent::Failed(e)) => {
+            assert!(e.message.contains("context"), "{e}");
+            assert_eq!(e.kind, onevision_engine::FailureKind::Request);
+        }
         other => panic!("expected Failed, got {other:?}"),
     }
     let bad_sampling = Job {
@@ -241,7 +244,10 @@ fn a_failed_job_says_why_and_the_model_stays_usable() {
         ..greedy_job(first_turn(), 2)
     };
     match run(&worker, bad_sampling).last() {
-        Some(WorkerEvent::Failed(e)) => assert!(e.contains("top-p"), "{e}"),
+        Some(WorkerEvent::Failed(e)) => {
+            assert!(e.message.contains("top-p"), "{e}");
+            assert_eq!(e.kind, onevision_engine::FailureKind::Request);
+        }
         other => panic!("expected Failed, got {other:?}"),
     }
     let ok = run(&worker, greedy_job(first_turn(), 2));

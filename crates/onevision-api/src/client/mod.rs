@@ -14,7 +14,7 @@ use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use onevision_engine::generate::{Output, Progress, Timings};
 use onevision_engine::worker::{EventSink, Job, JobHandle, WorkerEvent};
-use onevision_engine::{ChatEngine, EngineError, EngineSource};
+use onevision_engine::{ChatEngine, EngineError, EngineSource, Failure};
 
 pub use reader::{error_message, excerpt, StreamReader};
 pub use request::chat_request;
@@ -108,6 +108,12 @@ fn reason(e: &reqwest::Error) -> String {
         innermost = s;
     }
     innermost.to_string()
+}
+
+/// Statuses after which the same request may well succeed later: a timeout, rate limiting, an
+/// overloaded or restarting server.
+fn is_transient_status(status: reqwest::StatusCode) -> bool {
+    status.as_u16() == 408 || status.as_u16() == 429 || status.is_server_error()
 }
 
 /// A refused request's status and the server's own sentence from its error body.
@@ -331,7 +337,7 @@ impl ChatEngine for ServerEngine {
                         &watched,
                         &mut on_event,
                     )),
-                    Err(e) => Err(format!("cannot start the client: {e}")),
+                    Err(e) => Err(Failure::engine(format!("cannot start the client: {e}"))),
                 };
                 on_event(match last {
                     Ok(out) => WorkerEvent::Done(Box::new(out)),
@@ -356,24 +362,33 @@ async fn ask(
     job: Job,
     cancel: &JobHandle,
     on_event: &mut EventSink,
-) -> Result<Output, String> {
+) -> Result<Output, Failure> {
     let start = Instant::now();
-    let body = chat_request(&job, model).map_err(|e| e.to_string())?;
-    let client = http_client(options).map_err(|e| e.to_string())?;
+    let body = chat_request(&job, model).map_err(|e| Failure::request(e.to_string()))?;
+    let client = http_client(options).map_err(|e| Failure::engine(e.to_string()))?;
     let url = format!("{base}/chat/completions");
-    let body = serde_json::to_vec(&body).map_err(|e| format!("cannot write the request: {e}"))?;
+    let body = serde_json::to_vec(&body)
+        .map_err(|e| Failure::engine(format!("cannot write the request: {e}")))?;
     let send = authorized(client.post(&url), api_key)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(body)
         .send();
     let response = tokio::select! {
-        r = send => r.map_err(|e| ClientError::Unreachable { url: base.into(), reason: reason(&e) }.to_string())?,
+        r = send => r.map_err(|e| {
+            Failure::unavailable(ClientError::Unreachable { url: base.into(), reason: reason(&e) }.to_string())
+        })?,
         _ = cancelled(cancel) => {
             return Ok(StreamReader::new().output(true, Timings::default()));
         }
     };
     if !response.status().is_success() {
-        return Err(refusal(base, response).await.to_string());
+        let transient = is_transient_status(response.status());
+        let message = refusal(base, response).await.to_string();
+        return Err(if transient {
+            Failure::unavailable(message)
+        } else {
+            Failure::request(message)
+        });
     }
     on_event(WorkerEvent::Started {
         prompt_tokens: 0,
@@ -404,10 +419,10 @@ async fn ask(
                 }
                 let quiet = last_byte.lock().map(|t| t.elapsed()).unwrap_or_default();
                 if quiet >= options.idle_timeout {
-                    break Some(format!(
+                    break Some(Failure::unavailable(format!(
                         "the server at {base} sent nothing for {} s; the answer so far is kept",
                         options.idle_timeout.as_secs()
-                    ));
+                    )));
                 }
                 continue;
             }
@@ -417,14 +432,14 @@ async fn ask(
                 if reader.finished() {
                     break None;
                 }
-                break Some(format!(
+                break Some(Failure::unavailable(format!(
                     "the server at {base} closed the connection before the answer was finished"
-                ));
+                )));
             }
             Some(Err(e)) => {
-                break Some(format!(
+                break Some(Failure::unavailable(format!(
                     "the connection to {base} broke before the answer was finished: {e}"
-                ))
+                )))
             }
             Some(Ok(event)) => match reader.read(&event.data) {
                 Ok(texts) => {
@@ -451,7 +466,7 @@ async fn ask(
                         }));
                     }
                 }
-                Err(e) => break Some(e),
+                Err(e) => break Some(Failure::engine(e)),
             },
         }
     };

@@ -18,6 +18,7 @@ use futures_util::StreamExt;
 use onevision_engine::generate::{FinishReason, Output};
 use onevision_engine::split::Splitting;
 use onevision_engine::worker::{JobHandle, WorkerEvent};
+use onevision_engine::{Failure, FailureKind};
 use tokio::sync::mpsc;
 
 use super::convert::{parse_body, to_job};
@@ -218,15 +219,14 @@ fn finish_reason(r: FinishReason) -> String {
     .into()
 }
 
-fn engine_failure(message: String) -> ApiError {
-    // The engine's refusals of what was asked (a prompt beyond the context) are the client's to
-    // fix; it says so in its sentence.
-    let status = if message.contains("context") {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
+fn engine_failure(failure: Failure) -> ApiError {
+    let status = match failure.kind {
+        // What was asked cannot be done (a prompt beyond the context): the client's to fix.
+        FailureKind::Request => StatusCode::BAD_REQUEST,
+        FailureKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        FailureKind::Engine => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    ApiError::new(status, message)
+    ApiError::new(status, failure.message)
 }
 
 async fn whole(
