@@ -16,7 +16,7 @@ use onevision_engine::preset::PromptPreset;
 use onevision_engine::sampler::SamplingParams;
 use onevision_engine::EngineSource;
 use onevision_eval::run::{run, Progress, Settings};
-use onevision_eval::summary::{summarise, RunInfo};
+use onevision_eval::summary::{summarise, RunInfo, TableColumns};
 use onevision_eval::Dataset;
 
 use crate::engine_args::{EndpointArgs, Engine, NO_ENGINE};
@@ -60,6 +60,13 @@ pub struct EvalArgs {
     /// The judge server's API key (default: the --api-key / $OPENAI_API_KEY in use).
     #[arg(long, requires = "judge_endpoint")]
     pub judge_api_key: Option<String>,
+    /// The column holding the education stage, for the stage-by-subject table (default: level,
+    /// stage, education_stage, education_level or grade, whichever the file has).
+    #[arg(long)]
+    pub stage_column: Option<String>,
+    /// The column holding the subject (default: subject, category, discipline or field).
+    #[arg(long)]
+    pub subject_column: Option<String>,
     /// Largest answer in tokens (default: the model folder's, else 4096; a server's own).
     #[arg(long)]
     pub max_new_tokens: Option<usize>,
@@ -268,6 +275,10 @@ pub fn eval(args: EvalArgs) -> Result<u8> {
             preset: preset.to_string(),
             asked: outcome.asked,
             seconds: outcome.seconds,
+        },
+        &TableColumns {
+            stage: args.stage_column.clone(),
+            subject: args.subject_column.clone(),
         },
     );
     summary.write(&out)?;

@@ -48,6 +48,10 @@ pub fn write(summary: &Summary, path: &Path) -> Result<()> {
         chart
             .configure_mesh()
             .disable_x_mesh()
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(RGBColor(229, 231, 235))
+            .y_labels(11)
+            .y_label_formatter(&|v| format!("{v:.0}"))
             .y_desc("accuracy (%)")
             .x_labels(bars.len())
             .x_label_formatter(&|v| match v {

@@ -20,7 +20,7 @@ use crate::compare::Verdict;
 use crate::error::Result;
 use crate::item::{decode_picture, Item};
 use crate::judge;
-use crate::read::{Dataset, RowError};
+use crate::read::{Dataset, RowError, Rows};
 use crate::record::{Method, Prediction, Predictions, Tokens};
 use crate::score::score;
 
@@ -92,10 +92,7 @@ pub struct Outcome {
 }
 
 struct Shared<'a> {
-    rows: Mutex<(
-        Box<dyn Iterator<Item = std::result::Result<Item, RowError>> + Send>,
-        usize,
-    )>,
+    rows: Mutex<(Rows, usize)>,
     file: Mutex<(
         Predictions,
         Vec<Prediction>,

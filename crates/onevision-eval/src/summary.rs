@@ -94,7 +94,19 @@ fn method_name(m: Method) -> &'static str {
     }
 }
 
-pub fn summarise(predictions: &[Prediction], unreadable: &[RowError], run: RunInfo) -> Summary {
+/// The columns of the stage-by-subject table, when the file's names are not the usual ones.
+#[derive(Debug, Clone, Default)]
+pub struct TableColumns {
+    pub stage: Option<String>,
+    pub subject: Option<String>,
+}
+
+pub fn summarise(
+    predictions: &[Prediction],
+    unreadable: &[RowError],
+    run: RunInfo,
+    table: &TableColumns,
+) -> Summary {
     let mut sorted: Vec<&Prediction> = predictions.iter().collect();
     sorted.sort_by_key(|p| p.line);
     let mut overall = Tally::default();
@@ -125,14 +137,15 @@ pub fn summarise(predictions: &[Prediction], unreadable: &[RowError], run: RunIn
     }
     columns.retain(|_, values| values.len() <= MAX_GROUPS_PER_COLUMN);
     order.retain(|k, _| columns.contains_key(k));
-    let pick = |names: &[&str]| {
-        names
+    let pick = |given: &Option<String>, names: &[&str]| match given {
+        Some(g) => columns.contains_key(g).then(|| g.clone()),
+        None => names
             .iter()
             .find(|n| columns.contains_key(**n))
-            .map(|n| n.to_string())
+            .map(|n| n.to_string()),
     };
-    let stage_column = pick(&STAGE_COLUMNS);
-    let subject_column = pick(&SUBJECT_COLUMNS);
+    let stage_column = pick(&table.stage, &STAGE_COLUMNS);
+    let subject_column = pick(&table.subject, &SUBJECT_COLUMNS);
     let mut crosstab = BTreeMap::new();
     if let (Some(st), Some(su)) = (&stage_column, &subject_column) {
         for p in &sorted {

@@ -15,6 +15,9 @@ use crate::item::Item;
 
 pub use fields::GROUP_VALUE_MAX_CHARS;
 
+/// The rows of a file in order, each an item or the reason it is not one.
+pub type Rows = Box<dyn Iterator<Item = std::result::Result<Item, RowError>> + Send>;
+
 /// A row that could not be turned into an item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowError {
@@ -96,9 +99,7 @@ impl Dataset {
     }
 
     /// The rows in file order, each an item or the reason it is not one.
-    pub fn items(
-        &self,
-    ) -> Result<Box<dyn Iterator<Item = std::result::Result<Item, RowError>> + Send>> {
+    pub fn items(&self) -> Result<Rows> {
         let base = self
             .path
             .parent()
