@@ -5,7 +5,7 @@ PYTHON ?= python3
 # The GPU build when NVIDIA's compiler is here; the CPU build everywhere else.
 APP_FEATURES ?= $(if $(shell command -v nvcc 2>/dev/null),--features cuda,)
 
-.PHONY: test fmt-check clippy cuda-check unit api-test ui-deps ui-build ui-test e2e run bench bench-serve parity-fixtures tokenizer
+.PHONY: test fmt-check clippy cuda-check unit api-test ui-deps ui-build ui-test e2e run bench bench-serve bench-eval parity-fixtures tokenizer
 
 test: ui-build fmt-check clippy cuda-check unit api-test ui-test e2e
 
@@ -72,6 +72,13 @@ bench-serve:
 	$(CARGO) build --release --locked -p onevision-cli
 	$(PYTHON) bench/write_random_model.py
 	$(PYTHON) bench/serve_load.py --onevision target/release/onevision
+
+# `onevision eval`'s items per hour on the random mid-size model: here, and through onevision serve
+# with 1 and 4 requests at once. Results: docs/performance.md.
+bench-eval:
+	$(CARGO) build --release --locked -p onevision-cli
+	$(PYTHON) bench/write_random_model.py
+	$(PYTHON) bench/eval_throughput.py --onevision target/release/onevision
 
 # Regenerates the transformers reference fixtures (needs Python with tests/parity/requirements.txt).
 parity-fixtures: tokenizer
