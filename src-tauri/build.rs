@@ -31,6 +31,14 @@ const COMMANDS: &[&str] = &[
     "export_conversation",
     "import_conversation",
     "open_link",
+    "pick_benchmark",
+    "start_eval",
+    "stop_eval",
+    "list_eval_runs",
+    "get_eval_run",
+    "get_eval_item",
+    "open_eval_item",
+    "delete_eval_run",
 ];
 
 fn main() {

@@ -360,3 +360,98 @@ mod tests {
         assert_eq!(s.preset, PromptPreset::R1OnevisionRl);
     }
 }
+
+/// A benchmark run to start: the file, and how many of its rows.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EvalRequest {
+    pub data: String,
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalStarted {
+    pub run_id: i64,
+    pub total: usize,
+}
+
+/// One item of a run, as the list shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalItemRow {
+    pub index: String,
+    pub line: u64,
+    pub groups: std::collections::BTreeMap<String, String>,
+    pub gold: String,
+    pub extracted: Option<String>,
+    pub correct: bool,
+    pub method: onevision_eval::record::Method,
+    pub error: Option<String>,
+    pub seconds: f64,
+    pub completion_tokens: usize,
+}
+
+impl From<&onevision_eval::record::Prediction> for EvalItemRow {
+    fn from(p: &onevision_eval::record::Prediction) -> Self {
+        EvalItemRow {
+            index: p.index.clone(),
+            line: p.line,
+            groups: p.groups.clone(),
+            gold: p.gold.clone(),
+            extracted: p.extracted.clone(),
+            correct: p.correct,
+            method: p.method,
+            error: p.error.clone(),
+            seconds: p.seconds,
+            completion_tokens: p.tokens.completion,
+        }
+    }
+}
+
+/// What a run reports while it goes.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EvalEvent {
+    Started {
+        total: usize,
+        answered_before: usize,
+    },
+    Item {
+        item: EvalItemRow,
+        done: usize,
+        correct: usize,
+    },
+    /// A row that cannot be read (`done` counts it), or a retry.
+    Notice {
+        message: String,
+        done: Option<usize>,
+    },
+    Done {
+        run_id: i64,
+        status: onevision_store::EvalStatus,
+        summary: serde_json::Value,
+    },
+    Failed {
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalRunDetail {
+    pub run: onevision_store::EvalRun,
+    /// summary.json, once the run has ended.
+    pub summary: Option<serde_json::Value>,
+    pub items: Vec<EvalItemRow>,
+}
+
+/// One item in full.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalItemDto {
+    pub row: EvalItemRow,
+    pub question: String,
+    pub options: Vec<(String, String)>,
+    /// PNG data URLs of the pictures as the benchmark holds them.
+    pub pictures: Vec<String>,
+    pub reply: String,
+    pub judge_reply: Option<String>,
+    /// Why the question and pictures could not be read again from the benchmark file.
+    pub data_error: Option<String>,
+}

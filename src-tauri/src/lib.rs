@@ -107,6 +107,14 @@ pub fn main() -> ExitCode {
             commands::history::delete_conversation,
             commands::history::export_conversation,
             commands::history::import_conversation,
+            commands::eval::pick_benchmark,
+            commands::eval::start_eval,
+            commands::eval::stop_eval,
+            commands::eval::list_eval_runs,
+            commands::eval::get_eval_run,
+            commands::eval::get_eval_item,
+            commands::eval::open_eval_item,
+            commands::eval::delete_eval_run,
         ])
         .run(tauri::generate_context!());
     match result {

@@ -11,6 +11,7 @@ use onevision_store::Store;
 
 use crate::attachments::Attachments;
 use crate::capture::Captures;
+use crate::commands::eval::{raise, EvalStop};
 use crate::downloads::Downloads;
 use crate::engine::AppEngine;
 use crate::error::{AppError, AppResult};
@@ -32,6 +33,8 @@ pub struct AppState {
     pub attachments: Attachments,
     pub captures: Captures,
     pub downloads: Downloads,
+    /// The benchmark run under way (one at a time), by its stop flag.
+    evaluating: Arc<Mutex<Option<EvalStop>>>,
 }
 
 /// Every lock here guards a single `Option` swap, which a panic cannot leave half-done, so a
@@ -53,6 +56,7 @@ impl AppState {
             attachments: Attachments::default(),
             captures: Captures::default(),
             downloads: Downloads::default(),
+            evaluating: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -114,6 +118,40 @@ impl AppState {
         let mut running = lock(&self.running);
         if running.as_ref().is_some_and(|r| r.id == id) {
             *running = None;
+        }
+    }
+
+    /// Reserves the one slot for a benchmark run; its stop flag.
+    pub fn begin_eval(&self) -> AppResult<EvalStop> {
+        let mut slot = lock(&self.evaluating);
+        if slot.is_some() {
+            return Err(AppError::new(
+                "a benchmark is already running: stop it or wait for it to finish",
+            ));
+        }
+        let stop = EvalStop::default();
+        *slot = Some(stop.clone());
+        Ok(stop)
+    }
+
+    pub fn end_eval(&self) {
+        *lock(&self.evaluating) = None;
+    }
+
+    /// Frees the slot from the run's own thread when it ends.
+    pub fn eval_finished(&self) -> impl FnOnce() + Send + 'static {
+        let slot = self.evaluating.clone();
+        move || *lock(&slot) = None
+    }
+
+    /// Stops the benchmark run under way; true when there was one.
+    pub fn stop_eval(&self) -> bool {
+        match lock(&self.evaluating).as_ref() {
+            Some(stop) => {
+                raise(stop);
+                true
+            }
+            None => false,
         }
     }
 

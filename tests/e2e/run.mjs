@@ -353,6 +353,72 @@ try {
   assert.match(await serverHeader.getProperty("textContent"), /Thought for \d+ s/);
   assert.equal((await browser.$$('[data-testid="history-item"]')).length, 3, "the server's conversation is not in the history");
   await shot("10-server-answered");
+
+  // 8. Benchmarks: the fixture benchmark through the server in use. A file that is not there
+  //    gets a sentence; the first 6 items run (every reply is the scripted one, whose final
+  //    value 5 is right only for item 1), the table by stage and subject shows, an item opens
+  //    with its picture and reasoning, and continues as a conversation in the history.
+  await (await byId("benchmarks-button")).click();
+  const benchPath = await byId("bench-path");
+  await benchPath.waitForDisplayed({ timeout: WAIT });
+  await benchPath.setValue("/nonexistent/bench.tsv");
+  await (await byId("bench-start")).click();
+  const benchError = await byId("bench-error");
+  await benchError.waitForDisplayed({ timeout: WAIT });
+  assert.match(await benchError.getText(), /\/nonexistent\/bench\.tsv/);
+  await benchPath.clearValue();
+  await benchPath.setValue(join(root, "tests/eval/fixtures/bench.tsv"));
+  await (await byId("bench-limit")).setValue("6");
+  await (await byId("bench-start")).click();
+  const overall = await byId("bench-overall");
+  await overall.waitForDisplayed({ timeout: WAIT });
+  assert.match(await overall.getText(), /16\.7 % \(1 of 6 correct\)/);
+  const benchTable = await byId("bench-table");
+  assert.match(await benchTable.getText(), /junior high school/);
+  assert.equal((await browser.$$('[data-testid^="bench-row-"]')).length, 6, "the run does not list its 6 items");
+  await shot("11-benchmark-run");
+  await (await byId("bench-row-1")).click();
+  const itemPanel = await byId("bench-item-panel");
+  await itemPanel.waitForDisplayed({ timeout: WAIT });
+  assert.match(await (await byId("bench-item-verdict")).getText(), /Reference 5 · found .*5.* · correct/);
+  assert.ok(await (await itemPanel.$("img")).isExisting(), "the item's picture is not shown");
+  await shot("12-benchmark-item");
+  await (await byId("bench-open-item")).click();
+  await browser.waitUntil(async () => (await browser.$$('[data-testid="assistant-turn"]')).length > 0, {
+    timeout: WAIT,
+    timeoutMsg: "the benchmark item did not open as a conversation",
+  });
+  turn = await lastTurn();
+  await browser.waitUntil(async () => (await turn.getAttribute("data-status")) === "complete", {
+    timeout: WAIT,
+    timeoutMsg: "the benchmark item did not open as a conversation",
+  });
+  assert.match(await (await turn.$('[data-testid="final-answer"]')).getText(), /5/);
+  await browser.waitUntil(async () => (await browser.$$('[data-testid="history-item"]')).length === 4, {
+    timeout: WAIT,
+    timeoutMsg: "the opened benchmark item is not in the history",
+  });
+  await shot("13-benchmark-item-opened");
+
+  // 9. A second, shorter run is kept beside the first; the two are compared by stage.
+  await (await byId("benchmarks-button")).click();
+  await (await byId("bench-path")).waitForDisplayed({ timeout: WAIT });
+  await (await byId("bench-path")).setValue(join(root, "tests/eval/fixtures/bench.tsv"));
+  await (await byId("bench-limit")).setValue("3");
+  await (await byId("bench-start")).click();
+  await browser.waitUntil(async () => /1 of 3 correct/.test(await (await byId("bench-overall")).getText().catch(() => "")), {
+    timeout: WAIT,
+    timeoutMsg: "the second run did not finish with 1 of 3 correct",
+  });
+  assert.ok(await (await byId("bench-chart")).isDisplayed(), "the run's chart is not shown");
+  const runs = await browser.$$('[data-testid^="bench-run-"]');
+  assert.equal(runs.length, 2, "both runs are listed");
+  const first = await browser.$$('[data-testid^="bench-compare-"]');
+  await first[1].click();
+  const comparison = await byId("bench-comparison");
+  await comparison.waitForDisplayed({ timeout: WAIT });
+  assert.match(await comparison.getText(), /all\s*33\.3 %\s*16\.7 %\s*−16\.7/);
+  await shot("14-benchmarks-compared");
   console.log("e2e: all steps passed; screenshots in tests/e2e/artifacts/");
 } catch (e) {
   failed = true;

@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from "react";
+import { BenchmarksView } from "./benchmarks/BenchmarksView";
 import { CaptureOverlay } from "./capture/CaptureOverlay";
 import { ChatController } from "./chat/controller";
 import { ConversationView } from "./chat/ConversationView";
@@ -35,6 +36,7 @@ export function App() {
   const { track, showError } = attachments;
   const [settings, setSettings] = useState<SavedSettings>(loadSettings);
   const [panel, setPanel] = useState<Panel>(null);
+  const [view, setView] = useState<"chat" | "benchmarks">("chat");
   const [appInfo, setAppInfo] = useState<AppInfo | null>(null);
   const [capture, setCapture] = useState<ScreenCapture | "starting" | null>(null);
   const searchRef = useRef<HTMLInputElement>(null);
@@ -144,12 +146,23 @@ export function App() {
 
   const openConversation = useCallback(
     (id: number) => {
+      setView("chat");
       void controller.open(id);
     },
     [controller],
   );
 
+  // A benchmark item opened as a conversation is new history.
+  const openFromBenchmark = useCallback(
+    (id: number) => {
+      history.refresh();
+      openConversation(id);
+    },
+    [history, openConversation],
+  );
+
   const newConversation = useCallback(() => {
+    setView("chat");
     controller.newConversation();
     composerRef.current?.focus();
   }, [controller]);
@@ -179,19 +192,27 @@ export function App() {
           modelLoading={model.loadingSince !== null}
           downloading={downloadingLabel(downloads.states)}
           theme={theme}
+          view={view}
+          onToggleView={() => setView((v) => (v === "chat" ? "benchmarks" : "chat"))}
           onModel={() => setPanel("model")}
           onSettings={() => setPanel("settings")}
           onToggleTheme={toggleTheme}
         />
-        <ConversationView />
-        <Composer
-          ref={composerRef}
-          attachments={attachments}
-          generating={generating}
-          capturing={capture !== null}
-          onSend={send}
-          onCapture={startCapture}
-        />
+        {view === "benchmarks" ? (
+          <BenchmarksView engineReady={Boolean(model.info)} onOpenConversation={openFromBenchmark} />
+        ) : (
+          <>
+            <ConversationView />
+            <Composer
+              ref={composerRef}
+              attachments={attachments}
+              generating={generating}
+              capturing={capture !== null}
+              onSend={send}
+              onCapture={startCapture}
+            />
+          </>
+        )}
       </main>
       {panel === "model" && <ModelPanel model={model} downloads={downloads} onClose={() => setPanel(null)} />}
       {panel === "settings" && (

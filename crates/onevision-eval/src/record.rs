@@ -61,6 +61,39 @@ pub struct Prediction {
     pub attempts: u32,
 }
 
+/// What an output folder's predictions.jsonl holds, latest line per index, in the order the
+/// items first finished; read only (a line cut short is skipped, not removed).
+pub fn read_predictions(dir: &Path) -> Result<Vec<Prediction>> {
+    let path = dir.join("predictions.jsonl");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(EvalError::read(&path, e)),
+    };
+    let mut order: Vec<String> = Vec::new();
+    let mut latest: HashMap<String, Prediction> = HashMap::new();
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        if !line.ends_with('\n') {
+            break;
+        }
+        let p: Prediction = serde_json::from_str(line).map_err(|e| EvalError::Layout {
+            path: path.clone(),
+            reason: format!(
+                "line {} is not a prediction this version wrote ({e})",
+                n + 1
+            ),
+        })?;
+        if !latest.contains_key(&p.index) {
+            order.push(p.index.clone());
+        }
+        latest.insert(p.index.clone(), p);
+    }
+    Ok(order
+        .into_iter()
+        .filter_map(|i| latest.remove(&i))
+        .collect())
+}
+
 /// The predictions file of one output folder.
 pub struct Predictions {
     path: PathBuf,
@@ -189,6 +222,12 @@ mod tests {
         assert!(earlier["2"].correct, "the latest line for an index wins");
         let lines = std::fs::read_to_string(&path).unwrap();
         assert_eq!(lines.lines().count(), 3);
+        let read = read_predictions(dir.path()).unwrap();
+        assert_eq!(
+            read.iter().map(|p| p.index.as_str()).collect::<Vec<_>>(),
+            ["1", "2"]
+        );
+        assert!(read[1].correct);
         assert!(lines
             .lines()
             .all(|l| serde_json::from_str::<Prediction>(l).is_ok()));

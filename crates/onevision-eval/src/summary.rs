@@ -1,7 +1,7 @@
 //! Accuracy by stage, subject and every other grouping column: `summary.json` (DESIGN.md §4's
 //! contract) and `summary.md` (the table a person reads).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -74,9 +74,9 @@ pub struct Summary {
     pub stage_column: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject_column: Option<String>,
-    /// Values of each grouped column in the order the file first gives them.
-    #[serde(skip)]
-    pub order: HashMap<String, Vec<String>>,
+    /// Values of each grouped column in the order the file first gives them (`by` is sorted by
+    /// name).
+    pub order: BTreeMap<String, Vec<String>>,
     #[serde(skip)]
     crosstab: BTreeMap<(String, String), Tally>,
     pub run: RunInfo,
@@ -111,7 +111,7 @@ pub fn summarise(
     sorted.sort_by_key(|p| p.line);
     let mut overall = Tally::default();
     let mut columns: BTreeMap<String, BTreeMap<String, Tally>> = BTreeMap::new();
-    let mut order: HashMap<String, Vec<String>> = HashMap::new();
+    let mut order: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut methods = BTreeMap::new();
     let mut failed = Vec::new();
     for p in &sorted {

@@ -37,6 +37,7 @@ const KNOWN_TABLES: &[&str] = &[
     "messages",
     "pictures",
     "message_pictures",
+    "eval_runs",
     "messages_fts",
     "messages_fts_data",
     "messages_fts_idx",
@@ -119,6 +120,7 @@ impl Store {
             }),
         };
         store.recover_interrupted().await?;
+        store.recover_eval_runs().await?;
         Ok(store)
     }
 

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::evals::EvalRunId;
 use crate::types::{ConversationId, MessageId};
 
 /// Everything the store can refuse or fail at.
@@ -41,6 +42,12 @@ pub enum StoreError {
 
     #[error("message {0} does not exist")]
     MessageNotFound(MessageId),
+
+    #[error("evaluation run {0} does not exist")]
+    EvalRunNotFound(EvalRunId),
+
+    #[error("evaluation run {id} has the unknown status {status:?}")]
+    EvalRunStatus { id: EvalRunId, status: String },
 
     /// The bytes given as a picture are not an image this build can read.
     #[error("{origin} is not a picture OneVision can read: {reason}")]

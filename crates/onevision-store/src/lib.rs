@@ -9,6 +9,7 @@ mod clock;
 mod conversations;
 mod db;
 mod error;
+mod evals;
 pub mod export;
 mod import;
 mod messages;
@@ -22,6 +23,7 @@ mod types;
 pub use conversations::Created;
 pub use db::{Store, DB_FILE_NAME, MIGRATOR};
 pub use error::{Result, StoreError};
+pub use evals::{EvalRun, EvalRunId, EvalStatus};
 pub use export::{
     render_markdown, ConversationExport, ExportedMessage, ExportedPicture, EXPORT_FORMAT,
     EXPORT_VERSION,

@@ -51,6 +51,7 @@ async fn a_new_path_is_created_with_the_whole_schema_in_wal_mode() {
         [
             "_sqlx_migrations",
             "conversations",
+            "eval_runs",
             "message_pictures",
             "messages",
             "messages_fts",

@@ -4,6 +4,7 @@
 
 pub mod ask;
 pub mod download;
+pub mod eval;
 pub mod history;
 pub mod machine;
 pub mod model;

@@ -12,6 +12,12 @@ import type {
   ConversationSummary,
   DownloadOutcome,
   DownloadProgress,
+  EvalEvent,
+  EvalItem,
+  EvalRequest,
+  EvalRun,
+  EvalRunDetail,
+  EvalStarted,
   LoadRequest,
   MachineModels,
   ModelInfo,
@@ -148,4 +154,40 @@ export function importConversation(): Promise<number | null> {
 
 export function openLink(url: string): Promise<void> {
   return invoke<void>("open_link", { url });
+}
+
+export function pickBenchmark(): Promise<string | null> {
+  return invoke<string | null>("pick_benchmark");
+}
+
+/** Starts a benchmark run on the engine in use; its progress comes to `onEvent`. */
+export function startEval(request: EvalRequest, onEvent: (event: EvalEvent) => void): Promise<EvalStarted> {
+  const channel = new Channel<EvalEvent>();
+  channel.onmessage = onEvent;
+  return invoke<EvalStarted>("start_eval", { request, channel });
+}
+
+export function stopEval(): Promise<boolean> {
+  return invoke<boolean>("stop_eval");
+}
+
+export function listEvalRuns(): Promise<EvalRun[]> {
+  return invoke<EvalRun[]>("list_eval_runs");
+}
+
+export function getEvalRun(id: number): Promise<EvalRunDetail> {
+  return invoke<EvalRunDetail>("get_eval_run", { id });
+}
+
+export function getEvalItem(id: number, index: string): Promise<EvalItem> {
+  return invoke<EvalItem>("get_eval_item", { id, index });
+}
+
+/** Saves the item as a conversation; its id. */
+export function openEvalItem(id: number, index: string): Promise<number> {
+  return invoke<number>("open_eval_item", { id, index });
+}
+
+export function deleteEvalRun(id: number): Promise<void> {
+  return invoke<void>("delete_eval_run", { id });
 }

@@ -293,3 +293,88 @@ export interface AppInfo {
   /** Set when the history database could not be opened; the app still runs, without history. */
   history_error: string | null;
 }
+
+// ---- Benchmarks (src-tauri/src/commands/eval.rs) ----
+
+export type EvalMethod = "rules" | "judge" | "unscored" | "failed";
+export type EvalStatus = "running" | "complete" | "stopped" | "failed";
+
+export interface EvalRequest {
+  data: string;
+  limit: number | null;
+}
+
+export interface EvalStarted {
+  run_id: number;
+  total: number;
+}
+
+export interface EvalItemRow {
+  index: string;
+  line: number;
+  groups: Record<string, string>;
+  gold: string;
+  extracted: string | null;
+  correct: boolean;
+  method: EvalMethod;
+  error: string | null;
+  seconds: number;
+  completion_tokens: number;
+}
+
+export interface Tally {
+  correct: number;
+  total: number;
+  accuracy: number;
+}
+
+/** summary.json (DESIGN.md §4's `eval` contract). */
+export interface EvalSummary {
+  overall: Tally;
+  by: Record<string, Record<string, Tally>>;
+  failed: string[];
+  methods: Record<string, number>;
+  /** Each grouping column's values in the file's order (`by` is sorted by name). */
+  order: Record<string, string[]>;
+  stage_column?: string;
+  subject_column?: string;
+  run: { data: string; model: string; endpoint?: string; preset: string; asked: number; seconds: number };
+  items_per_hour?: number;
+}
+
+export type EvalEvent =
+  | { kind: "started"; total: number; answered_before: number }
+  | { kind: "item"; item: EvalItemRow; done: number; correct: number }
+  | { kind: "notice"; message: string; done: number | null }
+  | { kind: "done"; run_id: number; status: EvalStatus; summary: EvalSummary }
+  | { kind: "failed"; message: string };
+
+export interface EvalRun {
+  id: number;
+  created_at: number;
+  updated_at: number;
+  data_path: string;
+  model: string;
+  out_dir: string;
+  status: EvalStatus;
+  /** summary.json's text. */
+  summary: string | null;
+  error: string | null;
+}
+
+export interface EvalRunDetail {
+  run: EvalRun;
+  summary: EvalSummary | null;
+  items: EvalItemRow[];
+}
+
+export interface EvalItem {
+  row: EvalItemRow;
+  question: string;
+  options: [string, string][];
+  /** PNG data URLs. */
+  pictures: string[];
+  reply: string;
+  judge_reply: string | null;
+  data_error: string | null;
+}

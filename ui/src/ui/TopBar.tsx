@@ -8,6 +8,9 @@ export interface TopBarProps {
   /** "Downloading 34%" while a model downloads, so it shows with the model panel closed. */
   downloading: string | null;
   theme: Theme;
+  /** Which view the main area shows. */
+  view: "chat" | "benchmarks";
+  onToggleView: () => void;
   onModel: () => void;
   onSettings: () => void;
   onToggleTheme: () => void;
@@ -22,6 +25,8 @@ export function TopBar({
   modelLoading,
   downloading,
   theme,
+  view,
+  onToggleView,
   onModel,
   onSettings,
   onToggleTheme,
@@ -55,6 +60,15 @@ export function TopBar({
             {downloading}
           </button>
         )}
+        <button
+          type="button"
+          className="button"
+          data-testid="benchmarks-button"
+          aria-pressed={view === "benchmarks"}
+          onClick={onToggleView}
+        >
+          {view === "benchmarks" ? "Chat" : "Benchmarks"}
+        </button>
         <button type="button" className="button" data-testid="model-button" onClick={onModel}>
           Model
         </button>

@@ -98,6 +98,14 @@ impl Dataset {
         self.rows
     }
 
+    /// The item with this index, read from the file again (pictures included).
+    pub fn find(&self, index: &str) -> Result<Option<Item>> {
+        Ok(self
+            .items()?
+            .filter_map(|r| r.ok())
+            .find(|i| i.index == index))
+    }
+
     /// The rows in file order, each an item or the reason it is not one.
     pub fn items(&self) -> Result<Rows> {
         let base = self
