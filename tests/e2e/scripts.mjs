@@ -1,7 +1,7 @@
 // The two scripted checkpoints of the end-to-end test: one thinks and answers with math, one
 // thinks briefly and then answers forever (for streaming and stop). prepare.mjs writes them.
-// Each token of a script can be used once (the model is a bigram table); the wording avoids
-// repeats the writer cannot re-spell, such as a second newline after a tag or a repeated digit.
+// The model predicts each token from the six before it, so any token may repeat as long as no
+// six tokens in a row are followed once by one token and once by another (the writer says so).
 
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,8 +11,9 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const ANSWER_MODEL = {
   name: "scripted-answer",
   text:
-    "<think>\nThe legs are three and four, so by Pythagoras the square of c equals nine plus sixteen.</think>" +
-    "<answer>The hypotenuse is $c = \\sqrt{9+16}=5$.</answer>",
+    "<think>\nThe legs are 3 and 4, so by Pythagoras $c^2 = 3^2 + 4^2 = 9 + 16 = 25$.\n" +
+    "The area is $\\frac{1}{2} \\cdot 3 \\cdot 4 = 6$, a check for later.</think>" +
+    "<answer>The hypotenuse is $c = \\sqrt{9+16} = 5$.\n\n\\boxed{5}</answer>",
 };
 
 export const LOOP_MODEL = {

@@ -1,12 +1,20 @@
 //! Writes a tiny Qwen2.5-VL checkpoint that, decoding greedily, says a fixed script: the model
-//! behind the desktop app's end-to-end test, which needs an answer it can recognise (thinking,
-//! then an answer with math) from a real checkpoint run by the real engine.
+//! behind the desktop app's end-to-end test and the evaluation tests, which need a recognisable
+//! answer (thinking, then an answer with math) from a real checkpoint run by the real engine.
 //!
-//! How: every layer's output projections are zero, so the last hidden state is the current
-//! token's embedding and the model is a bigram table. Each script token gets its own unit
-//! vector as embedding, and the output row of the token that must follow it is that same
-//! vector. A script token may appear only once; a repeated token is re-spelled (alone or joined
-//! with the pieces after it) as unused vocabulary pieces, which decode to the same text.
+//! How: the model predicts the next token from the last CONTEXT tokens. The residual stream holds
+//! the current token's code in its first block. Each of CONTEXT - 1 decoder layers has one
+//! attention head, whose queries and keys are biases alone, that looks back exactly one position
+//! (its score depends on the distance only, through RoPE: a slow rotation falling with distance
+//! plus a fast one that favours distance 1 over 0); layer l copies the previous position's block
+//! l - 1 into block l, so after them block b holds the token b positions back. In the last layer
+//! each MLP unit fires for one context of the script and writes the code of the token that
+//! follows it, which the tied output embeddings read out. So a script may repeat any token
+//! (digits, `\boxed`, newlines) as long as no CONTEXT tokens in a row are followed once by one
+//! token and once by another, and may run to thousands of tokens. Codes are one-hot while the
+//! script has at most CODE distinct tokens, then Hadamard rows, then random signs; every step is
+//! simulated here with the written (bf16) weights before anything is written, so a script the
+//! construction cannot carry is refused rather than mis-spoken.
 //!
 //! ```text
 //! cargo run -p onevision-engine --example scripted_model -- \
@@ -15,7 +23,7 @@
 //! With `--loop`, the loop text follows the script and then repeats forever (until the token
 //! budget or a stop), for testing a long generation; without it the script ends the turn.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -24,16 +32,32 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use tokenizers::Tokenizer;
 
-const HIDDEN: usize = 64;
-const HEADS: usize = 4;
-const KV_HEADS: usize = 1;
-const INTERMEDIATE: usize = 64;
+/// Tokens the next one is predicted from: the current one and CONTEXT - 1 before it.
+const CONTEXT: usize = 6;
+const CODE: usize = 64;
+/// Residual width: CONTEXT blocks of CODE (the token 0, 1, … positions back), a constant 1 and
+/// one unused dimension (RoPE wants an even head width).
+const HIDDEN: usize = CONTEXT * CODE + 2;
+const ONE: usize = CONTEXT * CODE;
+/// Positions (prompt and answer together) over which the look-back head stays exact.
+const MAX_POSITIONS: usize = 16_384;
+/// Attention score lost per position of distance near the query, by the slow rotation.
+const RECENCY_STEP: f64 = 30.0;
+/// Its frequency (radians per position): slow enough that the score keeps falling over
+/// MAX_POSITIONS.
+const RECENCY_FREQ: f64 = 1.5e-4;
+/// Amplitude and phase of the fast rotation (1 radian per position), which peaks near
+/// distance 1 so the head prefers the previous token to the current one.
+const PREVIOUS_BONUS: f64 = 100.0;
+const PREVIOUS_PHASE: f64 = 1.2;
+/// An MLP unit's pre-activation when all of its tokens match (minus as much when one does not).
+const UNIT_GATE: f64 = 20.0;
+/// The final norm's gain, which sets the gap between the scripted token's logit and the rest.
+const OUTPUT_GAIN: f32 = 2.0;
+const RMS_EPS: f64 = 1e-6;
 const VISION_HIDDEN: usize = 64;
 const VISION_INTERMEDIATE: usize = 96;
 const VISION_DEPTH: usize = 2;
-/// Logit of the scripted next token (others are 0) after the final norm scales the one-hot
-/// hidden state to unit RMS.
-const SCRIPT_LOGIT_SCALE: f32 = 10.0;
 
 struct Args {
     tokenizer_from: PathBuf,
@@ -63,66 +87,89 @@ fn args() -> Result<Args> {
     })
 }
 
-/// Token ids that decode to `text`, none of them in `used` (which they are added to).
-fn spell(tok: &Tokenizer, text: &str, used: &mut HashSet<u32>) -> Result<Vec<u32>> {
-    let enc = tok
+fn encode(tok: &Tokenizer, text: &str) -> Result<Vec<u32>> {
+    Ok(tok
         .encode(text, false)
-        .map_err(|e| anyhow::anyhow!("cannot tokenize {text:?}: {e}"))?;
-    let pieces = enc
+        .map_err(|e| anyhow::anyhow!("cannot tokenize {text:?}: {e}"))?
         .get_ids()
+        .to_vec())
+}
+
+/// CONTEXT tokens in a row, oldest first (`None`: any token, for the question's end before the
+/// chat template's fixed hand-over), and the token that follows them.
+type Window = [Option<u32>; CONTEXT];
+type Step = (Window, u32);
+
+fn spelled(tok: &Tokenizer, ids: &[Option<u32>]) -> String {
+    let ids: Vec<u32> = ids.iter().flatten().copied().collect();
+    tok.decode(&ids, false).unwrap_or_default()
+}
+
+/// What follows each context of the sequence the model must say.
+fn transitions(tok: &Tokenizer, seq: &[Option<u32>], end: Option<u32>) -> Result<Vec<Step>> {
+    let mut next: Vec<Step> = Vec::new();
+    let mut seen: HashMap<Window, u32> = HashMap::new();
+    let window = |w: &[Option<u32>]| -> Window { w.try_into().expect("CONTEXT tokens") };
+    let follows = seq
+        .windows(CONTEXT + 1)
+        .filter_map(|w| Some((window(&w[..CONTEXT]), w[CONTEXT]?)));
+    let last = end.map(|e| (window(&seq[seq.len() - CONTEXT..]), e));
+    for (context, to) in follows.chain(last) {
+        match seen.get(&context) {
+            Some(&was) if was != to => {
+                let piece = |ids: &[u32]| tok.decode(ids, false).unwrap_or_default();
+                let context = spelled(tok, &context);
+                bail!(
+                    "the script says {:?} twice, followed once by {:?} and once by {:?}; \
+                     this model predicts from the last {CONTEXT} tokens, so reword one of them",
+                    context,
+                    piece(&[was]),
+                    piece(&[to])
+                );
+            }
+            Some(_) => {}
+            None => {
+                seen.insert(context, to);
+                next.push((context, to));
+            }
+        }
+    }
+    Ok(next)
+}
+
+/// A unit-length code per token: the first CODE one-hot, the next CODE rows of a Hadamard
+/// matrix (every two of these 2 * CODE codes overlap by at most 1/sqrt(CODE)), any more random
+/// signs drawn from `seed`.
+fn codes(tokens: &[u32], seed: u64) -> HashMap<u32, Vec<f32>> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let scale = 1.0 / (CODE as f32).sqrt();
+    tokens
         .iter()
-        .map(|&id| tok.id_to_token(id))
-        .collect::<Option<Vec<_>>>()
-        .context("a token without a piece")?;
-    let mut out = Vec::new();
-    let mut i = 0;
-    'pieces: while i < pieces.len() {
-        // The piece as it is, else joined with up to two of the pieces after it, spelled again
-        // as one, two or three vocabulary pieces nobody has used yet.
-        for span in 1..=3.min(pieces.len() - i) {
-            let joined = pieces[i..i + span].concat();
-            if let Some(ids) = respell(tok, &joined, used) {
-                used.extend(&ids);
-                out.extend(ids);
-                i += span;
-                continue 'pieces;
-            }
-        }
-        bail!(
-            "the piece {:?} of {text:?} repeats and cannot be re-spelled; reword the script",
-            pieces[i]
-        );
-    }
-    Ok(out)
+        .enumerate()
+        .map(|(n, &t)| {
+            let code = if n < CODE {
+                (0..CODE).map(|i| if i == n { 1.0 } else { 0.0 }).collect()
+            } else if n < 2 * CODE {
+                // Sylvester's construction: entry (r, c) is (-1)^popcount(r & c).
+                let r = n - CODE;
+                (0..CODE)
+                    .map(|c| {
+                        if (r & c).count_ones() % 2 == 0 {
+                            scale
+                        } else {
+                            -scale
+                        }
+                    })
+                    .collect()
+            } else {
+                (0..CODE)
+                    .map(|_| if rng.random_bool(0.5) { scale } else { -scale })
+                    .collect()
+            };
+            (t, code)
+        })
+        .collect()
 }
-
-/// `piece` (byte-level form) as at most three unused vocabulary pieces, whole pieces first.
-fn respell(tok: &Tokenizer, piece: &str, used: &HashSet<u32>) -> Option<Vec<u32>> {
-    let free = |s: &str| tok.token_to_id(s).filter(|id| !used.contains(id));
-    if let Some(id) = free(piece) {
-        return Some(vec![id]);
-    }
-    let cuts: Vec<usize> = piece.char_indices().skip(1).map(|(i, _)| i).collect();
-    for &k in &cuts {
-        if let (Some(a), Some(b)) = (free(&piece[..k]), free(&piece[k..])) {
-            if a != b {
-                return Some(vec![a, b]);
-            }
-        }
-    }
-    for (n, &k1) in cuts.iter().enumerate() {
-        for &k2 in &cuts[n + 1..] {
-            let parts = [&piece[..k1], &piece[k1..k2], &piece[k2..]];
-            if let [Some(a), Some(b), Some(c)] = parts.map(free) {
-                if a != b && b != c && a != c {
-                    return Some(vec![a, b, c]);
-                }
-            }
-        }
-    }
-    None
-}
-
 fn bf16_bits(x: f32) -> u16 {
     // Round to nearest even, as torch does.
     let bits = x.to_bits();
@@ -179,108 +226,346 @@ impl Tensors {
     }
 }
 
+fn bf16_round(x: f32) -> f32 {
+    f32::from_bits((bf16_bits(x) as u32) << 16)
+}
+
+fn rms_norm(x: &[f32], gain: f32) -> Vec<f32> {
+    let ms = x.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / x.len() as f64;
+    let k = (1.0 / (ms + RMS_EPS).sqrt()) as f32;
+    x.iter().map(|&v| v * k * gain).collect()
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn silu(x: f32) -> f32 {
+    x / (1.0 + (-x).exp())
+}
+
+fn rope_theta() -> f64 {
+    // The lowest RoPE frequency, base^(-(d-2)/d), is the slow rotation's.
+    RECENCY_FREQ.powf(-(HIDDEN as f64) / (HIDDEN as f64 - 2.0))
+}
+
+/// The decoder as written (every value rounded to bf16), and what it says.
+struct Decoder {
+    units: usize,
+    embed: BTreeMap<u32, Vec<f32>>,
+    q_bias: Vec<f32>,
+    k_bias: Vec<f32>,
+    /// Per look-back layer (1..CONTEXT): the factor that moves the normed block l - 1 of the
+    /// previous position to block l at unit length.
+    copy: Vec<f32>,
+    /// The last layer's MLP, `units` x HIDDEN (gate, up) and HIDDEN x `units` (down).
+    gate: Vec<f32>,
+    up: Vec<f32>,
+    down: Vec<f32>,
+    final_gain: f32,
+}
+
+impl Decoder {
+    fn new(codes: &HashMap<u32, Vec<f32>>, next: &[Step]) -> Decoder {
+        let d = HIDDEN;
+        let r = bf16_round;
+        let embed = codes
+            .iter()
+            .map(|(&t, code)| {
+                let mut row = vec![0f32; d];
+                row[..CODE].copy_from_slice(code);
+                row[ONE] = 1.0;
+                (t, row.into_iter().map(r).collect())
+            })
+            .collect();
+        // Queries and keys are constant: the score depends on the distance alone. Pair j of the
+        // head's dimensions is (j, j + d/2); the last pair turns slowest, the first at 1 rad.
+        let half = d / 2;
+        let sqrt_d = (d as f64).sqrt();
+        let slow = (RECENCY_STEP / RECENCY_FREQ * sqrt_d).sqrt();
+        let fast = (PREVIOUS_BONUS * sqrt_d).sqrt();
+        let (mut q_bias, mut k_bias) = (vec![0f32; d], vec![0f32; d]);
+        // q at 90 degrees to k: the slow pair contributes -A^2 sin(distance * freq).
+        q_bias[d - 1] = slow as f32;
+        k_bias[half - 1] = slow as f32;
+        // q at -PREVIOUS_PHASE to k: B^2 cos(distance - PREVIOUS_PHASE).
+        q_bias[0] = (fast * PREVIOUS_PHASE.cos()) as f32;
+        q_bias[half] = (-fast * PREVIOUS_PHASE.sin()) as f32;
+        k_bias[0] = fast as f32;
+        // Layer l's input holds l unit blocks and the constant, so its norm scales by
+        // sqrt(d / (l + 1)).
+        let copy = (1..CONTEXT)
+            .map(|l| r(((l + 1) as f64 / d as f64).sqrt() as f32))
+            .collect();
+        // The last layer's MLP reads CONTEXT unit blocks and the constant.
+        let norm_scale = (d as f64 / (CONTEXT + 1) as f64).sqrt();
+        let g = (2.0 * UNIT_GATE / norm_scale) as f32;
+        let units = next.len();
+        let (mut gate, mut up, mut down) = (
+            vec![0f32; units * d],
+            vec![0f32; units * d],
+            vec![0f32; d * units],
+        );
+        for (u, (context, to)) in next.iter().enumerate() {
+            let row = &mut gate[u * d..][..d];
+            for (back, token) in context.iter().rev().enumerate() {
+                let Some(token) = token else { continue };
+                for (i, c) in codes[token].iter().enumerate() {
+                    row[back * CODE + i] = g * c;
+                }
+            }
+            // Fires only when every known block matches (each match adds 1 to the sum).
+            let known = context.iter().flatten().count();
+            row[ONE] = -(known as f32 - 0.5) * g;
+            up[u * d + ONE] = (1.0 / norm_scale) as f32;
+            for (i, c) in codes[to].iter().enumerate() {
+                down[i * units + u] = *c;
+            }
+        }
+        let round = |v: Vec<f32>| v.into_iter().map(r).collect::<Vec<_>>();
+        Decoder {
+            units,
+            embed,
+            q_bias: round(q_bias),
+            k_bias: round(k_bias),
+            copy,
+            gate: round(gate),
+            up: round(up),
+            down: round(down),
+            final_gain: r(OUTPUT_GAIN),
+        }
+    }
+
+    /// How far the look-back head's score at distance 1 stands above its best elsewhere, over
+    /// every distance up to MAX_POSITIONS, with the RoPE frequencies the engine computes.
+    fn look_back_margin(&self) -> f64 {
+        let d = HIDDEN;
+        let half = d / 2;
+        let base = rope_theta();
+        let freqs: Vec<f64> = (0..half)
+            .map(|j| (1.0 / base.powf(2.0 * j as f64 / d as f64)) as f32 as f64)
+            .collect();
+        let score = |dist: usize| -> f64 {
+            let mut s = 0.0;
+            for (j, f) in freqs.iter().enumerate() {
+                let (q1, q2) = (self.q_bias[j] as f64, self.q_bias[j + half] as f64);
+                let (k1, k2) = (self.k_bias[j] as f64, self.k_bias[j + half] as f64);
+                let a = dist as f64 * f;
+                s += (q1 * k1 + q2 * k2) * a.cos() + (q1 * k2 - q2 * k1) * a.sin();
+            }
+            s / (d as f64).sqrt()
+        };
+        let best_elsewhere = (0..MAX_POSITIONS)
+            .filter(|&dist| dist != 1)
+            .map(score)
+            .fold(f64::NEG_INFINITY, f64::max);
+        score(1) - best_elsewhere
+    }
+
+    /// Logits of every script token after `context` (all other tokens' are 0), taking the
+    /// look-back heads as exact (their margin is checked apart).
+    fn logits(&self, context: &Window) -> Vec<(u32, f32)> {
+        // The stream at each position of the context, oldest first, layer by layer; a layer
+        // leaves out the oldest position, whose previous one is outside the context. A token
+        // left open is taken as one outside the script (a zero embedding).
+        let mut stream: Vec<Vec<f32>> = context
+            .iter()
+            .map(|t| t.map_or_else(|| vec![0f32; HIDDEN], |t| self.embed[&t].clone()))
+            .collect();
+        for (l, &copy) in (1..CONTEXT).zip(&self.copy) {
+            stream = stream
+                .windows(2)
+                .map(|w| {
+                    let looked = rms_norm(&w[0], 1.0);
+                    let mut h = w[1].clone();
+                    for i in 0..CODE {
+                        h[l * CODE + i] += copy * looked[(l - 1) * CODE + i];
+                    }
+                    h
+                })
+                .collect();
+        }
+        let h = &stream[0];
+        let n = rms_norm(h, 1.0);
+        let act: Vec<f32> = (0..self.units)
+            .map(|u| {
+                let (g, up) = (
+                    &self.gate[u * HIDDEN..][..HIDDEN],
+                    &self.up[u * HIDDEN..][..HIDDEN],
+                );
+                silu(dot(g, &n)) * dot(up, &n)
+            })
+            .collect();
+        let mut out = h.clone();
+        for (i, o) in out.iter_mut().enumerate().take(CODE) {
+            *o += dot(&self.down[i * self.units..][..self.units], &act);
+        }
+        let n = rms_norm(&out, self.final_gain);
+        self.embed
+            .iter()
+            .map(|(&t, row)| (t, dot(row, &n)))
+            .collect()
+    }
+
+    /// The first step whose scripted token would not win greedy decoding by `margin`.
+    fn misspoken(&self, next: &[Step], margin: f32) -> Option<usize> {
+        next.iter().position(|(context, to)| {
+            let logits = self.logits(context);
+            let want = logits.iter().find(|(t, _)| t == to).map_or(0.0, |l| l.1);
+            // Tokens outside the script have no code and a logit of 0.
+            let rival = logits
+                .iter()
+                .filter(|(t, _)| t != to)
+                .map(|l| l.1)
+                .fold(0f32, f32::max);
+            want - rival < margin
+        })
+    }
+}
+/// The scripted token must beat every other by this many logits at every step.
+const LOGIT_MARGIN: f32 = 4.0;
+/// The look-back head's score at distance 1 must beat every other distance by this much.
+const LOOK_BACK_MARGIN: f64 = 15.0;
+
 fn main() -> Result<()> {
     let a = args()?;
     let tok = Tokenizer::from_file(a.tokenizer_from.join("tokenizer.json"))
         .map_err(|e| anyhow::anyhow!("cannot read the tokenizer: {e}"))?;
     let special = |s: &str| tok.token_to_id(s).with_context(|| format!("no {s} token"));
     let im_end = special("<|im_end|>")?;
-    let prompt_end = tok
-        .encode("<|im_start|>assistant\n", false)
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .get_ids()
-        .last()
-        .copied()
-        .context("empty generation prompt")?;
-
-    let mut used = HashSet::from([prompt_end, im_end]);
-    let script = spell(&tok, &a.text, &mut used)?;
+    // The answer follows the chat template's hand-over to the assistant, whose last tokens are
+    // the first context.
+    let prompt = encode(&tok, "<|im_end|>\n<|im_start|>assistant\n")?;
+    let script = encode(&tok, &a.text)?;
     let looped = match &a.looped {
-        Some(t) => spell(&tok, t, &mut used)?,
+        Some(t) => encode(&tok, t)?,
         None => Vec::new(),
     };
-    // The chain of (token, the token after it).
-    let mut chain = vec![prompt_end];
-    chain.extend(&script);
-    chain.extend(&looped);
-    let mut next: Vec<(u32, u32)> = chain.windows(2).map(|w| (w[0], w[1])).collect();
-    let last = *chain.last().context("empty script")?;
-    next.push((last, looped.first().copied().unwrap_or(im_end)));
-    if chain.len() > HIDDEN {
+    // The question's last tokens, before the hand-over, are left open.
+    let mut seq: Vec<Option<u32>> = vec![None; CONTEXT.saturating_sub(prompt.len())];
+    seq.extend(
+        prompt[prompt.len().saturating_sub(CONTEXT)..]
+            .iter()
+            .map(|&t| Some(t)),
+    );
+    seq.extend(script.iter().map(|&t| Some(t)));
+    seq.extend(looped.iter().map(|&t| Some(t)));
+    // A loop's last contexts lead back to its start.
+    seq.extend(looped.iter().cycle().take(CONTEXT).map(|&t| Some(t)));
+    let next = transitions(&tok, &seq, looped.is_empty().then_some(im_end))?;
+    if seq.len() + 64 > MAX_POSITIONS {
         bail!(
-            "the script takes {} tokens; at most {} fit this model",
-            chain.len() - 1,
-            HIDDEN - 1
+            "the script takes {} tokens; at most {} fit this model with a prompt",
+            seq.len() - CONTEXT,
+            MAX_POSITIONS - 64 - CONTEXT
         );
     }
 
+    let mut tokens: Vec<u32> = seq.iter().flatten().copied().collect();
+    tokens.push(im_end);
+    tokens.sort_unstable();
+    tokens.dedup();
+    // One-hot codes are exact; random ones are tried with a few seeds before giving up.
+    let seeds = if tokens.len() <= CODE { 1 } else { 16 };
+    let mut chosen = None;
+    for seed in 0..seeds {
+        let decoder = Decoder::new(&codes(&tokens, 20261203 + seed), &next);
+        match decoder.misspoken(&next, LOGIT_MARGIN) {
+            None => {
+                chosen = Some(decoder);
+                break;
+            }
+            Some(step) if seed + 1 == seeds => {
+                let (context, to) = next[step];
+                bail!(
+                    "with {} distinct tokens the model would not say {:?} after {:?}; \
+                     use fewer distinct words",
+                    tokens.len(),
+                    tok.decode(&[to], false).unwrap_or_default(),
+                    spelled(&tok, &context)
+                );
+            }
+            Some(_) => {}
+        }
+    }
+    let decoder = chosen.context("no seed tried")?;
+    let look_back = decoder.look_back_margin();
+    if look_back < LOOK_BACK_MARGIN {
+        bail!("the look-back head's margin is {look_back:.1}, below {LOOK_BACK_MARGIN}");
+    }
+    write_checkpoint(&a, &decoder, im_end, special("<|endoftext|>")?)?;
+    println!(
+        "wrote {} ({} script tokens{}, {} contexts, {} distinct tokens)",
+        a.out.display(),
+        script.len(),
+        if looped.is_empty() {
+            String::new()
+        } else {
+            format!(", then {} looping", looped.len())
+        },
+        decoder.units,
+        tokens.len()
+    );
+    Ok(())
+}
+
+fn write_checkpoint(a: &Args, dec: &Decoder, im_end: u32, end_of_text: u32) -> Result<()> {
+    let d = HIDDEN;
     let vocab = 151_936usize;
     let mut rng = StdRng::seed_from_u64(20261122);
     let mut t = Tensors {
         entries: BTreeMap::new(),
     };
-    let mut embed: Vec<f32> = (0..vocab * HIDDEN)
-        .map(|_| rng.random_range(-0.04f32..0.04))
-        .collect();
-    let mut lm_head = vec![0f32; vocab * HIDDEN];
-    for (slot, &(from, to)) in next.iter().enumerate() {
-        let row = &mut embed[from as usize * HIDDEN..][..HIDDEN];
-        row.fill(0.0);
-        row[slot] = 1.0;
-        lm_head[to as usize * HIDDEN + slot] = SCRIPT_LOGIT_SCALE;
+    // Tokens outside the script embed to zero and so are never predicted.
+    let mut embed = vec![0f32; vocab * d];
+    for (&tok, row) in &dec.embed {
+        embed[tok as usize * d..][..d].copy_from_slice(row);
     }
-    t.add("model.embed_tokens.weight", &[vocab, HIDDEN], embed);
-    t.add("lm_head.weight", &[vocab, HIDDEN], lm_head);
-    t.fill("model.norm.weight", &[HIDDEN], 1.0);
-    let head_dim = HIDDEN / HEADS;
-    let kv = KV_HEADS * head_dim;
-    let p = "model.layers.0";
-    t.fill(&format!("{p}.input_layernorm.weight"), &[HIDDEN], 1.0);
-    t.fill(
-        &format!("{p}.post_attention_layernorm.weight"),
-        &[HIDDEN],
-        1.0,
-    );
-    t.random(
-        &mut rng,
-        &format!("{p}.self_attn.q_proj.weight"),
-        &[HIDDEN, HIDDEN],
-    );
-    t.random(&mut rng, &format!("{p}.self_attn.q_proj.bias"), &[HIDDEN]);
-    t.random(
-        &mut rng,
-        &format!("{p}.self_attn.k_proj.weight"),
-        &[kv, HIDDEN],
-    );
-    t.random(&mut rng, &format!("{p}.self_attn.k_proj.bias"), &[kv]);
-    t.random(
-        &mut rng,
-        &format!("{p}.self_attn.v_proj.weight"),
-        &[kv, HIDDEN],
-    );
-    t.random(&mut rng, &format!("{p}.self_attn.v_proj.bias"), &[kv]);
-    // Zero outputs keep the residual stream equal to the token's embedding.
-    t.fill(
-        &format!("{p}.self_attn.o_proj.weight"),
-        &[HIDDEN, HIDDEN],
-        0.0,
-    );
-    t.random(
-        &mut rng,
-        &format!("{p}.mlp.gate_proj.weight"),
-        &[INTERMEDIATE, HIDDEN],
-    );
-    t.random(
-        &mut rng,
-        &format!("{p}.mlp.up_proj.weight"),
-        &[INTERMEDIATE, HIDDEN],
-    );
-    t.fill(
-        &format!("{p}.mlp.down_proj.weight"),
-        &[HIDDEN, INTERMEDIATE],
-        0.0,
-    );
+    t.add("model.embed_tokens.weight", &[vocab, d], embed);
+    t.fill("model.norm.weight", &[d], dec.final_gain);
+    let u = dec.units;
+    for l in 1..CONTEXT {
+        let p = format!("model.layers.{}", l - 1);
+        t.fill(&format!("{p}.input_layernorm.weight"), &[d], 1.0);
+        t.fill(&format!("{p}.post_attention_layernorm.weight"), &[d], 1.0);
+        let attn = format!("{p}.self_attn");
+        t.fill(&format!("{attn}.q_proj.weight"), &[d, d], 0.0);
+        t.add(&format!("{attn}.q_proj.bias"), &[d], dec.q_bias.clone());
+        t.fill(&format!("{attn}.k_proj.weight"), &[d, d], 0.0);
+        t.add(&format!("{attn}.k_proj.bias"), &[d], dec.k_bias.clone());
+        let mut v_proj = vec![0f32; d * d];
+        for i in 0..CODE {
+            v_proj[(l * CODE + i) * d + (l - 1) * CODE + i] = dec.copy[l - 1];
+        }
+        t.add(&format!("{attn}.v_proj.weight"), &[d, d], v_proj);
+        t.fill(&format!("{attn}.v_proj.bias"), &[d], 0.0);
+        let mut o_proj = vec![0f32; d * d];
+        for i in 0..d {
+            o_proj[i * d + i] = 1.0;
+        }
+        t.add(&format!("{attn}.o_proj.weight"), &[d, d], o_proj);
+        let mlp = format!("{p}.mlp");
+        if l + 1 == CONTEXT {
+            t.add(
+                &format!("{mlp}.gate_proj.weight"),
+                &[u, d],
+                dec.gate.clone(),
+            );
+            t.add(&format!("{mlp}.up_proj.weight"), &[u, d], dec.up.clone());
+            t.add(
+                &format!("{mlp}.down_proj.weight"),
+                &[d, u],
+                dec.down.clone(),
+            );
+        } else {
+            t.fill(&format!("{mlp}.gate_proj.weight"), &[u, d], 0.0);
+            t.fill(&format!("{mlp}.up_proj.weight"), &[u, d], 0.0);
+            t.fill(&format!("{mlp}.down_proj.weight"), &[d, u], 0.0);
+        }
+    }
 
+    // The vision tower is random: pictures are read (and their cost paid) but do not steer
+    // the script.
     let (vh, vi) = (VISION_HIDDEN, VISION_INTERMEDIATE);
     t.random(
         &mut rng,
@@ -307,8 +592,8 @@ fn main() -> Result<()> {
     t.fill("visual.merger.ln_q.weight", &[vh], 1.0);
     t.random(&mut rng, "visual.merger.mlp.0.weight", &[4 * vh, 4 * vh]);
     t.random(&mut rng, "visual.merger.mlp.0.bias", &[4 * vh]);
-    t.random(&mut rng, "visual.merger.mlp.2.weight", &[HIDDEN, 4 * vh]);
-    t.random(&mut rng, "visual.merger.mlp.2.bias", &[HIDDEN]);
+    t.random(&mut rng, "visual.merger.mlp.2.weight", &[d, 4 * vh]);
+    t.random(&mut rng, "visual.merger.mlp.2.bias", &[d]);
 
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
@@ -326,20 +611,22 @@ fn main() -> Result<()> {
         &std::fs::read_to_string(a.tokenizer_from.join("config.json"))
             .context("cannot read config.json")?,
     )?;
-    config["hidden_size"] = json!(HIDDEN);
-    config["intermediate_size"] = json!(INTERMEDIATE);
-    config["num_hidden_layers"] = json!(1);
-    config["max_window_layers"] = json!(1);
-    config["num_attention_heads"] = json!(HEADS);
-    config["num_key_value_heads"] = json!(KV_HEADS);
-    config["tie_word_embeddings"] = json!(false);
-    config["rope_scaling"]["mrope_section"] = json!([2, 3, 3]);
-    config["max_position_embeddings"] = json!(32768);
+    config["hidden_size"] = json!(d);
+    config["intermediate_size"] = json!(u);
+    config["num_hidden_layers"] = json!(CONTEXT - 1);
+    config["max_window_layers"] = json!(CONTEXT - 1);
+    config["num_attention_heads"] = json!(1);
+    config["num_key_value_heads"] = json!(1);
+    config["tie_word_embeddings"] = json!(true);
+    config["rms_norm_eps"] = json!(RMS_EPS);
+    config["rope_theta"] = json!(rope_theta());
+    config["rope_scaling"]["mrope_section"] = json!([HIDDEN / 2 - 96, 48, 48]);
+    config["max_position_embeddings"] = json!(MAX_POSITIONS);
     config["vision_config"]["depth"] = json!(VISION_DEPTH);
     config["vision_config"]["fullatt_block_indexes"] = json!([1]);
     config["vision_config"]["hidden_size"] = json!(vh);
     config["vision_config"]["intermediate_size"] = json!(vi);
-    config["vision_config"]["out_hidden_size"] = json!(HIDDEN);
+    config["vision_config"]["out_hidden_size"] = json!(d);
     std::fs::write(
         a.out.join("config.json"),
         serde_json::to_string_pretty(&config)?,
@@ -348,18 +635,8 @@ fn main() -> Result<()> {
         a.out.join("generation_config.json"),
         serde_json::to_string_pretty(&json!({
             "do_sample": false,
-            "eos_token_id": [im_end, special("<|endoftext|>")?],
+            "eos_token_id": [im_end, end_of_text],
         }))?,
     )?;
-    println!(
-        "wrote {} ({} script tokens{})",
-        a.out.display(),
-        script.len(),
-        if looped.is_empty() {
-            String::new()
-        } else {
-            format!(", then {} looping", looped.len())
-        }
-    );
     Ok(())
 }
