@@ -7,6 +7,7 @@ const COMMANDS: &[&str] = &[
     "app_info",
     "model_info",
     "load_model",
+    "cancel_load",
     "pick_model_dir",
     "find_models",
     "download_model",

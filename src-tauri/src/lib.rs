@@ -83,6 +83,7 @@ pub fn main() -> ExitCode {
             commands::model::app_info,
             commands::model::model_info,
             commands::model::load_model,
+            commands::model::cancel_load,
             commands::model::pick_model_dir,
             commands::machine::find_models,
             commands::download::download_model,

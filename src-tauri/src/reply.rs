@@ -98,9 +98,24 @@ async fn record(
             save_error.get_or_insert_with(|| e.to_string());
         }
     };
+    // What is known before the end is kept as it comes, so a crash loses no counts: the tokens
+    // so far, and when thinking gave way to the answer.
+    let started = std::time::Instant::now();
+    let mut tokens_so_far: Option<u32> = None;
+    let mut thought = false;
+    let mut answering = false;
     let end = loop {
         match rx.recv().await {
+            Some(WorkerEvent::Stats(p)) => {
+                tokens_so_far = u32::try_from(p.generated_tokens).ok();
+                writer.note_progress(GenerationStats {
+                    generated_tokens: tokens_so_far,
+                    tokens_per_s: (p.decode_tokens_per_s > 0.0).then_some(p.decode_tokens_per_s),
+                    ..GenerationStats::default()
+                });
+            }
             Some(WorkerEvent::Think(d)) => {
+                thought = true;
                 let r = match writer.push_think(&d).await {
                     Ok(()) => writer.flush_if_due().await,
                     Err(e) => Err(e),
@@ -108,6 +123,14 @@ async fn record(
                 note(r);
             }
             Some(WorkerEvent::Answer(d)) => {
+                if thought && !answering {
+                    writer.note_progress(GenerationStats {
+                        think_ms: Some(started.elapsed().as_secs_f64() * 1e3),
+                        think_tokens: tokens_so_far,
+                        ..GenerationStats::default()
+                    });
+                }
+                answering = true;
                 let r = match writer.push_answer(&d).await {
                     Ok(()) => writer.flush_if_due().await,
                     Err(e) => Err(e),

@@ -30,6 +30,9 @@ pub struct AppState {
     engine: Mutex<Option<Arc<AppEngine>>>,
     running: Mutex<Option<Running>>,
     next_job: AtomicU64,
+    /// Counts model loads begun and cancelled: a load whose number is no longer the latest when
+    /// it finishes has been cancelled or overtaken, and its model is dropped.
+    loads: AtomicU64,
     pub attachments: Attachments,
     pub captures: Captures,
     pub downloads: Downloads,
@@ -53,6 +56,7 @@ impl AppState {
             engine: Mutex::new(None),
             running: Mutex::new(None),
             next_job: AtomicU64::new(1),
+            loads: AtomicU64::new(0),
             attachments: Attachments::default(),
             captures: Captures::default(),
             downloads: Downloads::default(),
@@ -84,6 +88,21 @@ impl AppState {
     /// the async threads (dropping a local model waits for its thread).
     pub fn replace_engine(&self, engine: Option<Arc<AppEngine>>) -> Option<Arc<AppEngine>> {
         std::mem::replace(&mut *lock(&self.engine), engine)
+    }
+
+    /// A model load begins; the number tells it later whether it is still wanted.
+    pub fn begin_load(&self) -> u64 {
+        self.loads.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// False once the load numbered `load` has been cancelled or a later one has begun.
+    pub fn load_wanted(&self, load: u64) -> bool {
+        self.loads.load(Ordering::SeqCst) == load
+    }
+
+    /// Whatever load is under way is no longer wanted.
+    pub fn cancel_load(&self) {
+        self.loads.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Reserves the one slot for an answer; refuses a second while the first is being written.

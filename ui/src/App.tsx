@@ -15,6 +15,7 @@ import * as commands from "./ipc/commands";
 import { errorText } from "./ipc/errors";
 import type { AppInfo, CaptureRegion, ScreenCapture } from "./ipc/types";
 import { ModelPanel } from "./model/ModelPanel";
+import { loadLastRequest, loadSource } from "./model/lastRequest";
 import { downloadingLabel } from "./model/downloadText";
 import { useDownloads } from "./model/useDownloads";
 import { useModel } from "./model/useModel";
@@ -58,14 +59,24 @@ export function App() {
     commands.appInfo().then(setAppInfo, (reason: unknown) => notify(errorText(reason)));
   }, []);
 
-  // First run: nothing loaded yet, so the model panel is where to start.
+  // Nothing loaded yet: the model panel is where to start. A model used before is loaded again
+  // by itself (the panel shows its progress and a Cancel) unless the student turned that off or
+  // last chose a server; once it is loaded the panel closes.
   const firstRunShown = useRef(false);
+  const [autoLoading, setAutoLoading] = useState(false);
+  const { load } = model;
   useEffect(() => {
-    if (model.info === null && !firstRunShown.current) {
-      firstRunShown.current = true;
-      setPanel("model");
-    }
-  }, [model.info]);
+    if (model.info !== null || firstRunShown.current) return;
+    firstRunShown.current = true;
+    setPanel("model");
+    const last = loadLastRequest();
+    if (!settings.load_last_model || last.dir === "" || loadSource() === "server") return;
+    setAutoLoading(true);
+    void load(last).then((loaded) => {
+      setAutoLoading(false);
+      if (loaded) setPanel((p) => (p === "model" ? null : p));
+    });
+  }, [model.info, settings.load_last_model, load]);
 
   const changeSettings = useCallback((next: SavedSettings) => {
     setSettings(next);
@@ -214,7 +225,12 @@ export function App() {
           </>
         )}
       </main>
-      {panel === "model" && <ModelPanel model={model} downloads={downloads} onClose={() => setPanel(null)} />}
+      {panel === "model" && <ModelPanel
+          model={model}
+          downloads={downloads}
+          autoLoading={autoLoading && model.loadingSince !== null}
+          onClose={() => setPanel(null)}
+        />}
       {panel === "settings" && (
         <SettingsPanel
           settings={settings}

@@ -10,7 +10,9 @@ use crate::types::{Conversation, ConversationId, ConversationSummary, MessageId,
 
 const SUMMARY_SELECT: &str = "SELECT c.id, c.title, c.model_id, c.pinned != 0 AS pinned, \
      c.created_at, c.updated_at, \
-     (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count \
+     (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count, \
+     EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.status = 'interrupted') \
+       AS interrupted \
      FROM conversations c";
 
 /// The result of starting a conversation.

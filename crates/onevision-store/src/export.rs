@@ -310,6 +310,7 @@ mod tests {
                 created_at: 86_400_000,
                 updated_at: 86_400_000,
                 message_count: 2,
+                interrupted: false,
             },
             messages: vec![question, reply],
         };

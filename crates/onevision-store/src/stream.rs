@@ -65,11 +65,32 @@ struct Pending {
     text: String,
     think: String,
     answer: String,
+    /// What is known so far of the statistics, written with the next batch, so a reply cut off
+    /// by a crash keeps its counts.
+    stats: Option<GenerationStats>,
 }
 
 impl Pending {
     fn is_empty(&self) -> bool {
-        self.text.is_empty() && self.think.is_empty() && self.answer.is_empty()
+        self.text.is_empty()
+            && self.think.is_empty()
+            && self.answer.is_empty()
+            && self.stats.is_none()
+    }
+}
+
+/// `later`'s known values over `earlier`'s.
+fn merged(earlier: &GenerationStats, later: &GenerationStats) -> GenerationStats {
+    GenerationStats {
+        prompt_tokens: later.prompt_tokens.or(earlier.prompt_tokens),
+        generated_tokens: later.generated_tokens.or(earlier.generated_tokens),
+        ttft_ms: later.ttft_ms.or(earlier.ttft_ms),
+        vision_ms: later.vision_ms.or(earlier.vision_ms),
+        prefill_ms: later.prefill_ms.or(earlier.prefill_ms),
+        decode_ms: later.decode_ms.or(earlier.decode_ms),
+        tokens_per_s: later.tokens_per_s.or(earlier.tokens_per_s),
+        think_ms: later.think_ms.or(earlier.think_ms),
+        think_tokens: later.think_tokens.or(earlier.think_tokens),
     }
 }
 
@@ -147,14 +168,27 @@ impl StreamWriter {
         Ok(true)
     }
 
-    /// Writes pending text now, in one statement (one transaction).
+    /// Records statistics known before the end (tokens so far, when thinking ended); they are
+    /// written with the next batch of text and kept if the reply never finishes.
+    pub fn note_progress(&mut self, stats: GenerationStats) {
+        let earlier = self.pending.stats.take().unwrap_or_default();
+        self.pending.stats = Some(merged(&earlier, &stats));
+    }
+
+    /// Writes pending text (and statistics) now, in one statement (one transaction).
     pub async fn flush(&mut self) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
+        let stats = self.pending.stats.clone().unwrap_or_default();
         let done = sqlx::query(
             "UPDATE messages
-             SET text = text || ?1, think = think || ?2, answer = answer || ?3, updated_at = ?4
+             SET text = text || ?1, think = think || ?2, answer = answer || ?3, updated_at = ?4,
+                 prompt_tokens = COALESCE(?7, prompt_tokens),
+                 generated_tokens = COALESCE(?8, generated_tokens),
+                 ttft_ms = COALESCE(?9, ttft_ms), decode_ms = COALESCE(?10, decode_ms),
+                 tokens_per_s = COALESCE(?11, tokens_per_s), think_ms = COALESCE(?12, think_ms),
+                 think_tokens = COALESCE(?13, think_tokens)
              WHERE id = ?5 AND status = 'streaming' AND stream_owner = ?6",
         )
         .bind(&self.pending.text)
@@ -163,6 +197,13 @@ impl StreamWriter {
         .bind(now_ms())
         .bind(self.message)
         .bind(self.store.owner_id())
+        .bind(stats.prompt_tokens)
+        .bind(stats.generated_tokens)
+        .bind(stats.ttft_ms)
+        .bind(stats.decode_ms)
+        .bind(stats.tokens_per_s)
+        .bind(stats.think_ms)
+        .bind(stats.think_tokens)
         .execute(self.store.pool())
         .await?;
         if done.rows_affected() == 0 {
@@ -189,7 +230,11 @@ impl StreamWriter {
             status,
             error.as_deref(),
             finish.final_answer.as_deref(),
-            &finish.stats,
+            // The end's statistics, what was noted on the way filling what the end does not know.
+            &merged(
+                &self.pending.stats.clone().unwrap_or_default(),
+                &finish.stats,
+            ),
         )
         .await?;
         // Only now: if the write failed, dropping `self` still tries to mark it interrupted.
@@ -220,7 +265,7 @@ impl Drop for StreamWriter {
                 MessageStatus::Interrupted,
                 None,
                 None,
-                &GenerationStats::default(),
+                &pending.stats.clone().unwrap_or_default(),
             )
             .await;
             if let Err(e) = result {
@@ -247,9 +292,12 @@ async fn write_end(
         "UPDATE messages
          SET text = text || ?1, think = think || ?2, answer = answer || ?3,
              status = ?4, error = ?5, final_answer = ?6, stream_owner = NULL,
-             prompt_tokens = ?7, generated_tokens = ?8, ttft_ms = ?9, vision_ms = ?10,
-             prefill_ms = ?11, decode_ms = ?12, tokens_per_s = ?13, updated_at = ?14,
-             think_ms = ?17, think_tokens = ?18
+             prompt_tokens = COALESCE(?7, prompt_tokens),
+             generated_tokens = COALESCE(?8, generated_tokens), ttft_ms = COALESCE(?9, ttft_ms),
+             vision_ms = COALESCE(?10, vision_ms), prefill_ms = COALESCE(?11, prefill_ms),
+             decode_ms = COALESCE(?12, decode_ms), tokens_per_s = COALESCE(?13, tokens_per_s),
+             updated_at = ?14, think_ms = COALESCE(?17, think_ms),
+             think_tokens = COALESCE(?18, think_tokens)
          WHERE id = ?15 AND status = 'streaming' AND stream_owner = ?16",
     )
     .bind(&pending.text)

@@ -112,6 +112,9 @@ pub struct ConversationSummary {
     pub created_at: i64,
     pub updated_at: i64,
     pub message_count: i64,
+    /// A reply in it was cut off by a crash (the history list marks it).
+    #[serde(default)]
+    pub interrupted: bool,
 }
 
 /// A conversation with everything needed to show or continue it.

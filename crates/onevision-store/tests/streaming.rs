@@ -112,6 +112,12 @@ async fn stopped_and_failed_replies_keep_their_text() {
 
     let mut w = store.begin_reply(c, None).await.unwrap();
     w.push_think("hmm").await.unwrap();
+    // Counts noted on the way survive an end that knows none.
+    w.note_progress(GenerationStats {
+        generated_tokens: Some(40),
+        tokens_per_s: Some(12.5),
+        ..GenerationStats::default()
+    });
     let failed = w
         .finish(Finish {
             outcome: Outcome::Failed("out of memory".into()),
@@ -124,6 +130,8 @@ async fn stopped_and_failed_replies_keep_their_text() {
     assert_eq!(failed.error.as_deref(), Some("out of memory"));
     assert_eq!(failed.think, "hmm");
     assert_eq!(failed.position, 2);
+    assert_eq!(failed.stats.generated_tokens, Some(40));
+    assert_eq!(failed.stats.tokens_per_s, Some(12.5));
 }
 
 #[tokio::test]
@@ -274,6 +282,12 @@ fn child_writer(db: &str) -> ! {
         loop {
             // Big enough batches that the kill is likely to land inside a write.
             let chunk = format!("[{i:08}]{}", "x".repeat(2000));
+            // The counts known on the way are kept with the text.
+            w.note_progress(GenerationStats {
+                generated_tokens: Some(i as u32 + 1),
+                think_ms: Some(1234.0),
+                ..GenerationStats::default()
+            });
             w.push_answer(&chunk).await.unwrap();
             println!("FLUSHED {i}");
             i += 1;
@@ -332,6 +346,20 @@ fn a_killed_writer_leaves_a_consistent_database() {
         // Every batch reported as flushed is there, whole and in order.
         let batches: Vec<&str> = m.answer.split('[').skip(1).collect();
         assert!(batches.len() as u64 > last_flushed, "lost committed text");
+        // With the counts that were known when its last batch was written.
+        assert_eq!(m.stats.generated_tokens, Some(batches.len() as u32));
+        assert_eq!(m.stats.think_ms, Some(1234.0));
+        let summary = store
+            .list_conversations(10, 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|c| c.id == m.conversation_id)
+            .unwrap();
+        assert!(
+            summary.interrupted,
+            "the history list does not mark the conversation"
+        );
         for (i, b) in batches.iter().enumerate() {
             assert_eq!(b, &format!("{i:08}]{}", "x".repeat(2000)), "batch {i}");
         }

@@ -56,22 +56,41 @@ pub fn load_options(r: &LoadRequest) -> AppResult<(PathBuf, DeviceChoice, LoadOp
 }
 
 /// Loads the folder on a new engine thread; the model it replaces is unloaded once its answer
-/// (if any) has stopped.
+/// (if any) has stopped. A load cancelled (or overtaken by another) meanwhile is dropped when
+/// its reading ends and the model in use stays.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn load_model(
     state: State<'_, AppState>,
     request: LoadRequest,
 ) -> AppResult<ModelInfoDto> {
     let (dir, device, mut opts) = load_options(&request)?;
+    let load = state.begin_load();
     state.stop();
+    let shown = dir.display().to_string();
     let worker = blocking(move || {
         opts.device = device.open()?;
         Ok(Worker::start(&dir, opts)?)
     })
     .await?;
+    if !state.load_wanted(load) {
+        let _ = blocking(move || {
+            drop(worker);
+            Ok(())
+        })
+        .await;
+        return Err(AppError::new(format!(
+            "loading {shown} was cancelled; the model in use (if any) stays"
+        )));
+    }
     let info = ModelInfoDto::from(worker.info());
     swap_engine(&state, AppEngine::Local(worker)).await;
     Ok(info)
+}
+
+/// Stops waiting for the load under way: its model is dropped once read.
+#[tauri::command(rename_all = "snake_case")]
+pub fn cancel_load(state: State<'_, AppState>) {
+    state.cancel_load();
 }
 
 /// Puts `engine` in place of the one answering now, which is unloaded off the async threads

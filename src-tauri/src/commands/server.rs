@@ -137,6 +137,8 @@ pub async fn use_server(
         takes_pictures: described.takes_pictures,
     };
     let info = ModelInfoDto::from(&engine);
+    // A folder still being read is no longer wanted: the server answers now.
+    state.begin_load();
     state.stop();
     swap_engine(&state, engine).await;
     let remember_key = request.remember_key;

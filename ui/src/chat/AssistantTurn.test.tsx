@@ -97,8 +97,13 @@ describe("AssistantTurn: the answer", () => {
 
   const finals: [string, string, (el: HTMLElement) => void][] = [
     ["an <answer> block", "4", (el) => expect(squash(el.querySelector(".markdown")?.textContent)).toBe("4")],
-    ["a \\boxed{} formula", "\\frac{\\sqrt{3}}{2}", (el) => expect(typesetTex(el)).toEqual(["\\frac{\\sqrt{3}}{2}"])],
-    ["an Answer: line", "$x = 3$", (el) => expect(typesetTex(el)).toEqual(["x = 3"])],
+    // The final answer is set in display style: its fractions full size.
+    [
+      "a \\boxed{} formula",
+      "\\frac{\\sqrt{3}}{2}",
+      (el) => expect(typesetTex(el)).toEqual(["\\displaystyle \\frac{\\sqrt{3}}{2}"]),
+    ],
+    ["an Answer: line", "$x = 3$", (el) => expect(typesetTex(el)).toEqual(["\\displaystyle x = 3"])],
     ["a choice", "B", (el) => expect(squash(el.querySelector(".markdown")?.textContent)).toBe("B")],
   ];
   for (const [shape, finalAnswer, check] of finals) {
@@ -120,7 +125,7 @@ describe("AssistantTurn: the answer", () => {
     expect(answers).toHaveLength(1);
     const only = answers[0] as HTMLElement;
     expect(screen.getByTestId("final-answer").contains(only)).toBe(true);
-    expect(typesetTex(only)).toEqual(["c = 5"]);
+    expect(typesetTex(only)).toEqual(["\\displaystyle c = 5"]);
   });
 
   it("shows no final answer while streaming, or when there is none", () => {

@@ -34,7 +34,7 @@ export const AssistantTurn = memo(function AssistantTurn({ turn, onRegenerate, o
   const answerIsFinal = !streaming && turn.finalAnswer !== null && answer.trim() === turn.finalAnswer.trim();
   const answerBlock = (
     <div className="turn__answer" data-testid="answer" ref={answerRef}>
-      <Markdown text={answer} streaming={streaming} />
+      <Markdown text={answer} streaming={streaming} displayMath={answerIsFinal} />
     </div>
   );
 
@@ -45,7 +45,7 @@ export const AssistantTurn = memo(function AssistantTurn({ turn, onRegenerate, o
       {turn.finalAnswer && !streaming && (
         <div className="final-answer" data-testid="final-answer">
           <span className="final-answer__label">Final answer</span>
-          {answerIsFinal ? answerBlock : <Markdown text={finalAnswerMarkdown(turn.finalAnswer)} />}
+          {answerIsFinal ? answerBlock : <Markdown text={finalAnswerMarkdown(turn.finalAnswer)} displayMath />}
         </div>
       )}
       {(badge || turn.error) && (

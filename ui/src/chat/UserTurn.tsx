@@ -53,7 +53,7 @@ export const UserTurn = memo(function UserTurn({ text, pictures, onResend }: Use
       )}
       {draft === null ? (
         <div className="turn__question">
-          <Markdown text={text} />
+          <Markdown text={text} literal />
         </div>
       ) : (
         <div className="turn__editor">

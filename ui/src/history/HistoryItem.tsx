@@ -15,7 +15,7 @@ export interface HistoryItemProps {
 }
 
 export function HistoryItem({ conversation, current, onOpen, onChanged, onDeleted, onError }: HistoryItemProps) {
-  const { id, title, pinned } = conversation;
+  const { id, title, pinned, interrupted } = conversation;
   const [renaming, setRenaming] = useState<string | null>(null);
   const [confirmingDelete, setConfirmingDelete] = useState(false);
   const inputRef = useRef<HTMLInputElement>(null);
@@ -95,6 +95,15 @@ export function HistoryItem({ conversation, current, onOpen, onChanged, onDelete
           </span>
         )}
         <span className="history-item__title">{title || "Untitled"}</span>
+        {interrupted && (
+          <span
+            className="history-item__interrupted"
+            data-testid="history-interrupted"
+            title="A reply here was cut off when the app stopped unexpectedly"
+          >
+            interrupted
+          </span>
+        )}
       </button>
       {confirmingDelete ? (
         <span className="history-item__actions history-item__actions--shown">

@@ -4,6 +4,7 @@ import { errorText } from "../ipc/errors";
 import type { SearchHit } from "../ipc/types";
 import { groupByDay } from "./groupByDay";
 import { HistoryItem } from "./HistoryItem";
+import { readableSnippet } from "./snippet";
 import { useHistorySearch, type History } from "./useHistory";
 
 export interface SidebarProps {
@@ -19,7 +20,7 @@ export interface SidebarProps {
 function Snippet({ runs }: { runs: SearchHit["snippet"] }) {
   return (
     <span className="hit__snippet">
-      {runs.map((run, i) => (run.highlighted ? <mark key={i}>{run.text}</mark> : <span key={i}>{run.text}</span>))}
+      {readableSnippet(runs).map((run, i) => (run.highlighted ? <mark key={i}>{run.text}</mark> : <span key={i}>{run.text}</span>))}
     </span>
   );
 }

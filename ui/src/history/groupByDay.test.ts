@@ -11,6 +11,7 @@ function conv(id: number, updatedAt: Date, pinned = false): ConversationSummary 
     created_at: updatedAt.getTime(),
     updated_at: updatedAt.getTime(),
     message_count: 2,
+    interrupted: false,
   };
 }
 

@@ -44,6 +44,11 @@ export function loadModel(request: LoadRequest): Promise<ModelInfo> {
   return invoke<ModelInfo>("load_model", { request });
 }
 
+/** Stops waiting for the load under way; the model in use stays. */
+export function cancelLoad(): Promise<void> {
+  return invoke<void>("cancel_load");
+}
+
 /** "Test connection": the models an OpenAI-compatible server lists. */
 export function checkServer(address: string, apiKey: string | null): Promise<ServerCheck> {
   return invoke<ServerCheck>("check_server", { address, api_key: apiKey });

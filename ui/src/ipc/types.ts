@@ -223,6 +223,8 @@ export interface ConversationSummary {
   created_at: number;
   updated_at: number;
   message_count: number;
+  /** A reply in it was cut off by a crash. */
+  interrupted: boolean;
 }
 
 export interface Conversation extends ConversationSummary {

@@ -38,7 +38,7 @@ const downloads = { states: {}, finished: 0, start: vi.fn(), stop: vi.fn() };
 
 function failedModel(dir: string): ModelState {
   localStorage.setItem("onevision.model-request.v1", JSON.stringify({ dir, device: "auto", dtype: "auto", quant: "none" }));
-  return { info: null, loadingSince: null, error: `${dir} is not a folder`, load: vi.fn(), connect: vi.fn() };
+  return { info: null, loadingSince: null, error: `${dir} is not a folder`, load: vi.fn(), connect: vi.fn(), cancel: vi.fn() };
 }
 
 describe("ModelPanel", () => {
@@ -64,5 +64,23 @@ describe("ModelPanel", () => {
     fireEvent.click(screen.getByTestId("model-load-button"));
     expect(model.load).toHaveBeenCalledWith({ dir: "/nope", device: "auto", dtype: "auto", quant: "none" });
     expect(screen.getByTestId("model-error").textContent).toBe("/nope is not a folder");
+  });
+
+  it("shows a load the app began by itself with its folder, a sentence and a Cancel", () => {
+    localStorage.setItem("onevision.model-request.v1", JSON.stringify({ dir: "/models/r1", device: "auto", dtype: "auto", quant: "q4k" }));
+    const model: ModelState = { info: null, loadingSince: Date.now(), error: null, load: vi.fn(), connect: vi.fn(), cancel: vi.fn() };
+    render(<ModelPanel model={model} downloads={downloads} autoLoading onClose={vi.fn()} />);
+    expect(screen.getByTestId<HTMLInputElement>("model-dir-input").value).toBe("/models/r1");
+    expect(screen.getByTestId("model-autoload").textContent).toMatch(/model you used last time/);
+    expect(screen.getByTestId<HTMLButtonElement>("model-load-button").disabled).toBe(true);
+    fireEvent.click(screen.getByTestId("model-cancel"));
+    expect(model.cancel).toHaveBeenCalledTimes(1);
+  });
+
+  it("offers no Cancel when nothing is loading", async () => {
+    render(<ModelPanel model={failedModel("/nope")} downloads={downloads} onClose={vi.fn()} />);
+    await screen.findByRole("button", { name: "Use" });
+    expect(screen.queryByTestId("model-cancel")).toBeNull();
+    expect(screen.queryByTestId("model-autoload")).toBeNull();
   });
 });

@@ -9,7 +9,7 @@ import { FoundModels } from "./FoundModels";
 import { ServerForm } from "./ServerForm";
 import { isServer, serverHost } from "./serverText";
 import type { Downloads } from "./useDownloads";
-import { DEVICES, DTYPES, QUANTS, loadLastRequest } from "./lastRequest";
+import { DEVICES, DTYPES, QUANTS, loadLastRequest, loadSource, saveSource, type Source } from "./lastRequest";
 import type { ModelState } from "./useModel";
 
 const DEVICE_NAMES: Record<DeviceChoice, string> = {
@@ -24,17 +24,6 @@ const DTYPE_NAMES: Record<DtypeChoice, string> = {
   bf16: "bf16",
   f16: "f16",
 };
-type Source = "local" | "server";
-const SOURCE_KEY = "onevision.engine-source.v1";
-
-function loadSource(): Source {
-  try {
-    return localStorage.getItem(SOURCE_KEY) === "server" ? "server" : "local";
-  } catch {
-    return "local";
-  }
-}
-
 const QUANT_NAMES: Record<QuantChoice, string> = {
   none: "None (full weights)",
   q8_0: "Q8_0 (about half the memory)",
@@ -44,10 +33,13 @@ const QUANT_NAMES: Record<QuantChoice, string> = {
 export function ModelPanel({
   model,
   downloads,
+  autoLoading = false,
   onClose,
 }: {
   model: ModelState;
   downloads: Downloads;
+  /** The load under way was started by the app, from the last model used. */
+  autoLoading?: boolean;
   onClose: () => void;
 }) {
   const [request, setRequest] = useState<LoadRequest>(() => {
@@ -63,11 +55,7 @@ export function ModelPanel({
   const [source, setSourceState] = useState<Source>(() => (isServer(info) ? "server" : loadSource()));
   const setSource = (s: Source) => {
     setSourceState(s);
-    try {
-      localStorage.setItem(SOURCE_KEY, s);
-    } catch {
-      // Storage may be off; the choice then lasts as long as the window.
-    }
+    saveSource(s);
   };
 
   const browse = () => {
@@ -249,10 +237,20 @@ export function ModelPanel({
                 <div className="progress__bar" />
               </div>
             )}
+            {loading && autoLoading && (
+              <p className="field__hint" data-testid="model-autoload">
+                Loading the model you used last time. Cancel to choose another; Settings can turn this off.
+              </p>
+            )}
             <div className="form__actions">
               {info && !loading && (
                 <button type="button" className="button" onClick={onClose}>
                   Done
+                </button>
+              )}
+              {loading && (
+                <button type="button" className="button" data-testid="model-cancel" onClick={model.cancel}>
+                  Cancel
                 </button>
               )}
               <button

@@ -7,7 +7,7 @@ import type { ModelState } from "./useModel";
 vi.mock("../ipc/commands", () => ({ checkServer: vi.fn(), savedServer: vi.fn() }));
 
 function model(error: string | null = null): ModelState {
-  return { info: null, loadingSince: null, error, load: vi.fn(), connect: vi.fn().mockResolvedValue(true) };
+  return { info: null, loadingSince: null, error, load: vi.fn(), connect: vi.fn().mockResolvedValue(true), cancel: vi.fn() };
 }
 
 describe("ServerForm", () => {

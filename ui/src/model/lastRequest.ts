@@ -1,4 +1,5 @@
-// The last model the user asked to load, so the model panel opens filled in.
+// The last model the user asked to load, so the model panel opens filled in (and the app can
+// load it again at start), and whether this computer or a server answered last.
 import type { DeviceChoice, DtypeChoice, LoadRequest, QuantChoice } from "../ipc/types";
 
 export const DEVICES: readonly DeviceChoice[] = ["auto", "cpu", "cuda", "metal"];
@@ -41,5 +42,25 @@ export function saveLastRequest(request: LoadRequest) {
     localStorage.setItem(KEY, JSON.stringify(request));
   } catch {
     // Not remembered next time; this load still goes ahead.
+  }
+}
+
+export type Source = "local" | "server";
+const SOURCE_KEY = "onevision.engine-source.v1";
+
+/** Who answered last: this computer or a server. */
+export function loadSource(): Source {
+  try {
+    return localStorage.getItem(SOURCE_KEY) === "server" ? "server" : "local";
+  } catch {
+    return "local";
+  }
+}
+
+export function saveSource(source: Source) {
+  try {
+    localStorage.setItem(SOURCE_KEY, source);
+  } catch {
+    // Storage may be off; the choice then lasts as long as the window.
   }
 }

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import * as commands from "../ipc/commands";
 import { errorText } from "../ipc/errors";
 import type { LoadRequest, ModelInfo, ServerRequest } from "../ipc/types";
@@ -13,6 +13,8 @@ export interface ModelState {
   load: (request: LoadRequest) => Promise<boolean>;
   /** Makes a server's model the one that answers. */
   connect: (request: ServerRequest) => Promise<boolean>;
+  /** Gives up the folder load under way; the model in use stays. */
+  cancel: () => void;
 }
 
 export function useModel(): ModelState {
@@ -36,19 +38,30 @@ export function useModel(): ModelState {
   }, []);
 
   // Loading a folder and switching to a server both replace what answers, with the same
-  // progress and error handling.
+  // progress and error handling. Each attempt has a number; one cancelled or overtaken no
+  // longer touches the state.
+  const attempt = useRef(0);
   const replace = useCallback(async (start: () => Promise<ModelInfo>) => {
+    const mine = ++attempt.current;
     setLoadingSince(Date.now());
     setError(null);
     try {
-      setInfo(await start());
+      const loaded = await start();
+      if (attempt.current !== mine) return false;
+      setInfo(loaded);
       return true;
     } catch (reason) {
-      setError(errorText(reason));
+      if (attempt.current === mine) setError(errorText(reason));
       return false;
     } finally {
-      setLoadingSince(null);
+      if (attempt.current === mine) setLoadingSince(null);
     }
+  }, []);
+
+  const cancel = useCallback(() => {
+    attempt.current += 1;
+    setLoadingSince(null);
+    commands.cancelLoad().catch((reason: unknown) => setError(errorText(reason)));
   }, []);
 
   const load = useCallback(
@@ -64,5 +77,5 @@ export function useModel(): ModelState {
     [replace],
   );
 
-  return { info, loadingSince, error, load, connect };
+  return { info, loadingSince, error, load, connect, cancel };
 }

@@ -313,3 +313,27 @@ describe("Markdown: ordinary Markdown still works", () => {
     expect(root.querySelector(".md-image-alt")?.textContent).toBe("[image: the graph]");
   });
 });
+
+describe("Markdown: a student's question (literal) shows as typed", () => {
+  it("invents no emphasis, heading, list or link, keeps the lines, and typesets math", () => {
+    const { container } = render(
+      <Markdown literal text={"Is 2*3*4 = 24?\n# not a heading\n1. not a list [nor](a link)\nSolve $x^2 = 4$."} />,
+    );
+    expect(container.querySelector("em, strong, h1, ol, a")).toBeNull();
+    const text = container.textContent ?? "";
+    expect(text).toContain("Is 2*3*4 = 24?");
+    expect(text).toContain("# not a heading");
+    expect(text).toContain("1. not a list [nor](a link)");
+    expect(container.querySelectorAll("br").length).toBe(3);
+    expectInline(container, "x^2 = 4");
+    expectNoKatexError(container);
+  });
+
+  it("typesets a bare \\boxed{} in model output", () => {
+    const { container } = render(<Markdown text={"So the answer is \\boxed{42}."} />);
+    expectInline(container, "\\boxed{42}");
+    // Outside the typeset formula (whose MathML keeps its source) no TeX is left.
+    container.querySelectorAll(".katex").forEach((k) => k.remove());
+    expect(container.textContent).toBe("So the answer is .");
+  });
+});

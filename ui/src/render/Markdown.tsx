@@ -14,7 +14,7 @@ import type { PluggableList } from "unified";
 import { openLink } from "../ipc/commands";
 import { errorText } from "../ipc/errors";
 import { notify } from "../ui/notices";
-import { normalizeMath } from "./math";
+import { normalizeMath, questionMarkdown } from "./math";
 import rehypeTex from "./rehypeTex";
 import { safeUrlTransform, webUrl } from "./urls";
 
@@ -81,10 +81,23 @@ export interface MarkdownProps {
   /** While true, half-written Markdown is completed for display and blocks are memoised. */
   streaming?: boolean;
   className?: string;
+  /** Text a person typed: shown as typed, only its math typeset (no Markdown read into it). */
+  literal?: boolean;
+  /** Inline math in display style (full-size fractions), as the final answer shows it. */
+  displayMath?: boolean;
 }
 
-export const Markdown = memo(function Markdown({ text, streaming = false, className }: MarkdownProps) {
-  const source = useMemo(() => normalizeMath(text), [text]);
+export const Markdown = memo(function Markdown({
+  text,
+  streaming = false,
+  className,
+  literal = false,
+  displayMath = false,
+}: MarkdownProps) {
+  const source = useMemo(
+    () => (literal ? questionMarkdown(text) : normalizeMath(text, { inlineDisplay: displayMath })),
+    [text, literal, displayMath],
+  );
   return (
     <Streamdown
       className={className ? `markdown ${className}` : "markdown"}

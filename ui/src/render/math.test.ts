@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { normalizeMath } from "./math";
+import { normalizeMath, questionMarkdown } from "./math";
 
 describe("normalizeMath: delimiters become dollar forms", () => {
   it("turns \\(…\\) into inline dollars", () => {
@@ -116,5 +116,46 @@ describe("normalizeMath: openers without closers (a formula still streaming)", (
 
   it("is stable once the closer arrives", () => {
     expect(normalizeMath("so \\[ a_1 \\, b \\]")).toBe("so $\\displaystyle a_1 \\, b$");
+  });
+});
+
+describe("normalizeMath: a bare \\boxed{} is math", () => {
+  it("typesets \\boxed{} written outside any delimiter", () => {
+    expect(normalizeMath("So the answer is \\boxed{42}.")).toBe("So the answer is $\\boxed{42}$.");
+    expect(normalizeMath("\\boxed{\\frac{1}{2}}")).toBe("$\\boxed{\\frac{1}{2}}$");
+    expect(normalizeMath("\\boxed {x^{2}}")).toBe("$\\boxed {x^{2}}$");
+  });
+
+  it("leaves a \\boxed{} already in math, in code, or not yet closed as it is", () => {
+    expect(normalizeMath("$\\boxed{1}$")).toBe("$\\boxed{1}$");
+    expect(normalizeMath("`\\boxed{1}`")).toBe("`\\boxed{1}`");
+    expect(normalizeMath("\\boxed{\\frac{1}{2")).toBe("\\boxed{\\frac{1}{2");
+  });
+});
+
+describe("questionMarkdown: a question shows as typed", () => {
+  it("escapes what Markdown would read as emphasis, headings, lists or tables", () => {
+    expect(questionMarkdown("Is 2*3*4 = 24?")).toBe("Is 2\\*3\\*4 \\= 24\\?");
+    expect(questionMarkdown("# 1. a | b")).toBe("\\# 1\\. a \\| b");
+    expect(questionMarkdown("[link](x)")).toBe("&#91;link\\]\\(x\\)");
+  });
+
+  it("keeps line breaks and indentation", () => {
+    expect(questionMarkdown("a\n    b")).toBe("a  \n&nbsp;&nbsp;&nbsp;&nbsp;b");
+  });
+
+  it("typesets the math the student wrote, and leaves a price alone", () => {
+    expect(questionMarkdown("Solve $x^2=4$ for x")).toBe("Solve $x^2=4$ for x");
+    expect(questionMarkdown("\\(a_1\\) and \\[b\\]")).toBe("$a_1$ and $\\displaystyle b$");
+    expect(questionMarkdown("It costs $5 and $10.")).toBe("It costs \\$5 and \\$10\\.");
+  });
+});
+
+describe("normalizeMath: the final answer's inline math in display style", () => {
+  it("sets every inline span in display style, and nothing else changes", () => {
+    expect(normalizeMath("x = $\\frac{1}{2}$ or \\(y\\) or \\boxed{3}", { inlineDisplay: true })).toBe(
+      "x = $\\displaystyle \\frac{1}{2}$ or $\\displaystyle y$ or $\\displaystyle \\boxed{3}$",
+    );
+    expect(normalizeMath("a *b* c", { inlineDisplay: true })).toBe("a *b* c");
   });
 });

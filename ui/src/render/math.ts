@@ -116,6 +116,28 @@ function findDollarCloser(s: string, from: number): number {
   return -1;
 }
 
+/** Index of the `}` that closes a group opened just before `from` (TeX escapes stepped over),
+ * or -1 if the paragraph ends first. */
+function findBraceEnd(s: string, from: number): number {
+  const end = paragraphEnd(s, from);
+  let depth = 1;
+  let k = from;
+  while (k < end) {
+    const c = s[k];
+    if (c === "\\") {
+      k += 2;
+      continue;
+    }
+    if (c === "{") depth += 1;
+    if (c === "}") {
+      depth -= 1;
+      if (depth === 0) return k;
+    }
+    k += 1;
+  }
+  return -1;
+}
+
 function findEnvironmentEnd(s: string, from: number, env: string): number {
   const begin = `\\begin{${env}}`;
   const end = `\\end{${env}}`;
@@ -190,7 +212,7 @@ function literalText(text: string): string {
     .join("\n");
 }
 
-function rewriteText(s: string): string {
+function rewriteText(s: string, inlineDisplay: boolean): string {
   const out: string[] = [];
   let i = 0;
 
@@ -242,7 +264,7 @@ function rewriteText(s: string): string {
         if (close === -1) {
           emitUnclosed("\\(", i + 2);
         } else {
-          out.push(inlineMath(s.slice(i + 2, close), false, inTableRow(s, i)));
+          out.push(inlineMath(s.slice(i + 2, close), inlineDisplay, inTableRow(s, i)));
           i = close + 2;
         }
         continue;
@@ -268,6 +290,17 @@ function rewriteText(s: string): string {
         }
         continue;
       }
+      // A bare \boxed{…} (R1-Onevision and OVR write the final answer so, outside any math
+      // delimiter) is math too, once its braces close within the paragraph.
+      const boxed = /^\\(?:boxed|fbox)[ \t]*\{/.exec(s.slice(i, i + 12));
+      if (boxed) {
+        const close = findBraceEnd(s, i + boxed[0].length);
+        if (close !== -1) {
+          out.push(inlineMath(s.slice(i, close + 1), inlineDisplay, inTableRow(s, i)));
+          i = close + 1;
+          continue;
+        }
+      }
       // Any other escape (`\$`, `\\`, `\*`) is a pair: copying both keeps its meaning.
       out.push(s.slice(i, i + 2));
       i += 2;
@@ -290,7 +323,7 @@ function rewriteText(s: string): string {
         out.push("\\$");
         i += 1;
       } else {
-        out.push(inlineMath(s.slice(i + 1, close), false, inTableRow(s, i)));
+        out.push(inlineMath(s.slice(i + 1, close), inlineDisplay, inTableRow(s, i)));
         i = close + 1;
       }
       continue;
@@ -303,9 +336,68 @@ function rewriteText(s: string): string {
 }
 
 /** Rewrites `\(..\)`, `\[..\]`, `$$..$$` and bare environments into the dollar forms remark-math
- * parses, escapes every other dollar, and leaves code fences and code spans untouched. */
-export function normalizeMath(markdown: string): string {
+ * parses, escapes every other dollar, and leaves code fences and code spans untouched. With
+ * `inlineDisplay`, inline math too is set in display style (full-size fractions), for the final
+ * answer's box. */
+export function normalizeMath(markdown: string, { inlineDisplay = false }: { inlineDisplay?: boolean } = {}): string {
   return splitFences(markdown)
-    .map((segment) => (segment.code ? segment.text : rewriteText(segment.text)))
+    .map((segment) => (segment.code ? segment.text : rewriteText(segment.text, inlineDisplay)))
     .join("\n");
+}
+
+/** Question text as Markdown that shows exactly what was typed: every ASCII punctuation mark is
+ * escaped (so `2*3*4` never turns italic and `# 1` never becomes a heading), leading spaces stay
+ * spaces rather than a code block, and each line break is kept. */
+function literalQuestion(text: string, atLineStart: boolean): string {
+  return text
+    .split("\n")
+    .map((line, n) => {
+      const indent = n > 0 || atLineStart ? /^[ \t]*/.exec(line)![0] : "";
+      const rest = line.slice(indent.length).replace(/[!-/:-@[-`{-~]/g, (c) => (c === "[" ? "&#91;" : `\\${c}`));
+      return "&nbsp;".repeat(indent.replace(/\t/g, "    ").length) + rest;
+    })
+    .join("  \n");
+}
+
+/** A student's question as Markdown: the math they wrote (`$…$`, `$$…$$`, `\(…\)`, `\[…\]`) is
+ * typeset; everything else is shown as typed, never read as Markdown. */
+export function questionMarkdown(text: string): string {
+  const out: string[] = [];
+  let plain = "";
+  const math = (tex: string, display: boolean) => {
+    if (plain) out.push(literalQuestion(plain, out.length === 0));
+    plain = "";
+    out.push(inlineMath(tex, display, false));
+  };
+  let i = 0;
+  while (i < text.length) {
+    const ch = text[i]!;
+    const next = text[i + 1] ?? "";
+    if (ch === "\\" && (next === "(" || next === "[")) {
+      const close = findCloser(text, i + 2, next === "(" ? "\\)" : "\\]");
+      if (close !== -1) {
+        math(text.slice(i + 2, close), next === "[");
+        i = close + 2;
+        continue;
+      }
+    } else if (ch === "$" && next === "$") {
+      const close = findCloser(text, i + 2, "$$");
+      if (close !== -1) {
+        math(text.slice(i + 2, close), true);
+        i = close + 2;
+        continue;
+      }
+    } else if (ch === "$" && next !== "" && !/\s/.test(next)) {
+      const close = findDollarCloser(text, i + 1);
+      if (close !== -1) {
+        math(text.slice(i + 1, close), false);
+        i = close + 1;
+        continue;
+      }
+    }
+    plain += ch;
+    i += 1;
+  }
+  if (plain) out.push(literalQuestion(plain, out.length === 0));
+  return out.join("");
 }

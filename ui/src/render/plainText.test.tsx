@@ -8,6 +8,11 @@ describe("plainTextOf", () => {
     expect(plainTextOf(root)).toBe("So $x^2$ and\n\n$$\\frac{a}{b}$$\n\ndone.");
   });
 
+  it("copies math set in display style inside a sentence as the TeX the model wrote", () => {
+    const root = renderMarkdown("so \\[ \\frac{1}{2} \\] here");
+    expect(plainTextOf(root)).toBe("so $\\frac{1}{2}$ here");
+  });
+
   it("keeps paragraphs and list items apart and skips buttons", () => {
     const root = renderMarkdown("First paragraph.\n\n- one\n- two\n\n```\ncode\n```");
     const text = plainTextOf(root);

@@ -12,7 +12,11 @@ function walk(node: Node, out: string[]) {
   if (!(node instanceof Element)) return;
   if (node.tagName === "BUTTON") return;
   if (node.classList.contains("katex")) {
-    const tex = node.querySelector('annotation[encoding="application/x-tex"]')?.textContent ?? "";
+    // Without the \displaystyle the renderer itself put in front (math.ts): the model's TeX.
+    const tex = (node.querySelector('annotation[encoding="application/x-tex"]')?.textContent ?? "").replace(
+      /^\\displaystyle /,
+      "",
+    );
     const display = node.parentElement?.classList.contains("katex-display") ?? false;
     out.push(display ? `$$${tex}$$` : `$${tex}$`);
     return;

@@ -7,6 +7,7 @@ import { visit, SKIP } from "unist-util-visit";
 import { renderTex } from "./tex";
 
 const parsed = new Map<string, ElementContent[]>();
+const DISPLAY_STYLE = "\\displaystyle ";
 
 function texHast(html: string): ElementContent[] {
   let nodes = parsed.get(html);
@@ -30,7 +31,10 @@ function textOf(node: Element): string {
 }
 
 function fallback(tex: string, display: boolean): Element {
-  const source = display ? `$$${tex}$$` : `$${tex}$`;
+  // Display math inside a sentence is set inline with \displaystyle (math.ts); shown as source,
+  // it is the display formula the model wrote.
+  const shown = tex.startsWith(DISPLAY_STYLE) ? tex.slice(DISPLAY_STYLE.length) : null;
+  const source = display || shown !== null ? `$$${shown ?? tex}$$` : `$${tex}$`;
   return {
     type: "element",
     tagName: display ? "div" : "span",

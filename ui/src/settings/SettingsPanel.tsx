@@ -150,6 +150,15 @@ export function SettingsPanel({ settings, model, appInfo, onChange, onClose }: S
           </select>
           <span className="field__hint">Pictures are scaled down to at most this many pixels. More detail reads small print better but is slower.</span>
         </label>
+        <label className="check">
+          <input
+            type="checkbox"
+            data-testid="settings-load-last"
+            checked={settings.load_last_model}
+            onChange={(e) => onChange({ ...settings, load_last_model: e.target.checked })}
+          />
+          <span>Load the last model used when the app starts</span>
+        </label>
         <div className="form__actions">
           <button type="button" className="button" onClick={reset}>
             Reset to defaults

@@ -35,6 +35,7 @@ describe("parseSettings", () => {
       seed: 7,
       max_pixels: 501760,
       preset: "plain",
+      load_last_model: false,
     };
     expect(parseSettings(JSON.stringify(saved))).toEqual(saved);
   });
@@ -50,6 +51,7 @@ describe("parseSettings", () => {
         seed: 3,
         max_pixels: -5,
         preset: "made-up",
+        load_last_model: "no",
         extra: "ignored",
       }),
     );

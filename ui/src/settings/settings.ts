@@ -12,6 +12,8 @@ export interface SavedSettings {
   max_pixels: number;
   /** null: follow the loaded model's suggested preset. */
   preset: PromptPreset | null;
+  /** Load the model last asked for when the app starts. */
+  load_last_model: boolean;
 }
 
 export const DEFAULT_MAX_PIXELS = 1003520;
@@ -40,6 +42,7 @@ export const DEFAULT_SETTINGS: SavedSettings = {
   seed: null,
   max_pixels: DEFAULT_MAX_PIXELS,
   preset: null,
+  load_last_model: true,
 };
 
 const KEY = "onevision.settings.v1";
@@ -67,6 +70,7 @@ export function parseSettings(raw: string | null): SavedSettings {
       seed: numberOrNull(data.seed),
       max_pixels: pixels !== null && pixels > 0 ? pixels : DEFAULT_MAX_PIXELS,
       preset: isPreset(data.preset) ? data.preset : null,
+      load_last_model: typeof data.load_last_model === "boolean" ? data.load_last_model : true,
     };
   } catch {
     return DEFAULT_SETTINGS;

@@ -59,6 +59,16 @@ describe("thinkingLabel", () => {
     expect(thinkingLabel(turn({ status: "complete" }), 0)).toBe("Thought");
   });
 
+  it("never says 0 s, and counts words while the tokens are not known yet", () => {
+    expect(thinkingLabel(turn({ status: "streaming", answerStartedAt: 5, thinkMs: 400, think: "a b c" }), 9)).toBe(
+      "Thought for under a second · 3 words",
+    );
+    expect(thinkingLabel(turn({ status: "complete", thinkMs: 12_000, think: "a b" }), 0)).toBe("Thought for 12 s · 2 words");
+    expect(thinkingLabel(turn({ status: "complete", thinkMs: 12_000, thinkTokens: 9, think: "a b" }), 0)).toBe(
+      "Thought for 12 s · 9 tokens",
+    );
+  });
+
   it("stops the timer once the answer starts", () => {
     const t = turn({ startedAt: 0, thinkStartedAt: 10, answerStartedAt: 5_000, thinkMs: 5_000, thinkTokens: 7 });
     expect(thinkingLabel(t, 60_000)).toBe("Thought for 5 s · 7 tokens");

@@ -8,11 +8,20 @@ export function thinkingLabel(turn: TurnState, now: number): string {
     const origin = thinkingOrigin(turn) ?? now;
     return `Thinking… ${formatSeconds(now - origin)}`;
   }
-  const tokens = turn.thinkTokens !== null ? ` · ${counted(turn.thinkTokens, "token")}` : "";
-  if (turn.thinkMs !== null) return `Thought for ${formatSeconds(turn.thinkMs)}${tokens}`;
-  if (tokens) return `Thought${tokens}`;
   const words = countWords(turn.think);
-  return words > 0 ? `Thought · ${counted(words, "word")}` : "Thought";
+  // Tokens when the engine counted them; until it has (an answer still streaming), the words
+  // written so far, rather than no count at all.
+  const count =
+    turn.thinkTokens !== null
+      ? ` · ${counted(turn.thinkTokens, "token")}`
+      : words > 0
+        ? ` · ${counted(words, "word")}`
+        : "";
+  if (turn.thinkMs !== null) {
+    const time = turn.thinkMs < 1000 ? "under a second" : formatSeconds(turn.thinkMs);
+    return `Thought for ${time}${count}`;
+  }
+  return `Thought${count}`;
 }
 
 function counted(n: number, noun: string): string {

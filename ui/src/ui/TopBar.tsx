@@ -36,7 +36,7 @@ export function TopBar({
       <div className="topbar__model">
         {model ? (
           <>
-            <span className="topbar__name" title={model.endpoint ?? model.dir}>
+            <span className="topbar__name" data-testid="topbar-model" title={model.endpoint ?? model.dir}>
               {model.name}
             </span>
             {model.engine === "server" ? (
