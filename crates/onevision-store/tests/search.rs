@@ -384,3 +384,44 @@ async fn only_the_most_recent_matches_are_ranked_for_very_common_words() {
     assert_eq!(by_model.len(), 1);
     assert_eq!(by_model[0].conversation_id, only_old);
 }
+
+#[tokio::test]
+async fn markup_is_not_indexed_and_snippets_read_as_text() {
+    let (_dir, store) = common::fresh_store().await;
+    let c = exchange(
+        &store,
+        "m",
+        "How big is the rhombus?",
+        "<think>\nThe **diagonals** give $\\frac{6 \\cdot 8}{2} = 24$ for the rhombus.</think>",
+        "<answer>The area is $\\sqrt{576} = 24$.\n\n\\boxed{24}</answer>",
+    )
+    .await;
+    // The model's markup is no word of the reply.
+    for markup in ["think", "boxed", "frac", "cdot", "sqrt"] {
+        let hits = store.search(&SearchQuery::new(markup)).await.unwrap();
+        assert!(hits.is_empty(), "{markup} matched {hits:?}");
+    }
+    let hits = store.search(&SearchQuery::new("diagonals")).await.unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].conversation_id, c);
+    let snippet = hits[0]
+        .snippet
+        .replace([HIGHLIGHT_START, HIGHLIGHT_END], "");
+    assert!(snippet.contains("6 · 8/2 = 24"), "{snippet:?}");
+    assert!(!snippet.contains(['$', '\\', '*', '<']), "{snippet:?}");
+    let hits = store.search(&SearchQuery::new("area")).await.unwrap();
+    assert!(
+        hits[0].snippet.contains("√576 = 24"),
+        "{:?}",
+        hits[0].snippet
+    );
+    // Editing and deleting keep the index in step with what it read.
+    store.check_integrity().await.unwrap();
+    store.delete_conversation(c).await.unwrap();
+    assert!(store
+        .search(&SearchQuery::new("diagonals"))
+        .await
+        .unwrap()
+        .is_empty());
+    store.check_integrity().await.unwrap();
+}
