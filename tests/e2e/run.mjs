@@ -547,6 +547,43 @@ try {
       });
     }
   }
+
+  // 13. A new conversation offers the sample problems ("Try an example"): one attaches its
+  //     picture and puts its question in the composer, ready to send; the answering model
+  //     answers it (issue 19's first run).
+  await browser.setWindowSize(1200, 820);
+  if ((await browser.execute(() => document.documentElement.dataset.theme)) !== "light") {
+    await (await byId("theme-toggle")).click();
+  }
+  await (await byId("history-new")).click();
+  await loadModel(modelDir(ANSWER_MODEL));
+  await browser.waitUntil(async () => (await (await byId("topbar-model")).getProperty("textContent")).includes(ANSWER_MODEL.name), {
+    timeout: WAIT,
+    timeoutMsg: "the answering model did not load for the example",
+  });
+  if (await (await byId("model-panel")).isDisplayed().catch(() => false)) {
+    await browser.keys(["Escape"]);
+  }
+  const examples = await browser.$$('[data-testid="example"]');
+  assert.equal(examples.length, 6, "the empty conversation does not offer the six examples");
+  await shot("19-examples");
+  const parabola = await browser.$('[data-testid="example"][data-id="parabola"]');
+  await parabola.click();
+  await (await byId("attachment-thumb")).waitForDisplayed({ timeout: WAIT });
+  const composer = await byId("composer-input");
+  await browser.waitUntil(async () => /parabola cross the x-axis/.test(await composer.getValue()), {
+    timeout: WAIT,
+    timeoutMsg: "the example's question is not in the composer",
+  });
+  await (await byId("send-button")).click();
+  turn = await lastTurn();
+  await browser.waitUntil(async () => (await turn.getAttribute("data-status")) === "complete", {
+    timeout: WAIT,
+    timeoutMsg: "the example was not answered",
+  });
+  assert.ok(await (await browser.$('[data-testid="user-turn"] img')).isExisting(), "the example's picture was not sent");
+  assert.match(await (await turn.$('[data-testid="final-answer"]')).getText(), /5/);
+  await shot("20-example-answered");
   console.log("e2e: all steps passed; screenshots in tests/e2e/artifacts/");
 } catch (e) {
   failed = true;

@@ -14,6 +14,7 @@ import { useHistory } from "./history/useHistory";
 import * as commands from "./ipc/commands";
 import { errorText } from "./ipc/errors";
 import type { AppInfo, CaptureRegion, ScreenCapture } from "./ipc/types";
+import { examplePicture, type Example } from "./examples/examples";
 import { ModelPanel } from "./model/ModelPanel";
 import { loadLastRequest, loadSource } from "./model/lastRequest";
 import { downloadingLabel } from "./model/downloadText";
@@ -104,6 +105,18 @@ export function App() {
     document.addEventListener("paste", onPaste);
     return () => document.removeEventListener("paste", onPaste);
   }, [track]);
+
+  // An example attaches its picture (as a paste would) and puts its question in the composer,
+  // ready to send or to change.
+  const [draft, setDraft] = useState<{ id: number; text: string } | null>(null);
+  const tryExample = useCallback(
+    (example: Example) => {
+      void track(examplePicture(example).then((data) => commands.attachPictureBytes(data)));
+      setDraft({ id: Date.now(), text: example.question });
+      composerRef.current?.focus();
+    },
+    [track],
+  );
 
   const startCapture = useCallback(() => {
     setCapture("starting");
@@ -213,9 +226,10 @@ export function App() {
           <BenchmarksView engineReady={Boolean(model.info)} onOpenConversation={openFromBenchmark} />
         ) : (
           <>
-            <ConversationView />
+            <ConversationView onTryExample={tryExample} />
             <Composer
               ref={composerRef}
+              draft={draft}
               attachments={attachments}
               generating={generating}
               capturing={capture !== null}
@@ -225,12 +239,14 @@ export function App() {
           </>
         )}
       </main>
-      {panel === "model" && <ModelPanel
+      {panel === "model" && (
+        <ModelPanel
           model={model}
           downloads={downloads}
           autoLoading={autoLoading && model.loadingSince !== null}
           onClose={() => setPanel(null)}
-        />}
+        />
+      )}
       {panel === "settings" && (
         <SettingsPanel
           settings={settings}

@@ -6,6 +6,8 @@ import type { AssistantItem, ChatItem, UserItem } from "./items";
 import { AssistantTurn } from "./AssistantTurn";
 import { UserTurn } from "./UserTurn";
 import { useChat, useChatController } from "./useChat";
+import { ExampleList } from "../examples/ExampleList";
+import type { Example } from "../examples/examples";
 
 function stopGeneration(controller: ChatController) {
   controller.stop().catch((reason: unknown) => notify(errorText(reason)));
@@ -63,7 +65,7 @@ function useStickToBottom(dependency: unknown) {
   return { ref, stuck };
 }
 
-export function ConversationView() {
+export function ConversationView({ onTryExample }: { onTryExample?: (example: Example) => void }) {
   const items = useChat((s) => s.items);
   const generating = useChat((s) => s.generating);
   const opening = useChat((s) => s.opening);
@@ -98,6 +100,7 @@ export function ConversationView() {
               <kbd>Enter</kbd> sends · <kbd>Shift</kbd>+<kbd>Enter</kbd> new line · <kbd>Esc</kbd> stops ·{" "}
               <kbd>Ctrl</kbd>+<kbd>K</kbd> searches history
             </p>
+            {onTryExample && <ExampleList onTry={onTryExample} />}
           </div>
         )}
         {items.map((item, index) =>

@@ -1,4 +1,4 @@
-import { forwardRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import { forwardRef, useEffect, useState, type FormEvent, type KeyboardEvent } from "react";
 import * as commands from "../ipc/commands";
 import type { Attachments } from "./useAttachments";
 
@@ -9,13 +9,18 @@ export interface ComposerProps {
   capturing: boolean;
   onSend: (text: string) => boolean;
   onCapture: () => void;
+  /** Text put in the composer from outside (an example's question); a new `id` puts it again. */
+  draft?: { id: number; text: string } | null;
 }
 
 export const Composer = forwardRef<HTMLTextAreaElement, ComposerProps>(function Composer(
-  { attachments, generating, capturing, onSend, onCapture },
+  { attachments, generating, capturing, onSend, onCapture, draft },
   inputRef,
 ) {
   const [text, setText] = useState("");
+  useEffect(() => {
+    if (draft) setText(draft.text);
+  }, [draft]);
   const { pictures, pending, error } = attachments;
   const canSend = !generating && pending === 0 && (text.trim() !== "" || pictures.length > 0);
 
