@@ -3,7 +3,7 @@
 //! pending screen capture and the model downloads under way.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use onevision_engine::worker::JobHandle;
@@ -11,7 +11,6 @@ use onevision_store::Store;
 
 use crate::attachments::Attachments;
 use crate::capture::Captures;
-use crate::commands::eval::{raise, EvalStop};
 use crate::downloads::Downloads;
 use crate::engine::AppEngine;
 use crate::error::{AppError, AppResult};
@@ -22,6 +21,13 @@ struct Running {
     handle: Option<JobHandle>,
     /// Stop was asked before the job reached the engine.
     stop_asked: bool,
+}
+
+/// The stop flag of the benchmark run under way.
+pub type EvalStop = Arc<AtomicBool>;
+
+fn raise(stop: &EvalStop) {
+    stop.store(true, Ordering::Relaxed);
 }
 
 pub struct AppState {

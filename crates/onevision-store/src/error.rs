@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::evals::EvalRunId;
+use crate::types::EvalRunId;
 use crate::types::{ConversationId, MessageId};
 
 /// Everything the store can refuse or fail at.

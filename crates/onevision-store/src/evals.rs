@@ -6,16 +6,7 @@ use serde::Serialize;
 use crate::clock::now_ms;
 use crate::db::Store;
 use crate::error::{Result, StoreError};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct EvalRunId(pub i64);
-
-impl std::fmt::Display for EvalRunId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
+pub use crate::types::EvalRunId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

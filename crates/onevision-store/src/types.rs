@@ -33,6 +33,10 @@ id_type!(
     /// A message's row id.
     MessageId
 );
+id_type!(
+    /// A benchmark run's row id.
+    EvalRunId
+);
 
 /// Who wrote a message, with the chat template's names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]

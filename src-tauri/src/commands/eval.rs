@@ -3,8 +3,7 @@
 //! and opened as a conversation to ask follow-ups.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use base64::Engine as _;
 use onevision_engine::preset::PromptPreset;
@@ -427,11 +426,4 @@ pub async fn delete_eval_run(state: State<'_, AppState>, id: i64) -> AppResult<(
             .map_err(|e| AppError::new(format!("cannot remove {}: {e}", dir.display())))?;
     }
     Ok(())
-}
-
-/// The stop flag of the run under way, for [`AppState`].
-pub type EvalStop = Arc<AtomicBool>;
-
-pub fn raise(stop: &EvalStop) {
-    stop.store(true, Ordering::Relaxed);
 }
