@@ -179,6 +179,16 @@ try {
     timeout: WAIT,
     timeoutMsg: "the model panel does not list the five catalog models",
   });
+  // One model is recommended for this machine (which one depends on its memory), first in the
+  // list, with its size and download time (issue 19's first run).
+  const recommended = await browser.$$('[data-testid="found-model"]:has([data-testid="recommended"])');
+  assert.equal(recommended.length, 1, "not exactly one model is recommended");
+  const listedFirst = (await browser.$$('[data-testid="found-model"]'))[0];
+  assert.equal(await listedFirst.getAttribute("data-id"), await recommended[0].getAttribute("data-id"));
+  assert.match(
+    await (await byId("recommended-download")).getProperty("textContent"),
+    /GB to download: about \d+(\.\d)? (min|h) on a typical 50 Mbit\/s line\./,
+  );
   const offer = await browser.$('[data-testid="found-model"][data-id="r1-onevision-7b"]');
   assert.match(await offer.getProperty("textContent"), /R1-Onevision-7B.*(GB|choose|runs|needs)/is);
   await shot("01-first-run");

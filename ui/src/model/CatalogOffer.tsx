@@ -2,6 +2,7 @@ import { useEffect, useRef } from "react";
 import type { ModelOffer } from "../ipc/types";
 import { formatBytes } from "../stream/format";
 import { describeFile, describeProgress, formatTook, fractionDone } from "./downloadText";
+import { downloadTime } from "./recommend";
 import type { DownloadState } from "./useDownloads";
 
 /** Fills the panel with a folder to load; `offer` brings the precision advised for this machine. */
@@ -11,6 +12,7 @@ export type UseModel = (dir: string, offer: ModelOffer | null) => void;
  * download's progress in words. */
 export function CatalogOffer({
   offer: m,
+  recommended = false,
   state,
   hasToken,
   token,
@@ -20,6 +22,8 @@ export function CatalogOffer({
   onStop,
 }: {
   offer: ModelOffer;
+  /** The one model the panel recommends for this machine. */
+  recommended?: boolean;
   state: DownloadState | undefined;
   /** A token is already set up (HF_TOKEN or `huggingface-cli login`). */
   hasToken: boolean;
@@ -73,6 +77,11 @@ export function CatalogOffer({
     >
       <div className="found-models__head">
         <span className="found-models__name">{m.name}</span>
+        {recommended && (
+          <span className="badge badge--recommended" data-testid="recommended">
+            Recommended for this computer
+          </span>
+        )}
         {action}
       </div>
       <p className="found-models__note" data-testid="model-note">
@@ -80,6 +89,11 @@ export function CatalogOffer({
         {m.note.slice(1)}. Licence: {m.licence}.
       </p>
       <p className="found-models__advice">{m.advice}</p>
+      {recommended && !copy && !running && (
+        <p className="field__hint" data-testid="recommended-download">
+          {formatBytes(m.download_bytes)} to download: {downloadTime(m.download_bytes)} on a typical 50 Mbit/s line.
+        </p>
+      )}
       {progress && !copy && (
         <div className="download" data-testid="download-progress">
           <div

@@ -169,6 +169,31 @@ describe("FoundModels", () => {
 });
 
 describe("formatBytes", () => {
+  it("puts the model recommended for this machine first, with its download time", async () => {
+    const [r1, ovr] = machine.models;
+    const small = { ...ovr!, id: "qwen2.5-vl-3b", name: "Qwen2.5-VL-3B-Instruct", gated: false, download_bytes: 7.5e9 };
+    const fresh: MachineModels = {
+      ...machine,
+      models: [{ ...r1!, fits: false, copies: [] }, ovr!, small],
+    };
+    vi.mocked(commands.findModels).mockResolvedValue(fresh);
+    render(<FoundModels onUse={vi.fn()} downloads={downloadsWith()} />);
+    await waitFor(() => expect(screen.getAllByTestId("found-model")).toHaveLength(3));
+    const order = screen.getAllByTestId("found-model").map((el) => el.getAttribute("data-id"));
+    expect(order).toEqual(["qwen2.5-vl-3b", "r1-onevision-7b", "ovr-7b-rl"]);
+    expect(screen.getAllByTestId("recommended")).toHaveLength(1);
+    expect(screen.getByTestId("recommended-download").textContent).toBe(
+      "7.5 GB to download: about 20 min on a typical 50 Mbit/s line.",
+    );
+  });
+
+  it("recommends nothing while a catalog model is on disk", async () => {
+    vi.mocked(commands.findModels).mockResolvedValue(machine);
+    render(<FoundModels onUse={vi.fn()} downloads={downloadsWith()} />);
+    await waitFor(() => expect(screen.getAllByTestId("found-model")).toHaveLength(2));
+    expect(screen.queryByTestId("recommended")).toBeNull();
+  });
+
   it("says gigabytes with one decimal and megabytes whole", () => {
     expect(formatBytes(16_600_000_000)).toBe("16.6 GB");
     expect(formatBytes(850_000_000)).toBe("850 MB");

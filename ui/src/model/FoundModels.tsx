@@ -4,6 +4,7 @@ import { errorText } from "../ipc/errors";
 import type { MachineModels } from "../ipc/types";
 import { CatalogOffer, type UseModel } from "./CatalogOffer";
 import { loadFolders, saveFolders, withFolder } from "./modelFolders";
+import { recommendedModel } from "./recommend";
 import type { Downloads } from "./useDownloads";
 
 /** The catalog's models with the copies already on this machine (the Hugging Face cache and the
@@ -52,14 +53,18 @@ export function FoundModels({ onUse, downloads }: { onUse: UseModel; downloads: 
     );
   }
   if (!found) return <p className="field__hint">Looking for models on this machine…</p>;
+  // The one recommended for this machine comes first.
+  const recommended = recommendedModel(found);
+  const offers = recommended ? [recommended, ...found.models.filter((m) => m !== recommended)] : found.models;
   return (
     <section className="found-models" data-testid="found-models" aria-label="Models for this machine">
       <h3 className="found-models__title">Models for this machine</h3>
       <ul className="found-models__list">
-        {found.models.map((m) => (
+        {offers.map((m) => (
           <CatalogOffer
             key={m.id}
             offer={m}
+            recommended={m === recommended}
             state={downloads.states[m.id]}
             hasToken={found.has_token}
             token={tokens[m.id] ?? ""}
