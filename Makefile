@@ -5,7 +5,7 @@ PYTHON ?= python3
 # The GPU build when NVIDIA's compiler is here; the CPU build everywhere else.
 APP_FEATURES ?= $(if $(shell command -v nvcc 2>/dev/null),--features cuda,)
 
-.PHONY: test fmt-check clippy cuda-check unit api-test ui-deps ui-build ui-test e2e run bench bench-serve bench-eval parity-fixtures tokenizer
+.PHONY: test fmt-check clippy cuda-check unit api-test ui-deps ui-build ui-test e2e run bench bench-serve bench-eval bench-startup parity-fixtures tokenizer
 
 test: ui-build fmt-check clippy cuda-check unit api-test ui-test e2e
 
@@ -79,6 +79,12 @@ bench-eval:
 	$(CARGO) build --release --locked -p onevision-cli
 	$(PYTHON) bench/write_random_model.py
 	$(PYTHON) bench/eval_throughput.py --onevision target/release/onevision
+
+# The app's time from start to its first painted window (Xvfb), over several starts. Results:
+# docs/performance.md.
+bench-startup: ui-build
+	$(CARGO) test --workspace --locked --no-run
+	$(PYTHON) bench/startup.py --runs 9
 
 # Regenerates the transformers reference fixtures (needs Python with tests/parity/requirements.txt).
 parity-fixtures: tokenizer

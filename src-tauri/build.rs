@@ -5,6 +5,7 @@
 /// `allow-app-commands` set in `permissions/app-commands.toml`.
 const COMMANDS: &[&str] = &[
     "app_info",
+    "window_painted",
     "model_info",
     "load_model",
     "cancel_load",

@@ -54,6 +54,7 @@ fn graphical_session_missing() -> Option<&'static str> {
 }
 
 pub fn main() -> ExitCode {
+    let started = std::time::Instant::now();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -75,13 +76,14 @@ pub fn main() -> ExitCode {
     if let Err(e) = &store {
         tracing::error!("history unavailable: {e}");
     }
-    let state = AppState::new(dir, store);
+    let state = AppState::new(dir, store, started);
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_opener::init())
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             commands::model::app_info,
             commands::model::model_info,
+            commands::model::window_painted,
             commands::model::load_model,
             commands::model::cancel_load,
             commands::model::pick_model_dir,

@@ -36,6 +36,9 @@ pub struct AppState {
     engine: Mutex<Option<Arc<AppEngine>>>,
     running: Mutex<Option<Running>>,
     next_job: AtomicU64,
+    /// When `main` began, for the start-up time.
+    started: std::time::Instant,
+    painted: AtomicBool,
     /// Counts model loads begun and cancelled: a load whose number is no longer the latest when
     /// it finishes has been cancelled or overtaken, and its model is dropped.
     loads: AtomicU64,
@@ -55,13 +58,19 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl AppState {
     /// `store` is the opened history, or the sentence saying why it could not be opened (the
     /// app still runs, so the student can read the reason and still load a model).
-    pub fn new(data_dir: PathBuf, store: Result<Store, String>) -> Self {
+    pub fn new(
+        data_dir: PathBuf,
+        store: Result<Store, String>,
+        started: std::time::Instant,
+    ) -> Self {
         AppState {
             data_dir,
             store,
             engine: Mutex::new(None),
             running: Mutex::new(None),
             next_job: AtomicU64::new(1),
+            started,
+            painted: AtomicBool::new(false),
             loads: AtomicU64::new(0),
             attachments: Attachments::default(),
             captures: Captures::default(),
@@ -94,6 +103,12 @@ impl AppState {
     /// the async threads (dropping a local model waits for its thread).
     pub fn replace_engine(&self, engine: Option<Arc<AppEngine>>) -> Option<Arc<AppEngine>> {
         std::mem::replace(&mut *lock(&self.engine), engine)
+    }
+
+    /// Time from the app's start to the window's first painted frame, the first time it is
+    /// asked; `None` after that.
+    pub fn first_paint(&self) -> Option<std::time::Duration> {
+        (!self.painted.swap(true, Ordering::SeqCst)).then(|| self.started.elapsed())
     }
 
     /// A model load begins; the number tells it later whether it is still wanted.

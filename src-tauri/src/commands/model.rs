@@ -23,6 +23,18 @@ pub fn app_info(state: State<'_, AppState>) -> AppInfo {
     }
 }
 
+/// The window painted its first frame: logged once with the time since the app started (what
+/// bench/startup.mjs reads).
+#[tauri::command(rename_all = "snake_case")]
+pub fn window_painted(state: State<'_, AppState>) {
+    if let Some(elapsed) = state.first_paint() {
+        tracing::info!(
+            since_start_ms = elapsed.as_secs_f64() * 1e3,
+            "window painted"
+        );
+    }
+}
+
 #[tauri::command(rename_all = "snake_case")]
 pub fn model_info(state: State<'_, AppState>) -> Option<ModelInfoDto> {
     state.loaded().map(|e| ModelInfoDto::from(e.as_ref()))

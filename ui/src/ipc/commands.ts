@@ -44,6 +44,11 @@ export function loadModel(request: LoadRequest): Promise<ModelInfo> {
   return invoke<ModelInfo>("load_model", { request });
 }
 
+/** The window has painted its first frame (logged with the start-up time). */
+export function windowPainted(): Promise<void> {
+  return invoke<void>("window_painted");
+}
+
 /** Stops waiting for the load under way; the model in use stays. */
 export function cancelLoad(): Promise<void> {
   return invoke<void>("cancel_load");
