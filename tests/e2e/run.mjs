@@ -196,6 +196,14 @@ try {
   const err = await byId("model-error");
   await err.waitForDisplayed({ timeout: WAIT });
   assert.match(await err.getText(), /\/nonexistent\/model-folder/);
+  // Closed, the panel leaves an empty conversation that says what to do next, and reopens from it.
+  await browser.keys(["Escape"]);
+  const noModel = await byId("empty-no-model");
+  await noModel.waitForDisplayed({ timeout: WAIT });
+  assert.match(await noModel.getText(), /No model answers yet/);
+  await shot("01b-no-model");
+  await (await noModel.$("button=Choose a model")).click();
+  await (await byId("model-panel")).waitForDisplayed({ timeout: WAIT });
 
   // 2. Download the answering model from the panel: stop it partway, resume it (only the rest is
   //    asked for), then "Use" fills the folder and "Load" loads it under its repository's name.

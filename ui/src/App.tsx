@@ -226,7 +226,10 @@ export function App() {
           <BenchmarksView engineReady={Boolean(model.info)} onOpenConversation={openFromBenchmark} />
         ) : (
           <>
-            <ConversationView onTryExample={tryExample} />
+            <ConversationView
+              onTryExample={tryExample}
+              onChooseModel={model.info === null && model.loadingSince === null ? () => setPanel("model") : undefined}
+            />
             <Composer
               ref={composerRef}
               draft={draft}

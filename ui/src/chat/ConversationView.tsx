@@ -65,7 +65,14 @@ function useStickToBottom(dependency: unknown) {
   return { ref, stuck };
 }
 
-export function ConversationView({ onTryExample }: { onTryExample?: (example: Example) => void }) {
+export function ConversationView({
+  onTryExample,
+  onChooseModel,
+}: {
+  onTryExample?: (example: Example) => void;
+  /** Given when no model answers yet: the empty state then says so, with the way to choose one. */
+  onChooseModel?: () => void;
+}) {
   const items = useChat((s) => s.items);
   const generating = useChat((s) => s.generating);
   const opening = useChat((s) => s.opening);
@@ -100,6 +107,15 @@ export function ConversationView({ onTryExample }: { onTryExample?: (example: Ex
               <kbd>Enter</kbd> sends · <kbd>Shift</kbd>+<kbd>Enter</kbd> new line · <kbd>Esc</kbd> stops ·{" "}
               <kbd>Ctrl</kbd>+<kbd>K</kbd> searches history
             </p>
+            {onChooseModel && (
+              <p className="empty__next" data-testid="empty-no-model">
+                No model answers yet.{" "}
+                <button type="button" className="link-button" onClick={onChooseModel}>
+                  Choose a model
+                </button>{" "}
+                (on this computer or a server) before you send.
+              </p>
+            )}
             {onTryExample && <ExampleList onTry={onTryExample} />}
           </div>
         )}
