@@ -5,17 +5,15 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::mpsc;
-use std::time::Duration;
 
 use onevision_engine::generate::{FinishReason, Output};
 use onevision_engine::prompt::{Message, Part, Role};
 use onevision_engine::sampler::SamplingParams;
-use onevision_engine::worker::{Job, Worker, WorkerEvent};
+use onevision_engine::worker::{Job, Worker};
 use onevision_model::LoadOptions;
 
 mod common;
-use common::case_dir;
+use common::{case_dir, done, run};
 
 /// `cargo test` builds the examples beside the test binaries' `deps/` folder.
 fn writer() -> PathBuf {
@@ -57,19 +55,7 @@ fn answer(worker: &Worker, messages: Vec<Message>, max_new_tokens: usize) -> Out
         max_new_tokens: Some(max_new_tokens),
         ..Job::default()
     };
-    let (tx, rx) = mpsc::channel();
-    worker
-        .submit(job, move |e| {
-            let _ = tx.send(e);
-        })
-        .unwrap();
-    loop {
-        match rx.recv_timeout(Duration::from_secs(300)).expect("an event") {
-            WorkerEvent::Done(out) => return *out,
-            WorkerEvent::Failed(f) => panic!("the job failed: {f:?}"),
-            _ => {}
-        }
-    }
+    done(&run(worker, job)).clone()
 }
 
 fn question(text: &str) -> Vec<Message> {

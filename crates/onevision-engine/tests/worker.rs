@@ -6,14 +6,14 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use onevision_engine::generate::{FinishReason, Output};
+use onevision_engine::generate::FinishReason;
 use onevision_engine::prompt::{Message, Part, Role};
 use onevision_engine::sampler::SamplingParams;
 use onevision_engine::worker::{Job, Worker, WorkerEvent};
 use onevision_model::LoadOptions;
 
 mod common;
-use common::{case, case_dir, ids};
+use common::{case, case_dir, done, ids, run};
 
 fn picture() -> image::RgbImage {
     let c = case();
@@ -22,34 +22,6 @@ fn picture() -> image::RgbImage {
 
 fn start() -> Worker {
     Worker::start(&case_dir().join("model"), LoadOptions::default()).unwrap()
-}
-
-/// Runs a job to its end and returns its events.
-fn run(worker: &Worker, job: Job) -> Vec<WorkerEvent> {
-    let (tx, rx) = mpsc::channel();
-    worker
-        .submit(job, move |e| {
-            let _ = tx.send(e);
-        })
-        .unwrap();
-    let mut events = Vec::new();
-    loop {
-        let e = rx
-            .recv_timeout(Duration::from_secs(120))
-            .expect("an event within two minutes");
-        let last = matches!(e, WorkerEvent::Done(_) | WorkerEvent::Failed(_));
-        events.push(e);
-        if last {
-            return events;
-        }
-    }
-}
-
-fn done(events: &[WorkerEvent]) -> &Output {
-    match events.last() {
-        Some(WorkerEvent::Done(out)) => out,
-        other => panic!("expected Done, got {other:?}"),
-    }
 }
 
 fn first_turn() -> Vec<Message> {

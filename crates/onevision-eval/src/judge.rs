@@ -21,12 +21,19 @@ const JUDGE_MAX_TOKENS: usize = 1024;
 /// where the answer is).
 const JUDGE_ANSWER_MAX_CHARS: usize = 4000;
 
-pub fn judge_prompt(item: &Item, answer_section: &str) -> String {
-    let mut tail: String = answer_section.trim().to_string();
-    if tail.chars().count() > JUDGE_ANSWER_MAX_CHARS {
-        let skip = tail.chars().count() - JUDGE_ANSWER_MAX_CHARS;
-        tail = format!("…{}", tail.chars().skip(skip).collect::<String>());
+/// The last `max` characters of `text`, after an ellipsis when something was cut.
+fn last_chars(text: &str, max: usize) -> String {
+    match max
+        .checked_sub(1)
+        .and_then(|n| text.char_indices().rev().nth(n))
+    {
+        Some((start, _)) if start > 0 => format!("…{}", &text[start..]),
+        _ => text.to_string(),
     }
+}
+
+pub fn judge_prompt(item: &Item, answer_section: &str) -> String {
+    let tail = last_chars(answer_section.trim(), JUDGE_ANSWER_MAX_CHARS);
     format!(
         "You are grading a student's answer to an exam question. Decide only whether the \
          student's final answer is equivalent to the reference answer; ignore the working.\n\n\
@@ -91,5 +98,15 @@ mod tests {
         assert_eq!(verdict("<think>hmm</think>\nCorrect"), Some(true));
         assert_eq!(verdict("The answer is not correct"), Some(false));
         assert_eq!(verdict("I cannot tell"), None);
+    }
+
+    #[test]
+    fn a_long_answer_keeps_its_end_after_an_ellipsis() {
+        assert_eq!(last_chars("abc", 3), "abc");
+        assert_eq!(last_chars("abcd", 3), "…bcd");
+        assert_eq!(last_chars("", 3), "");
+        // Characters, not bytes: a cut never splits one.
+        assert_eq!(last_chars("x√√√", 3), "…√√√");
+        assert_eq!(last_chars("√√√", 3), "√√√");
     }
 }
