@@ -5,9 +5,9 @@ PYTHON ?= python3
 # The GPU build when NVIDIA's compiler is here; the CPU build everywhere else.
 APP_FEATURES ?= $(if $(shell command -v nvcc 2>/dev/null),--features cuda,)
 
-.PHONY: test fmt-check clippy cuda-check unit api-test ui-deps ui-build ui-test e2e run bench bench-serve bench-eval bench-startup parity-fixtures tokenizer
+.PHONY: test fmt-check clippy cuda-check unit api-test ui-deps ui-build ui-test e2e package package-test run bench bench-serve bench-eval bench-startup parity-fixtures tokenizer
 
-test: ui-build fmt-check clippy cuda-check unit api-test ui-test e2e
+test: ui-build fmt-check clippy cuda-check unit api-test ui-test e2e package-test
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -53,6 +53,19 @@ e2e: ui-build tests/e2e/node_modules/.package-lock.json
 	$(CARGO) test --workspace --locked --no-run
 	node tests/e2e/prepare.mjs
 	node tests/e2e/run.mjs
+
+# The .deb and .rpm a student installs: the release build, bundled by Tauri's bundler with the
+# desktop entry, icons and the `onevision` command (scripts/package.sh). CPU only unless
+# PACKAGE_FEATURES says otherwise (a CUDA build runs only where NVIDIA's libraries are installed).
+package:
+	bash scripts/package.sh
+
+# Bundles the debug build `unit` made (nothing compiled again), installs the .deb with dpkg (as
+# root; sudo otherwise), starts the installed app under Xvfb, checks its desktop entry and icons,
+# and removes it again.
+package-test: ui-build
+	$(CARGO) test --workspace --locked --no-run
+	bash tests/package/run.sh
 
 # Installs what is missing (saying so), builds the interface and starts the app.
 run:

@@ -14,8 +14,9 @@ packages=(
 )
 if [ "${1:-}" = "--test" ]; then
   # Driving the real window in tests: a virtual display, WebKit's WebDriver, and ImageMagick's
-  # `import` for screenshots of the display.
-  packages+=(xvfb xauth webkit2gtk-driver imagemagick)
+  # `import` for screenshots of the display; `rpm` and desktop-file-validate check the packages
+  # (tests/package/run.sh).
+  packages+=(xvfb xauth webkit2gtk-driver imagemagick x11-utils rpm desktop-file-utils)
 fi
 
 missing=()
