@@ -1,6 +1,8 @@
 //! `onevision ask`: one answer to a question about pictures, streamed as text or given as one
 //! JSON object (DESIGN.md §4). The model runs on the engine's own thread; Ctrl-C stops the answer
 //! between two tokens and keeps what was said so far (a second Ctrl-C quits at once).
+//! `--transcribe-first` asks for a formal transcription of the pictures first and reasons over the
+//! pictures plus that transcription (or the corrected one given with `--transcription FILE`).
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -11,8 +13,10 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use onevision_engine::catalog::cache::model_folder_name;
 use onevision_engine::generate::{FinishReason, GenerationDefaults, Output};
+use onevision_engine::preset::PromptPreset;
 use onevision_engine::prompt::{Message, Part, Role};
 use onevision_engine::sampler::SamplingParams;
+use onevision_engine::transcribe::{self, Transcription};
 use onevision_engine::worker::{Job, WorkerEvent, DEFAULT_MAX_NEW_TOKENS};
 use onevision_engine::EngineSource;
 
@@ -60,6 +64,18 @@ pub struct AskArgs {
     /// Continue this saved conversation (its pictures included) and save the exchange.
     #[arg(long)]
     pub conversation: Option<i64>,
+    /// First ask for a formal transcription of the question's pictures (LaTeX, a table, a
+    /// circuit's parts, a figure's points and angles), print it, then answer from the pictures
+    /// and the transcription.
+    #[arg(long)]
+    pub transcribe_first: bool,
+    /// A transcription to answer from instead of the model's (for example the printed one,
+    /// corrected); its first line may be `Kind: …`. Implies --transcribe-first.
+    #[arg(long, value_name = "FILE")]
+    pub transcription: Option<PathBuf>,
+    /// How the transcription request is worded (default: guessed from the model's name).
+    #[arg(long)]
+    pub preset: Option<PromptPreset>,
     /// The question.
     pub prompt: Option<String>,
 }
@@ -123,6 +139,14 @@ pub fn ask(args: AskArgs) -> Result<u8> {
     }
     let (new_messages, new_pictures) = conversation(&args)?;
     let saving = args.save || args.conversation.is_some();
+    let transcribing = match (&args.transcription, args.transcribe_first) {
+        (Some(file), _) => Some(TranscriptionFrom::File(file.clone())),
+        (None, true) => Some(TranscriptionFrom::Model),
+        (None, false) => None,
+    };
+    if transcribing.is_some() && saving {
+        bail!("--transcribe-first cannot be saved yet: the history has no place for the transcription; leave out --save and --conversation");
+    }
     let history = if saving {
         Some(Recorder::open(args.db.as_deref())?)
     } else {
@@ -232,6 +256,99 @@ pub fn ask(args: AskArgs) -> Result<u8> {
         logprobs: args.logprobs,
         ..Job::default()
     };
+    let mut printer = TextPrinter::new(args.format == Format::Text);
+    let reading = match transcribing {
+        Some(from) => {
+            let preset = args
+                .preset
+                .unwrap_or_else(|| PromptPreset::suggest(&engine.seam().source().model_name()));
+            let reading = read_first(&engine, &job, preset, from, &interrupted, &mut printer)?;
+            if let Some(out) = reading
+                .pass
+                .as_ref()
+                .filter(|o| o.finish_reason == FinishReason::Cancelled)
+            {
+                printer.finish()?;
+                if args.format == Format::Json {
+                    let v = serde_json::json!({"transcription": reading.json(&engine)?, "finish_reason": out.finish_reason});
+                    println!("{}", serde_json::to_string(&v)?);
+                }
+                return Ok(INTERRUPTED);
+            }
+            printer.section("answer");
+            Some((preset, reading))
+        }
+        None => None,
+    };
+    let job = match &reading {
+        Some((preset, r)) => Job {
+            messages: transcribe::second_pass(&job.messages, *preset, &r.transcription)?,
+            ..job
+        },
+        None => job,
+    };
+
+    let outcome = stream(&engine, job, &interrupted, |event| match event {
+        Streamed::Think(t) => {
+            printer.think(t)?;
+            if let Some(r) = recorder.as_mut() {
+                r.think(t)?;
+            }
+            Ok(())
+        }
+        Streamed::Answer(t) => {
+            printer.answer(t)?;
+            if let Some(r) = recorder.as_mut() {
+                r.answer(t)?;
+            }
+            Ok(())
+        }
+    });
+    let out = match outcome {
+        Ok(out) => out,
+        Err(e) => {
+            if let Some(r) = recorder.take() {
+                r.finish(None, Some(&e.to_string()))?;
+            }
+            return Err(e);
+        }
+    };
+    printer.finish()?;
+    if let Some(r) = recorder.take() {
+        r.finish(Some(&out), None)?;
+    }
+    if args.format == Format::Json {
+        let mut v = json_value(&out, &engine)?;
+        if let Some((conversation, message)) = saved_ids {
+            v["conversation_id"] = conversation.0.into();
+            v["message_id"] = message.map(|m| m.0).into();
+        }
+        if let Some((_, r)) = &reading {
+            v["transcription"] = r.json(&engine)?;
+        }
+        println!("{}", serde_json::to_string(&v)?);
+    }
+    Ok(if out.finish_reason == FinishReason::Cancelled {
+        INTERRUPTED
+    } else {
+        0
+    })
+}
+
+/// A piece of streamed text.
+enum Streamed<'a> {
+    Think(&'a str),
+    Answer(&'a str),
+}
+
+/// Runs one job to its end, passing its text on as it streams; Ctrl-C cancels it between tokens
+/// (the output then says `cancelled`).
+fn stream(
+    engine: &Engine,
+    job: Job,
+    interrupted: &AtomicBool,
+    mut on_text: impl FnMut(Streamed) -> Result<()>,
+) -> Result<Output> {
     let (tx, rx) = mpsc::channel();
     let handle = engine.seam().submit_job(
         job,
@@ -239,9 +356,7 @@ pub fn ask(args: AskArgs) -> Result<u8> {
             let _ = tx.send(e);
         }),
     )?;
-
-    let mut printer = TextPrinter::new(args.format == Format::Text);
-    let out = loop {
+    loop {
         // Checked on every turn: while tokens stream, events come faster than the timeout, so a
         // check only on timeouts would never see Ctrl-C.
         if interrupted.load(Ordering::SeqCst) && !handle.is_cancelled() {
@@ -255,53 +370,102 @@ pub fn ask(args: AskArgs) -> Result<u8> {
             }
         };
         match event {
-            WorkerEvent::Think(t) => {
-                printer.think(&t)?;
-                if let Some(r) = recorder.as_mut() {
-                    r.think(&t)?;
-                }
-            }
-            WorkerEvent::Answer(t) => {
-                printer.answer(&t)?;
-                if let Some(r) = recorder.as_mut() {
-                    r.answer(&t)?;
-                }
-            }
+            WorkerEvent::Think(t) => on_text(Streamed::Think(&t))?,
+            WorkerEvent::Answer(t) => on_text(Streamed::Answer(&t))?,
             WorkerEvent::Started { .. } | WorkerEvent::Stats(_) => {}
-            WorkerEvent::Done(out) => break out,
-            WorkerEvent::Failed(e) => {
-                if let Some(r) = recorder.take() {
-                    r.finish(None, Some(&e.message))?;
-                }
-                bail!(e.message)
-            }
+            WorkerEvent::Done(out) => return Ok(*out),
+            WorkerEvent::Failed(e) => bail!(e.message),
         }
+    }
+}
+
+/// Where transcribe-first's transcription comes from.
+enum TranscriptionFrom {
+    Model,
+    File(PathBuf),
+}
+
+/// The transcription the answer starts from, and the first pass that wrote it (none when the
+/// student gave it).
+struct Reading {
+    transcription: Transcription,
+    pass: Option<Output>,
+    file: Option<PathBuf>,
+}
+
+impl Reading {
+    fn json(&self, engine: &Engine) -> Result<serde_json::Value> {
+        Ok(serde_json::json!({
+            "kind": self.transcription.kind,
+            "text": self.transcription.text,
+            "file": self.file.as_ref().map(|f| f.display().to_string()),
+            "pass": self.pass.as_ref().map(|o| json_value(o, engine)).transpose()?,
+        }))
+    }
+}
+
+/// The first pass (streamed under "transcription:"), or the student's file.
+fn read_first(
+    engine: &Engine,
+    job: &Job,
+    preset: PromptPreset,
+    from: TranscriptionFrom,
+    interrupted: &AtomicBool,
+    printer: &mut TextPrinter,
+) -> Result<Reading> {
+    let first = transcribe::first_pass(&job.messages, preset)?;
+    if let TranscriptionFrom::File(path) = from {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read the transcription {}", path.display()))?;
+        let t = Transcription::from_reply(&text);
+        let transcription = Transcription::checked(t.kind, &t.text)
+            .with_context(|| format!("{} cannot be used", path.display()))?;
+        printer.section("transcription");
+        printer.answer(&transcription.as_reply())?;
+        return Ok(Reading {
+            transcription,
+            pass: None,
+            file: Some(path),
+        });
+    }
+    let pass_job = Job {
+        messages: first,
+        pictures: job.pictures.clone(),
+        max_pixels: job.max_pixels,
+        sampling: job.sampling.clone(),
+        max_new_tokens: job.max_new_tokens,
+        ..Job::default()
     };
-    printer.finish()?;
-    if let Some(r) = recorder.take() {
-        r.finish(Some(&out), None)?;
-    }
-    if args.format == Format::Json {
-        let mut v = json_value(&out, &engine)?;
-        if let Some((conversation, message)) = saved_ids {
-            v["conversation_id"] = conversation.0.into();
-            v["message_id"] = message.map(|m| m.0).into();
-        }
-        println!("{}", serde_json::to_string(&v)?);
-    }
-    Ok(if out.finish_reason == FinishReason::Cancelled {
-        INTERRUPTED
+    printer.section("transcription");
+    let out = stream(engine, pass_job, interrupted, |event| match event {
+        Streamed::Think(t) => printer.think(t),
+        Streamed::Answer(t) => printer.answer(t),
+    })?;
+    let read = Transcription::from_reply(&out.answer);
+    let transcription = if out.finish_reason == FinishReason::Cancelled {
+        read
     } else {
-        0
+        Transcription::checked(read.kind, &read.text).context(
+            "the model's transcription cannot be used; write one and give it with --transcription FILE",
+        )?
+    };
+    Ok(Reading {
+        transcription,
+        pass: Some(out),
+        file: None,
     })
 }
 
-/// Writes thinking (dimmed on a terminal) and then the answer as they stream in.
+/// Writes thinking (dimmed on a terminal) and then the answer as they stream in; with
+/// transcribe-first, each pass is a section whose answer has a heading.
 struct TextPrinter {
     enabled: bool,
     dim: &'static str,
     reset: &'static str,
     in_think: bool,
+    /// The heading of this section's answer, written before its first text.
+    label: Option<&'static str>,
+    answering: bool,
     wrote: bool,
 }
 
@@ -313,8 +477,17 @@ impl TextPrinter {
             dim: if tty { "\x1b[2m" } else { "" },
             reset: if tty { "\x1b[0m" } else { "" },
             in_think: false,
+            label: None,
+            answering: false,
             wrote: false,
         }
+    }
+
+    /// Starts a section whose answer is headed `label`.
+    fn section(&mut self, label: &'static str) {
+        self.label = Some(label);
+        self.in_think = false;
+        self.answering = false;
     }
 
     fn write(&mut self, s: &str) -> Result<()> {
@@ -326,11 +499,24 @@ impl TextPrinter {
         Ok(())
     }
 
+    /// A blank line between what was written and a new heading.
+    fn gap(&self) -> &'static str {
+        if self.wrote {
+            "\n\n"
+        } else {
+            ""
+        }
+    }
+
     fn think(&mut self, t: &str) -> Result<()> {
         if !self.enabled {
             return Ok(());
         }
-        let head = if self.in_think { "" } else { "thinking:\n" };
+        let head = if self.in_think {
+            String::new()
+        } else {
+            format!("{}thinking:\n", self.gap())
+        };
         self.in_think = true;
         let s = format!("{}{head}{t}{}", self.dim, self.reset);
         self.write(&s)
@@ -340,8 +526,14 @@ impl TextPrinter {
         if !self.enabled {
             return Ok(());
         }
-        let head = if self.in_think { "\n\nanswer:\n" } else { "" };
+        let head = match (self.answering, self.label, self.in_think) {
+            (true, _, _) => String::new(),
+            (false, Some(label), _) => format!("{}{label}:\n", self.gap()),
+            (false, None, true) => format!("{}answer:\n", self.gap()),
+            (false, None, false) => String::new(),
+        };
         self.in_think = false;
+        self.answering = true;
         self.write(&format!("{head}{t}"))
     }
 

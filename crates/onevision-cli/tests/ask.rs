@@ -263,3 +263,189 @@ fn bench_reports_every_measure_over_its_runs() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("--runs"), "{err}");
 }
+
+/// A scripted checkpoint (the engine's example writer, built by `cargo test --workspace` beside
+/// this binary) that transcribes after the transcription request and answers after "What is AC?".
+fn transcribing_model(dir: &std::path::Path) -> std::path::PathBuf {
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_onevision"));
+    let writer = bin.parent().unwrap().join("examples/scripted_model");
+    assert!(
+        writer.is_file(),
+        "{} is missing: run the tests with `cargo test --workspace`, which builds it",
+        writer.display()
+    );
+    let out = dir.join("scripted");
+    let request = onevision_engine::preset::PromptPreset::Plain.transcription_request();
+    let status = Command::new(&writer)
+        .args(["--tokenizer-from", &model(), "--out"])
+        .arg(&out)
+        .args([
+            "--after",
+            &request,
+            "--text",
+            "Kind: geometry\nAB = 3, BC = 4, angle B = 90°.",
+        ])
+        .args([
+            "--after",
+            "What is AC?",
+            "--text",
+            "<think>\nUse the sides.</think><answer>AC = 5</answer>",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    out
+}
+
+fn decode(ids: &Value) -> String {
+    let tok = tokenizers::Tokenizer::from_file(fixture("real_tokenizer_chat/model/tokenizer.json"))
+        .unwrap();
+    let ids: Vec<u32> = ids
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u32)
+        .collect();
+    tok.decode(&ids, false).unwrap()
+}
+
+#[test]
+fn transcribe_first_reads_the_picture_then_answers_from_the_reading() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scripted = transcribing_model(tmp.path());
+    let picture = fixture("images/triangle_64x60.png");
+    let ask = |extra: &[&str]| {
+        let mut args = vec![
+            "ask",
+            "--model",
+            scripted.to_str().unwrap(),
+            "--image",
+            picture.to_str().unwrap(),
+            "--temperature",
+            "0",
+            "--max-new-tokens",
+            "60",
+            "--preset",
+            "plain",
+        ];
+        args.extend_from_slice(extra);
+        args.push("What is AC?");
+        args.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+
+    let v = json_of(
+        &ask(&["--transcribe-first", "--format", "json"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let t = &v["transcription"];
+    assert_eq!(t["kind"], "geometry");
+    assert_eq!(t["text"], "AB = 3, BC = 4, angle B = 90°.");
+    assert_eq!(v["answer"], "AC = 5");
+    assert_eq!(v["think"], "\nUse the sides.");
+    // The answer's prompt continues the first pass: the picture, the request, the transcription
+    // as the model wrote it, then the question; all of the first pass is read from its cache.
+    let first: Vec<&Value> = t["pass"]["prompt_token_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    let second: Vec<&Value> = v["prompt_token_ids"].as_array().unwrap().iter().collect();
+    assert_eq!(second[..first.len()], first[..]);
+    let prompt = decode(&v["prompt_token_ids"]);
+    let reading = prompt
+        .find("Kind: geometry\nAB = 3, BC = 4, angle B = 90°.")
+        .expect(&prompt);
+    let question = prompt
+        .rfind("trust the transcription.\n\nWhat is AC?")
+        .expect(&prompt);
+    assert!(reading < question, "{prompt}");
+    assert!(
+        v["reused_prompt_tokens"].as_u64().unwrap() >= first.len() as u64,
+        "reused {} of the first pass's {} prompt tokens",
+        v["reused_prompt_tokens"],
+        first.len()
+    );
+
+    // The student's correction replaces the model's reading: no first pass, the edited text in
+    // the prompt.
+    let corrected = tmp.path().join("corrected.txt");
+    std::fs::write(
+        &corrected,
+        "Kind: geometry\nAB = 6, BC = 8, angle B = 90°.\n",
+    )
+    .unwrap();
+    let v = json_of(
+        &ask(&[
+            "--transcription",
+            corrected.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>(),
+    );
+    assert_eq!(v["transcription"]["text"], "AB = 6, BC = 8, angle B = 90°.");
+    assert!(v["transcription"]["pass"].is_null());
+    let prompt = decode(&v["prompt_token_ids"]);
+    assert!(
+        prompt.contains("Kind: geometry\nAB = 6, BC = 8, angle B = 90°.<|im_end|>"),
+        "{prompt}"
+    );
+    assert!(!prompt.contains("AB = 3"), "{prompt}");
+    assert_eq!(v["answer"], "AC = 5");
+
+    // As text: the transcription under its heading, then the thinking and the answer.
+    let out = Command::new(env!("CARGO_BIN_EXE_onevision"))
+        .args(ask(&["--transcribe-first"]))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "transcription:\nKind: geometry\nAB = 3, BC = 4, angle B = 90°.\n\nthinking:\n\nUse the sides.\n\nanswer:\nAC = 5\n"
+    );
+
+    // Bad input: one sentence naming what is wrong, a failure code, nothing asked.
+    let empty = tmp.path().join("empty.txt");
+    std::fs::write(&empty, "Kind: geometry\n  \n").unwrap();
+    for (extra, says) in [
+        (
+            vec!["--transcription", empty.to_str().unwrap()],
+            "empty.txt cannot be used: the transcription is empty",
+        ),
+        (
+            vec!["--transcription", "/nonexistent/reading.txt"],
+            "cannot read the transcription /nonexistent/reading.txt",
+        ),
+        (vec!["--transcribe-first", "--save"], "cannot be saved yet"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_onevision"))
+            .args(ask(&extra))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(says),
+            "{extra:?}: {err}"
+        );
+    }
+    let out = onevision(&[
+        "ask",
+        "--model",
+        scripted.to_str().unwrap(),
+        "--transcribe-first",
+        "What is AC?",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("needs a picture"),
+        "{err}"
+    );
+}

@@ -18,10 +18,13 @@
 //!
 //! ```text
 //! cargo run -p onevision-engine --example scripted_model -- \
-//!     --tokenizer-from DIR --out DIR --text "…" [--loop "…"]
+//!     --tokenizer-from DIR --out DIR [--after "…"] --text "…" [--after "…" --text "…"]… [--loop "…"]
 //! ```
 //! With `--loop`, the loop text follows the script and then repeats forever (until the token
 //! budget or a stop), for testing a long generation; without it the script ends the turn.
+//! `--after` keys the next script to user turns ending in that text (its last token or so joins
+//! the first context), so one checkpoint can answer two kinds of turn differently, as the two
+//! passes of transcribe-first need; with several scripts each needs one.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -59,30 +62,54 @@ const VISION_HIDDEN: usize = 64;
 const VISION_INTERMEDIATE: usize = 96;
 const VISION_DEPTH: usize = 2;
 
+/// One script: what the model says after a user turn ending in `after` (any turn when `None`).
+struct Script {
+    after: Option<String>,
+    text: String,
+}
+
 struct Args {
     tokenizer_from: PathBuf,
     out: PathBuf,
-    text: String,
+    scripts: Vec<Script>,
     looped: Option<String>,
 }
 
 fn args() -> Result<Args> {
     let mut it = std::env::args().skip(1);
-    let (mut tokenizer_from, mut out, mut text, mut looped) = (None, None, None, None);
+    let (mut tokenizer_from, mut out, mut looped) = (None, None, None);
+    let mut scripts = Vec::new();
+    let mut after = None;
     while let Some(flag) = it.next() {
         let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
         match flag.as_str() {
             "--tokenizer-from" => tokenizer_from = Some(PathBuf::from(value()?)),
             "--out" => out = Some(PathBuf::from(value()?)),
-            "--text" => text = Some(value()?),
+            "--after" => after = Some(value()?),
+            "--text" => scripts.push(Script {
+                after: after.take(),
+                text: value()?,
+            }),
             "--loop" => looped = Some(value()?),
             other => bail!("unknown argument {other:?}"),
         }
     }
+    if after.is_some() {
+        bail!("--after must come before the --text it keys");
+    }
+    if scripts.is_empty() {
+        bail!("--text is required");
+    }
+    if scripts.len() > 1 && scripts.iter().any(|s| s.after.is_none()) {
+        bail!("with several scripts each --text needs an --after (the end of the user turn it answers)");
+    }
+    if scripts.len() > 1 && looped.is_some() {
+        bail!("--loop goes with a single --text");
+    }
     Ok(Args {
         tokenizer_from: tokenizer_from.context("--tokenizer-from DIR is required")?,
         out: out.context("--out DIR is required")?,
-        text: text.context("--text is required")?,
+        scripts,
         looped,
     })
 }
@@ -105,16 +132,20 @@ fn spelled(tok: &Tokenizer, ids: &[Option<u32>]) -> String {
     tok.decode(&ids, false).unwrap_or_default()
 }
 
-/// What follows each context of the sequence the model must say.
-fn transitions(tok: &Tokenizer, seq: &[Option<u32>], end: Option<u32>) -> Result<Vec<Step>> {
+/// What follows each context of the sequences the model must say, each ending in `end` (none
+/// for a loop).
+fn transitions(tok: &Tokenizer, seqs: &[Vec<Option<u32>>], end: Option<u32>) -> Result<Vec<Step>> {
     let mut next: Vec<Step> = Vec::new();
     let mut seen: HashMap<Window, u32> = HashMap::new();
     let window = |w: &[Option<u32>]| -> Window { w.try_into().expect("CONTEXT tokens") };
-    let follows = seq
-        .windows(CONTEXT + 1)
-        .filter_map(|w| Some((window(&w[..CONTEXT]), w[CONTEXT]?)));
-    let last = end.map(|e| (window(&seq[seq.len() - CONTEXT..]), e));
-    for (context, to) in follows.chain(last) {
+    let steps = seqs.iter().flat_map(|seq| {
+        let follows = seq
+            .windows(CONTEXT + 1)
+            .filter_map(|w| Some((window(&w[..CONTEXT]), w[CONTEXT]?)));
+        let last = end.map(|e| (window(&seq[seq.len() - CONTEXT..]), e));
+        follows.chain(last)
+    });
+    for (context, to) in steps {
         match seen.get(&context) {
             Some(&was) if was != to => {
                 let piece = |ids: &[u32]| tok.decode(ids, false).unwrap_or_default();
@@ -433,35 +464,43 @@ fn main() -> Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot read the tokenizer: {e}"))?;
     let special = |s: &str| tok.token_to_id(s).with_context(|| format!("no {s} token"));
     let im_end = special("<|im_end|>")?;
-    // The answer follows the chat template's hand-over to the assistant, whose last tokens are
-    // the first context.
-    let prompt = encode(&tok, "<|im_end|>\n<|im_start|>assistant\n")?;
-    let script = encode(&tok, &a.text)?;
+    // An answer follows the chat template's hand-over to the assistant, whose last tokens (with
+    // the end of the user's turn when the script names it) are its first context.
+    let hand_over = encode(&tok, "<|im_end|>\n<|im_start|>assistant\n")?;
     let looped = match &a.looped {
         Some(t) => encode(&tok, t)?,
         None => Vec::new(),
     };
-    // The question's last tokens, before the hand-over, are left open.
-    let mut seq: Vec<Option<u32>> = vec![None; CONTEXT.saturating_sub(prompt.len())];
-    seq.extend(
-        prompt[prompt.len().saturating_sub(CONTEXT)..]
-            .iter()
-            .map(|&t| Some(t)),
-    );
-    seq.extend(script.iter().map(|&t| Some(t)));
-    seq.extend(looped.iter().map(|&t| Some(t)));
-    // A loop's last contexts lead back to its start.
-    seq.extend(looped.iter().cycle().take(CONTEXT).map(|&t| Some(t)));
-    let next = transitions(&tok, &seq, looped.is_empty().then_some(im_end))?;
-    if seq.len() + 64 > MAX_POSITIONS {
-        bail!(
-            "the script takes {} tokens; at most {} fit this model with a prompt",
-            seq.len() - CONTEXT,
-            MAX_POSITIONS - 64 - CONTEXT
+    let mut seqs: Vec<Vec<Option<u32>>> = Vec::new();
+    for script in &a.scripts {
+        let mut prompt = match &script.after {
+            Some(after) => encode(&tok, after)?,
+            None => Vec::new(),
+        };
+        prompt.extend(&hand_over);
+        // Without `after`, the question's last tokens before the hand-over are left open.
+        let mut seq: Vec<Option<u32>> = vec![None; CONTEXT.saturating_sub(prompt.len())];
+        seq.extend(
+            prompt[prompt.len().saturating_sub(CONTEXT)..]
+                .iter()
+                .map(|&t| Some(t)),
         );
+        seq.extend(encode(&tok, &script.text)?.into_iter().map(Some));
+        seq.extend(looped.iter().map(|&t| Some(t)));
+        // A loop's last contexts lead back to its start.
+        seq.extend(looped.iter().cycle().take(CONTEXT).map(|&t| Some(t)));
+        if seq.len() + 64 > MAX_POSITIONS {
+            bail!(
+                "a script takes {} tokens; at most {} fit this model with a prompt",
+                seq.len() - CONTEXT,
+                MAX_POSITIONS - 64 - CONTEXT
+            );
+        }
+        seqs.push(seq);
     }
+    let next = transitions(&tok, &seqs, looped.is_empty().then_some(im_end))?;
 
-    let mut tokens: Vec<u32> = seq.iter().flatten().copied().collect();
+    let mut tokens: Vec<u32> = seqs.iter().flatten().flatten().copied().collect();
     tokens.push(im_end);
     tokens.sort_unstable();
     tokens.dedup();
@@ -495,9 +534,11 @@ fn main() -> Result<()> {
     }
     write_checkpoint(&a, &decoder, im_end, special("<|endoftext|>")?)?;
     println!(
-        "wrote {} ({} script tokens{}, {} contexts, {} distinct tokens)",
+        "wrote {} ({} script{}, {} tokens{}, {} contexts, {} distinct tokens)",
         a.out.display(),
-        script.len(),
+        a.scripts.len(),
+        if a.scripts.len() == 1 { "" } else { "s" },
+        seqs.iter().map(|s| s.len() - CONTEXT).sum::<usize>(),
         if looped.is_empty() {
             String::new()
         } else {

@@ -15,6 +15,7 @@ pub mod session;
 pub mod split;
 pub mod stop;
 pub mod stream;
+pub mod transcribe;
 pub mod worker;
 
 pub use chat_engine::{ChatEngine, EngineSource};

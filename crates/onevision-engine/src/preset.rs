@@ -29,6 +29,22 @@ const R1_HINT: &str =
 const R1_RL_SUFFIX: &str =
     "  Output the thinking process in <think> </think> and final answer in <answer> </answer> tags.";
 
+/// Transcribe-first's first request (crate::transcribe): the picture in the formal form its kind
+/// calls for, which the R1-Onevision paper's "formal description" step produces before reasoning.
+/// The first line names the kind so the app can show the transcription as it should look.
+const TRANSCRIBE: &str = "Before anything is solved, write down exactly what this picture shows, \
+in a form a student can check. On the first line write \"Kind:\" and one word: equation, chart, \
+circuit, geometry, chemistry or text. Then transcribe in the form that fits: formulas and \
+equations in LaTeX between $ signs; a chart or table as a Markdown table with every label, unit \
+and number; a circuit as a list of its components with their values and the two nodes each one \
+joins; a geometry figure as its points, segments, lengths and angles, labelled as in the figure, \
+and what is marked equal, parallel or perpendicular; a chemical structure as its formula, atoms \
+and bonds; text word for word. With several pictures, transcribe each in turn under \
+\"Picture 1\", \"Picture 2\". Copy the numbers and labels as they are printed, and do not solve \
+or explain anything.";
+const R1_RL_TRANSCRIBE_SUFFIX: &str =
+    "  Output the thinking process in <think> </think> and the transcription in <answer> </answer> tags.";
+
 impl PromptPreset {
     pub const ALL: [PromptPreset; 3] = [
         PromptPreset::R1Onevision,
@@ -50,6 +66,15 @@ impl PromptPreset {
             PromptPreset::R1Onevision => format!("{R1_HINT}{question}"),
             PromptPreset::R1OnevisionRl => format!("{question}{R1_RL_SUFFIX}"),
             PromptPreset::Plain => question.to_owned(),
+        }
+    }
+
+    /// Transcribe-first's request for a formal transcription of the question's pictures, worded
+    /// for the family: the RL checkpoint was trained to put its result in answer tags.
+    pub fn transcription_request(self) -> String {
+        match self {
+            PromptPreset::R1OnevisionRl => format!("{TRANSCRIBE}{R1_RL_TRANSCRIBE_SUFFIX}"),
+            PromptPreset::R1Onevision | PromptPreset::Plain => TRANSCRIBE.to_owned(),
         }
     }
 
