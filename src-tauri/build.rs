@@ -22,6 +22,8 @@ const COMMANDS: &[&str] = &[
     "capture_screen",
     "crop_capture",
     "cancel_capture",
+    "view_picture",
+    "crop_picture",
     "ask",
     "stop_generation",
     "list_conversations",

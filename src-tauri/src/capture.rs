@@ -18,6 +18,35 @@ pub struct Captures {
     next: AtomicU64,
 }
 
+/// Refuses a rectangle (x, y, width, height) smaller than `min_side` on a side or reaching outside
+/// a `size` picture, naming it and the `what` it was cut from.
+pub(crate) fn check_region(
+    (x, y, width, height): (u32, u32, u32, u32),
+    size: (u32, u32),
+    min_side: u32,
+    what: &str,
+) -> AppResult<()> {
+    if width < 2 || height < 2 {
+        return Err(AppError::new(
+            "the selected region is empty; drag a rectangle over the problem",
+        ));
+    }
+    let x_end = x.checked_add(width);
+    let y_end = y.checked_add(height);
+    if x_end.is_none_or(|e| e > size.0) || y_end.is_none_or(|e| e > size.1) {
+        return Err(AppError::new(format!(
+            "the region {width}x{height} at ({x}, {y}) lies outside the {}x{} {what}",
+            size.0, size.1
+        )));
+    }
+    if width < min_side || height < min_side {
+        return Err(AppError::new(format!(
+            "the region {width}x{height} is too small to read; take at least {min_side}x{min_side} pixels"
+        )));
+    }
+    Ok(())
+}
+
 fn encode_png(img: &RgbaImage) -> AppResult<Vec<u8>> {
     let mut png = Vec::new();
     img.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
@@ -71,24 +100,12 @@ impl Captures {
                 "that screen capture is no longer available; capture again",
             ));
         };
-        if r.width < 2 || r.height < 2 {
-            return Err(AppError::new(
-                "the selected region is empty; drag a rectangle over the problem",
-            ));
-        }
-        let x_end = r.x.checked_add(r.width);
-        let y_end = r.y.checked_add(r.height);
-        if x_end.is_none_or(|e| e > img.width()) || y_end.is_none_or(|e| e > img.height()) {
-            return Err(AppError::new(format!(
-                "the region {}x{} at ({}, {}) lies outside the {}x{} capture",
-                r.width,
-                r.height,
-                r.x,
-                r.y,
-                img.width(),
-                img.height()
-            )));
-        }
+        check_region(
+            (r.x, r.y, r.width, r.height),
+            img.dimensions(),
+            2,
+            "capture",
+        )?;
         let part = image::imageops::crop_imm(&img, r.x, r.y, r.width, r.height).to_image();
         encode_png(&part)
     }

@@ -216,6 +216,32 @@ pub struct AttachedPicture {
     pub thumbnail: String,
 }
 
+/// What the model is shown of an attached picture (commands::pictures::view_picture).
+#[derive(Debug, Clone, Serialize)]
+pub struct PictureView {
+    pub width: u32,
+    pub height: u32,
+    pub seen_width: u32,
+    pub seen_height: u32,
+    /// Picture tokens in the prompt.
+    pub tokens: usize,
+    pub warning: Option<String>,
+    /// False when a server resizes the picture again by its own settings.
+    pub exact: bool,
+    /// The pixels shown, `data:image/png;base64,…`.
+    pub image: String,
+}
+
+/// A rectangle of a pending picture to send instead of the whole (commands::pictures::crop_picture).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PictureCrop {
+    pub sha256: String,
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ScreenCapture {
     pub capture_id: String,

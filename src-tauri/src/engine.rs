@@ -8,6 +8,7 @@ use onevision_engine::preset::PromptPreset;
 use onevision_engine::sampler::SamplingParams;
 use onevision_engine::worker::{Worker, DEFAULT_MAX_NEW_TOKENS};
 use onevision_engine::ChatEngine;
+use onevision_model::image::ImageProcessorConfig;
 
 use crate::dto::{model_name, GenerationDefaultsDto, ModelInfoDto};
 
@@ -27,6 +28,23 @@ impl AppEngine {
         match self {
             AppEngine::Local(w) => w,
             AppEngine::Server { engine, .. } => engine,
+        }
+    }
+
+    /// How pictures are resized for the model, and whether that is exactly what it sees: a
+    /// server's own processor resizes what the app sends once more.
+    pub fn image_config(&self) -> (ImageProcessorConfig, bool) {
+        match self {
+            AppEngine::Local(w) => {
+                let file = w.info().dir.join("preprocessor_config.json");
+                let cfg = if file.is_file() {
+                    ImageProcessorConfig::from_file(&file).unwrap_or_default()
+                } else {
+                    ImageProcessorConfig::default()
+                };
+                (cfg, true)
+            }
+            AppEngine::Server { .. } => (ImageProcessorConfig::default(), false),
         }
     }
 

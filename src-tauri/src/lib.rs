@@ -12,6 +12,7 @@ mod error;
 mod job;
 mod reply;
 mod secrets;
+mod seen;
 mod state;
 
 use std::path::PathBuf;
@@ -99,6 +100,8 @@ pub fn main() -> ExitCode {
             commands::pictures::capture_screen,
             commands::pictures::crop_capture,
             commands::pictures::cancel_capture,
+            commands::pictures::view_picture,
+            commands::pictures::crop_picture,
             commands::pictures::open_link,
             commands::ask::ask,
             commands::ask::stop_generation,

@@ -602,6 +602,99 @@ try {
   assert.ok(await (await browser.$('[data-testid="user-turn"] img')).isExisting(), "the example's picture was not sent");
   assert.match(await (await turn.$('[data-testid="final-answer"]')).getText(), /5/);
   await shot("20-example-answered");
+
+  // 14. What the model sees (issue 17): a large worksheet photo is shown shrunk, with its exact
+  //     size and token count and a warning that small print may be lost; a crop too small to
+  //     read is refused with a sentence and nothing is lost; cropping one problem sends that
+  //     part, which keeps its detail.
+  await (await byId("history-new")).click();
+  await browser.execute(() => {
+    const canvas = document.createElement("canvas");
+    canvas.width = 3200;
+    canvas.height = 2400;
+    const g = canvas.getContext("2d");
+    g.fillStyle = "#ffffff";
+    g.fillRect(0, 0, 3200, 2400);
+    g.fillStyle = "#111111";
+    g.font = "28px sans-serif";
+    for (let i = 0; i < 12; i++) g.fillText(`Problem ${i + 1}: solve 3x + ${i} = ${2 * i + 9} for x.`, 120, 180 + i * 180);
+    const b64 = canvas.toDataURL("image/png").split(",")[1];
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], "worksheet.png", { type: "image/png" }));
+    const target = document.querySelector('[data-testid="composer-input"]');
+    target.dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt, bubbles: true, cancelable: true }));
+  });
+  await (await byId("attachment-thumb")).waitForDisplayed({ timeout: WAIT });
+  await (await byId("attachment-warning")).waitForExist({ timeout: WAIT, timeoutMsg: "a 3200x2400 picture at 1 MP detail has no warning" });
+  await (await byId("attachment-open")).click();
+  const summary = await byId("picture-summary");
+  await summary.waitForDisplayed({ timeout: WAIT });
+  const said = await summary.getText();
+  const sizes = said.replace(/,(?=\d{3})/g, "").match(/(\d+) × (\d+) pixels, (\d+) picture tokens\. Your picture is (\d+) × (\d+)/);
+  assert.ok(sizes, `the picture summary says: ${said}`);
+  const [seenW, seenH, tokens, fullW, fullH] = sizes.slice(1).map(Number);
+  assert.deepEqual([fullW, fullH], [3200, 2400]);
+  assert.ok(seenW % 28 === 0 && seenH % 28 === 0 && seenW * seenH <= 1003520, `the model is shown ${seenW}x${seenH}`);
+  assert.equal(tokens, (seenW / 28) * (seenH / 28));
+  assert.match(said, /^The model is shown exactly this/);
+  assert.match(await (await byId("picture-warning")).getText(), /at 3\d % of its width, so small print may be lost/);
+  await shot("21-what-the-model-sees");
+  const stage = await byId("picture-stage");
+  const stageBox = () =>
+    browser.execute(() => {
+      const r = document.querySelector('[data-testid="picture-stage"]').getBoundingClientRect();
+      return { x: r.left, y: r.top, w: r.width, h: r.height };
+    });
+  // Measured before each drag, in case the centred dialog has changed height.
+  let box = await stageBox();
+  const drag = async (x0, y0, x1, y1) => {
+    box = await stageBox();
+    await browser
+      .action("pointer")
+      .move({ origin: "viewport", x: Math.round(box.x + x0), y: Math.round(box.y + y0) })
+      .down()
+      .move({ origin: "viewport", x: Math.round(box.x + x1), y: Math.round(box.y + y1), duration: 100 })
+      .up()
+      .perform();
+  };
+  assert.ok(await stage.isDisplayed());
+  // About 4 shown pixels: some 20 of the picture's, less than one 28-pixel picture token.
+  await drag(40, 40, 44, 44);
+  await (await byId("crop-button")).click();
+  const cropError = await byId("crop-error");
+  await cropError.waitForDisplayed({ timeout: WAIT });
+  assert.match(await cropError.getText(), /too small to read/);
+  // One problem: the top-left part of the sheet, about 40 % by 25 %.
+  box = await stageBox();
+  await drag(0, 0, box.w * 0.4, box.h * 0.25);
+  assert.match(await (await byId("crop-size")).getText(), /\d+ × \d+ px of the picture/);
+  await shot("22-crop-selected");
+  await (await byId("crop-button")).click();
+  await browser.waitUntil(async () => !(await (await byId("picture-dialog")).isExisting()), {
+    timeout: WAIT,
+    timeoutMsg: "the picture dialog did not close after cropping",
+  });
+  assert.equal((await browser.$$('[data-testid="attachment-thumb"]')).length, 1, "the crop did not replace the picture");
+  await browser.waitUntil(async () => !(await (await byId("attachment-warning")).isExisting()), {
+    timeout: WAIT,
+    timeoutMsg: "the cropped problem still warns that small print may be lost",
+  });
+  await (await byId("attachment-open")).click();
+  await (await byId("picture-summary")).waitForDisplayed({ timeout: WAIT });
+  const cropped = (await (await byId("picture-summary")).getText()).replace(/,(?=\d{3})/g, "").match(/Your picture is (\d+) × (\d+)/);
+  assert.ok(cropped && Math.abs(Number(cropped[1]) - 1280) <= 20 && Math.abs(Number(cropped[2]) - 600) <= 20, `the crop is ${cropped}`);
+  await browser.keys(["Escape"]);
+  await (await byId("composer-input")).setValue("Solve problem 1.");
+  await (await byId("send-button")).click();
+  turn = await lastTurn();
+  await browser.waitUntil(async () => (await turn.getAttribute("data-status")) === "complete", {
+    timeout: WAIT,
+    timeoutMsg: "the cropped problem was not answered",
+  });
+  const sent = await browser.$$('[data-testid="user-turn"] img');
+  assert.ok(sent.length > 0, "the cropped picture was not sent");
+  await shot("23-cropped-problem-answered");
   console.log("e2e: all steps passed; screenshots in tests/e2e/artifacts/");
 } catch (e) {
   failed = true;

@@ -238,6 +238,8 @@ export function App() {
               capturing={capture !== null}
               onSend={send}
               onCapture={startCapture}
+              maxPixels={settings.max_pixels}
+              onOpenSettings={() => setPanel("settings")}
             />
           </>
         )}

@@ -243,9 +243,8 @@ fn to_rgb8(img: DynamicImage) -> RgbImage {
     }
 }
 
-/// Turns a decoded picture into the vision tower's input. Callers that want less detail than the
-/// checkpoint's default (the app does) lower `cfg.max_pixels`.
-pub fn preprocess(img: &RgbImage, cfg: &ImageProcessorConfig) -> Result<PixelPatches> {
+/// The picture at the size the vision tower reads it (height, width, packed RGB bytes).
+fn resized(img: &RgbImage, cfg: &ImageProcessorConfig) -> Result<(usize, usize, Vec<u8>)> {
     let (width, height) = (img.width() as usize, img.height() as usize);
     let (out_h, out_w) = if cfg.do_resize {
         smart_resize(height, width, cfg.factor(), cfg.min_pixels, cfg.max_pixels)?
@@ -259,6 +258,24 @@ pub fn preprocess(img: &RgbImage, cfg: &ImageProcessorConfig) -> Result<PixelPat
         )));
     }
     let pixels = resize_rgb8_bicubic(img.as_raw(), width, height, out_w, out_h);
+    Ok((out_h, out_w, pixels))
+}
+
+/// Exactly the pixels the model is shown of a picture (what [`preprocess`] normalises), and the
+/// tokens they take in the prompt: for showing the student what survives the resize.
+pub fn seen_picture(img: &RgbImage, cfg: &ImageProcessorConfig) -> Result<(RgbImage, usize)> {
+    let (out_h, out_w, pixels) = resized(img, cfg)?;
+    let tokens =
+        (out_h / cfg.patch_size) * (out_w / cfg.patch_size) / (cfg.merge_size * cfg.merge_size);
+    let seen = RgbImage::from_raw(out_w as u32, out_h as u32, pixels)
+        .ok_or_else(|| Error::Input(format!("cannot hold a {out_w}x{out_h} picture")))?;
+    Ok((seen, tokens))
+}
+
+/// Turns a decoded picture into the vision tower's input. Callers that want less detail than the
+/// checkpoint's default (the app does) lower `cfg.max_pixels`.
+pub fn preprocess(img: &RgbImage, cfg: &ImageProcessorConfig) -> Result<PixelPatches> {
+    let (out_h, out_w, pixels) = resized(img, cfg)?;
 
     // Per-channel lookup: 256 possible bytes -> normalised value, computed in the reference's
     // precision (float64 rescale, then float32 normalise).
@@ -376,6 +393,31 @@ mod tests {
         // Row 4 starts the second merge block: x0 = 28.
         assert_eq!(row(4)[0], 28.0);
         assert_eq!(row(4)[4 * 196], 7.0);
+    }
+
+    #[test]
+    fn the_seen_picture_is_what_preprocess_reads() {
+        let img = RgbImage::from_fn(300, 170, |x, y| {
+            image::Rgb([(x * 7 % 251) as u8, (y * 3) as u8, ((x + y) % 256) as u8])
+        });
+        let cfg = ImageProcessorConfig {
+            do_normalize: false,
+            do_rescale: false,
+            max_pixels: 28 * 28 * 30,
+            ..Default::default()
+        };
+        let (seen, tokens) = seen_picture(&img, &cfg).unwrap();
+        let (h, w) = smart_resize(170, 300, 28, cfg.min_pixels, cfg.max_pixels).unwrap();
+        assert_eq!((seen.height() as usize, seen.width() as usize), (h, w));
+        assert!(w < 300, "shrunk to {w} wide");
+        let out = preprocess(&img, &cfg).unwrap();
+        assert_eq!(tokens, out.num_tokens(2));
+        // Patch row 1 is the second 14x14 patch of the first 2x2 block: pixels from x = 14.
+        let row1 = &out.data[out.patch_dim..2 * out.patch_dim];
+        for (i, x) in (14..28).enumerate() {
+            assert_eq!(row1[i], f32::from(seen.get_pixel(x, 0)[0]));
+            assert_eq!(row1[2 * 196 + i], f32::from(seen.get_pixel(x, 0)[1]));
+        }
     }
 
     #[test]

@@ -9,8 +9,10 @@ use tauri_plugin_opener::OpenerExt;
 
 use super::blocking;
 use crate::capture::grab_screen_at;
-use crate::dto::{AttachedPicture, CaptureRegion, ScreenCapture};
+use crate::dto::{AttachedPicture, CaptureRegion, PictureCrop, PictureView, ScreenCapture};
 use crate::error::{AppError, AppResult};
+use crate::job::MIN_MAX_PIXELS;
+use crate::seen;
 use crate::state::AppState;
 
 /// The extensions the file dialog offers: the formats the engine decodes.
@@ -108,6 +110,54 @@ pub fn cancel_capture(
     state.captures.release(&capture_id);
     window.set_fullscreen(false)?;
     Ok(())
+}
+
+/// The bytes of a picture waiting in the composer, decoded.
+fn pending_picture(state: &AppState, sha256: &str) -> AppResult<image::RgbImage> {
+    let bytes = state
+        .attachments
+        .get(sha256)
+        .ok_or_else(|| AppError::new("that picture is no longer attached; attach it again"))?;
+    onevision_model::image::decode_image(&bytes, "the attached picture")
+        .map_err(|e| AppError::new(e.to_string()))
+}
+
+/// What the model will see of an attached picture at the picture detail `max_pixels`.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn view_picture(
+    app: AppHandle,
+    sha256: String,
+    max_pixels: usize,
+) -> AppResult<PictureView> {
+    if max_pixels < MIN_MAX_PIXELS {
+        return Err(AppError::new(format!(
+            "picture detail of {max_pixels} pixels is too small; use at least {MIN_MAX_PIXELS}"
+        )));
+    }
+    blocking(move || {
+        let state = app.state::<AppState>();
+        // With no model chosen yet, Qwen2.5-VL's own processor settings, marked as a guess.
+        let (mut cfg, exact) = match state.loaded() {
+            Some(engine) => engine.image_config(),
+            None => (Default::default(), false),
+        };
+        cfg.max_pixels = max_pixels.max(cfg.min_pixels);
+        seen::view(&pending_picture(&state, &sha256)?, &cfg, exact)
+    })
+    .await
+}
+
+/// Attaches a rectangle of an attached picture (one problem off a worksheet photo); the whole
+/// stays attached until the composer lets it go.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn crop_picture(app: AppHandle, crop: PictureCrop) -> AppResult<AttachedPicture> {
+    blocking(move || {
+        let state = app.state::<AppState>();
+        let picture = pending_picture(&state, &crop.sha256)?;
+        let png = seen::crop(&picture, (crop.x, crop.y, crop.width, crop.height))?;
+        state.attachments.add(png, "the cropped picture")
+    })
+    .await
 }
 
 /// Only web links leave the app, and only to the system browser.

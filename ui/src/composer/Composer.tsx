@@ -1,6 +1,9 @@
 import { forwardRef, useEffect, useState, type FormEvent, type KeyboardEvent } from "react";
+import { createPortal } from "react-dom";
 import * as commands from "../ipc/commands";
+import { PictureDialog } from "./PictureDialog";
 import type { Attachments } from "./useAttachments";
+import { usePictureViews } from "./usePictureViews";
 
 export interface ComposerProps {
   attachments: Attachments;
@@ -11,17 +14,23 @@ export interface ComposerProps {
   onCapture: () => void;
   /** Text put in the composer from outside (an example's question); a new `id` puts it again. */
   draft?: { id: number; text: string } | null;
+  /** The picture detail setting: the most pixels a picture is shown to the model with. */
+  maxPixels: number;
+  onOpenSettings: () => void;
 }
 
 export const Composer = forwardRef<HTMLTextAreaElement, ComposerProps>(function Composer(
-  { attachments, generating, capturing, onSend, onCapture, draft },
+  { attachments, generating, capturing, onSend, onCapture, draft, maxPixels, onOpenSettings },
   inputRef,
 ) {
   const [text, setText] = useState("");
+  const [opened, setOpened] = useState<string | null>(null);
+  const views = usePictureViews(attachments.pictures, maxPixels);
   useEffect(() => {
     if (draft) setText(draft.text);
   }, [draft]);
   const { pictures, pending, error } = attachments;
+  const openedPicture = pictures.find((p) => p.sha256 === opened) ?? null;
   const canSend = !generating && pending === 0 && (text.trim() !== "" || pictures.length > 0);
 
   const send = () => {
@@ -50,7 +59,20 @@ export const Composer = forwardRef<HTMLTextAreaElement, ComposerProps>(function 
         <ul className="composer__pictures" aria-label="Attached pictures">
           {pictures.map((picture) => (
             <li key={picture.sha256} className="thumb" data-testid="attachment-thumb">
-              <img src={picture.thumbnail} alt={`Attached picture, ${picture.width} × ${picture.height}`} />
+              <button
+                type="button"
+                className="thumb__open"
+                data-testid="attachment-open"
+                title="See what the model sees, or crop"
+                onClick={() => setOpened(picture.sha256)}
+              >
+                <img src={picture.thumbnail} alt={`Attached picture, ${picture.width} × ${picture.height}`} />
+              </button>
+              {views.get(picture.sha256)?.view?.warning && (
+                <span className="thumb__warning" data-testid="attachment-warning" title={views.get(picture.sha256)?.view?.warning ?? ""}>
+                  !
+                </span>
+              )}
               <button
                 type="button"
                 className="thumb__remove"
@@ -128,6 +150,24 @@ export const Composer = forwardRef<HTMLTextAreaElement, ComposerProps>(function 
           Send
         </button>
       </div>
+      {openedPicture &&
+        createPortal(
+        <PictureDialog
+          picture={openedPicture}
+          view={views.get(openedPicture.sha256)?.view ?? null}
+          error={views.get(openedPicture.sha256)?.error ?? null}
+          onCropped={(crop) => {
+            attachments.replace(openedPicture.sha256, crop);
+            setOpened(null);
+          }}
+          onOpenSettings={() => {
+            setOpened(null);
+            onOpenSettings();
+          }}
+          onClose={() => setOpened(null)}
+        />,
+          document.body,
+        )}
     </form>
   );
 });

@@ -10,8 +10,18 @@ export interface Attachments {
   /** Adds what the backend returns for one attach action, or shows why it failed. */
   track: (work: Promise<AttachedPicture | AttachedPicture[]>) => Promise<void>;
   remove: (sha256: string) => void;
+  /** Puts `picture` in the place of the picture `sha256` (a crop of it). */
+  replace: (sha256: string, picture: AttachedPicture) => void;
   clear: () => void;
   showError: (message: string | null) => void;
+}
+
+/** `list` with `picture` in the place of the picture `sha256` (appended when that is gone), and
+ * no second copy of `picture`. */
+export function replacePicture(list: AttachedPicture[], sha256: string, picture: AttachedPicture): AttachedPicture[] {
+  const rest = list.filter((p) => p.sha256 !== picture.sha256 || p.sha256 === sha256);
+  const at = rest.findIndex((p) => p.sha256 === sha256);
+  return at < 0 ? [...rest, picture] : [...rest.slice(0, at), picture, ...rest.slice(at + 1)];
 }
 
 /** The pictures waiting in the composer. The same picture attached twice is kept once: the
@@ -42,13 +52,17 @@ export function useAttachments(): Attachments {
     setPictures((current) => current.filter((p) => p.sha256 !== sha256));
   }, []);
 
+  const replace = useCallback((sha256: string, picture: AttachedPicture) => {
+    setPictures((current) => replacePicture(current, sha256, picture));
+  }, []);
+
   const clear = useCallback(() => {
     setPictures([]);
     setError(null);
   }, []);
 
   return useMemo(
-    () => ({ pictures, pending, error, track, remove, clear, showError: setError }),
-    [pictures, pending, error, track, remove, clear],
+    () => ({ pictures, pending, error, track, remove, replace, clear, showError: setError }),
+    [pictures, pending, error, track, remove, replace, clear],
   );
 }

@@ -21,6 +21,8 @@ import type {
   LoadRequest,
   MachineModels,
   ModelInfo,
+  PictureCrop,
+  PictureView,
   ScreenCapture,
   SavedServer,
   SearchHit,
@@ -102,6 +104,16 @@ export function attachPicturePath(path: string): Promise<AttachedPicture> {
 
 export function attachPictureBytes(dataBase64: string): Promise<AttachedPicture> {
   return invoke<AttachedPicture>("attach_picture_bytes", { data_base64: dataBase64 });
+}
+
+/** What the model will see of an attached picture at the picture detail `maxPixels`. */
+export function viewPicture(sha256: string, maxPixels: number): Promise<PictureView> {
+  return invoke<PictureView>("view_picture", { sha256, max_pixels: maxPixels });
+}
+
+/** Attaches a rectangle of an attached picture. */
+export function cropPicture(crop: PictureCrop): Promise<AttachedPicture> {
+  return invoke<AttachedPicture>("crop_picture", { crop });
 }
 
 export function captureScreen(): Promise<ScreenCapture> {

@@ -154,6 +154,31 @@ export interface SavedServer {
 }
 
 /** A picture attached to the composer or to a stored message, identified by its SHA-256. */
+/** What the model is shown of an attached picture: the pixels after the processor's resize. */
+export interface PictureView {
+  width: number;
+  height: number;
+  seen_width: number;
+  seen_height: number;
+  /** Picture tokens in the prompt. */
+  tokens: number;
+  /** Small print may be lost, or the picture is too small to read. */
+  warning: string | null;
+  /** False when a server resizes the picture again by its own settings (or no model is chosen). */
+  exact: boolean;
+  /** `data:image/png;base64,…` of the pixels shown. */
+  image: string;
+}
+
+/** A rectangle, in the picture's own pixels, to attach instead of the whole picture. */
+export interface PictureCrop {
+  sha256: string;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
 export interface AttachedPicture {
   sha256: string;
   width: number;
