@@ -4,29 +4,30 @@
 //! `--transcribe-first` asks for a formal transcription of the pictures first and reasons over the
 //! pictures plus that transcription (or the corrected one given with `--transcription FILE`).
 
-use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use onevision_engine::catalog::cache::model_folder_name;
-use onevision_engine::generate::{FinishReason, GenerationDefaults, Output};
+use onevision_engine::generate::{FinishReason, GenerationDefaults};
 use onevision_engine::preset::PromptPreset;
 use onevision_engine::prompt::{Message, Part, Role};
 use onevision_engine::sampler::SamplingParams;
-use onevision_engine::transcribe::{self, Transcription};
-use onevision_engine::worker::{Job, WorkerEvent, DEFAULT_MAX_NEW_TOKENS};
+use onevision_engine::transcribe;
+use onevision_engine::worker::{Job, DEFAULT_MAX_NEW_TOKENS};
 use onevision_engine::EngineSource;
 
 use crate::device;
 use crate::engine_args::{EndpointArgs, Engine};
 use crate::messages;
 use crate::model_args::ModelArgs;
-use crate::output::{Format, INTERRUPTED};
+use crate::output::{json_value, Format, INTERRUPTED};
+use crate::printer::TextPrinter;
 use crate::sampling_args::SamplingArgs;
 use crate::save::Recorder;
+use crate::stream::{stream, Streamed};
+use crate::transcription::{read_first, TranscriptionFrom};
 
 #[derive(clap::Args)]
 pub struct AskArgs {
@@ -333,239 +334,4 @@ pub fn ask(args: AskArgs) -> Result<u8> {
     } else {
         0
     })
-}
-
-/// A piece of streamed text.
-enum Streamed<'a> {
-    Think(&'a str),
-    Answer(&'a str),
-}
-
-/// Runs one job to its end, passing its text on as it streams; Ctrl-C cancels it between tokens
-/// (the output then says `cancelled`).
-fn stream(
-    engine: &Engine,
-    job: Job,
-    interrupted: &AtomicBool,
-    mut on_text: impl FnMut(Streamed) -> Result<()>,
-) -> Result<Output> {
-    let (tx, rx) = mpsc::channel();
-    let handle = engine.seam().submit_job(
-        job,
-        Box::new(move |e| {
-            let _ = tx.send(e);
-        }),
-    )?;
-    loop {
-        // Checked on every turn: while tokens stream, events come faster than the timeout, so a
-        // check only on timeouts would never see Ctrl-C.
-        if interrupted.load(Ordering::SeqCst) && !handle.is_cancelled() {
-            handle.cancel();
-        }
-        let event = match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(e) => e,
-            Err(mpsc::RecvTimeoutError::Timeout) => continue,
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                bail!("the engine stopped before finishing the answer")
-            }
-        };
-        match event {
-            WorkerEvent::Think(t) => on_text(Streamed::Think(&t))?,
-            WorkerEvent::Answer(t) => on_text(Streamed::Answer(&t))?,
-            WorkerEvent::Started { .. } | WorkerEvent::Stats(_) => {}
-            WorkerEvent::Done(out) => return Ok(*out),
-            WorkerEvent::Failed(e) => bail!(e.message),
-        }
-    }
-}
-
-/// Where transcribe-first's transcription comes from.
-enum TranscriptionFrom {
-    Model,
-    File(PathBuf),
-}
-
-/// The transcription the answer starts from, and the first pass that wrote it (none when the
-/// student gave it).
-struct Reading {
-    transcription: Transcription,
-    pass: Option<Output>,
-    file: Option<PathBuf>,
-}
-
-impl Reading {
-    fn json(&self, engine: &Engine) -> Result<serde_json::Value> {
-        Ok(serde_json::json!({
-            "kind": self.transcription.kind,
-            "text": self.transcription.text,
-            "file": self.file.as_ref().map(|f| f.display().to_string()),
-            "pass": self.pass.as_ref().map(|o| json_value(o, engine)).transpose()?,
-        }))
-    }
-}
-
-/// The first pass (streamed under "transcription:"), or the student's file.
-fn read_first(
-    engine: &Engine,
-    job: &Job,
-    preset: PromptPreset,
-    from: TranscriptionFrom,
-    interrupted: &AtomicBool,
-    printer: &mut TextPrinter,
-) -> Result<Reading> {
-    let first = transcribe::first_pass(&job.messages, preset)?;
-    if let TranscriptionFrom::File(path) = from {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read the transcription {}", path.display()))?;
-        let t = Transcription::from_reply(&text);
-        let transcription = Transcription::checked(t.kind, &t.text)
-            .with_context(|| format!("{} cannot be used", path.display()))?;
-        printer.section("transcription");
-        printer.answer(&transcription.as_reply())?;
-        return Ok(Reading {
-            transcription,
-            pass: None,
-            file: Some(path),
-        });
-    }
-    let pass_job = Job {
-        messages: first,
-        pictures: job.pictures.clone(),
-        max_pixels: job.max_pixels,
-        sampling: job.sampling.clone(),
-        max_new_tokens: job.max_new_tokens,
-        ..Job::default()
-    };
-    printer.section("transcription");
-    let out = stream(engine, pass_job, interrupted, |event| match event {
-        Streamed::Think(t) => printer.think(t),
-        Streamed::Answer(t) => printer.answer(t),
-    })?;
-    let read = Transcription::from_reply(&out.answer);
-    let transcription = if out.finish_reason == FinishReason::Cancelled {
-        read
-    } else {
-        Transcription::checked(read.kind, &read.text).context(
-            "the model's transcription cannot be used; write one and give it with --transcription FILE",
-        )?
-    };
-    Ok(Reading {
-        transcription,
-        pass: Some(out),
-        file: None,
-    })
-}
-
-/// Writes thinking (dimmed on a terminal) and then the answer as they stream in; with
-/// transcribe-first, each pass is a section whose answer has a heading.
-struct TextPrinter {
-    enabled: bool,
-    dim: &'static str,
-    reset: &'static str,
-    in_think: bool,
-    /// The heading of this section's answer, written before its first text.
-    label: Option<&'static str>,
-    answering: bool,
-    wrote: bool,
-}
-
-impl TextPrinter {
-    fn new(enabled: bool) -> Self {
-        let tty = std::io::stdout().is_terminal();
-        TextPrinter {
-            enabled,
-            dim: if tty { "\x1b[2m" } else { "" },
-            reset: if tty { "\x1b[0m" } else { "" },
-            in_think: false,
-            label: None,
-            answering: false,
-            wrote: false,
-        }
-    }
-
-    /// Starts a section whose answer is headed `label`.
-    fn section(&mut self, label: &'static str) {
-        self.label = Some(label);
-        self.in_think = false;
-        self.answering = false;
-    }
-
-    fn write(&mut self, s: &str) -> Result<()> {
-        let mut out = std::io::stdout().lock();
-        out.write_all(s.as_bytes())
-            .and_then(|_| out.flush())
-            .context("cannot write to standard output")?;
-        self.wrote = true;
-        Ok(())
-    }
-
-    /// A blank line between what was written and a new heading.
-    fn gap(&self) -> &'static str {
-        if self.wrote {
-            "\n\n"
-        } else {
-            ""
-        }
-    }
-
-    fn think(&mut self, t: &str) -> Result<()> {
-        if !self.enabled {
-            return Ok(());
-        }
-        let head = if self.in_think {
-            String::new()
-        } else {
-            format!("{}thinking:\n", self.gap())
-        };
-        self.in_think = true;
-        let s = format!("{}{head}{t}{}", self.dim, self.reset);
-        self.write(&s)
-    }
-
-    fn answer(&mut self, t: &str) -> Result<()> {
-        if !self.enabled {
-            return Ok(());
-        }
-        let head = match (self.answering, self.label, self.in_think) {
-            (true, _, _) => String::new(),
-            (false, Some(label), _) => format!("{}{label}:\n", self.gap()),
-            (false, None, true) => format!("{}answer:\n", self.gap()),
-            (false, None, false) => String::new(),
-        };
-        self.in_think = false;
-        self.answering = true;
-        self.write(&format!("{head}{t}"))
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        if self.enabled && self.wrote {
-            self.write("\n")?;
-        }
-        Ok(())
-    }
-}
-
-fn json_value(out: &Output, engine: &Engine) -> Result<serde_json::Value> {
-    let mut v = serde_json::to_value(out)?;
-    match engine {
-        Engine::Local(worker) => {
-            let info = worker.info();
-            v["timings"]["load_ms"] = info.load_ms.into();
-            v["device"] = device::device_name(&info.device).into();
-            v["dtype"] = device::dtype_name(info.dtype).into();
-            v["quant"] = info.quant.name().into();
-        }
-        Engine::Server { engine, connect_ms } => {
-            // A server gives no token ids: absent rather than empty.
-            if let Some(o) = v.as_object_mut() {
-                o.remove("prompt_token_ids");
-                o.remove("generated_token_ids");
-            }
-            v["timings"]["load_ms"] = (*connect_ms).into();
-            v["device"] = "server".into();
-            v["endpoint"] = engine.base_url().into();
-            v["model"] = engine.model().into();
-        }
-    }
-    Ok(v)
 }

@@ -10,9 +10,12 @@ mod messages;
 mod model_args;
 mod models;
 mod output;
+mod printer;
 mod sampling_args;
 mod save;
 mod serve;
+mod stream;
+mod transcription;
 
 use std::process::ExitCode;
 

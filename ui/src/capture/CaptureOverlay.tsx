@@ -1,6 +1,7 @@
-import { useEffect, useRef, useState, type PointerEvent } from "react";
+import { useEffect, useRef, useState } from "react";
 import type { CaptureRegion, ScreenCapture } from "../ipc/types";
-import { fitScale, isUsable, rectBetween, toCapturePixels, type Point, type Rect } from "./geometry";
+import { fitScale, isUsable, toCapturePixels, type Rect } from "./geometry";
+import { useDragSelection } from "./useDragSelection";
 
 export interface CaptureOverlayProps {
   capture: ScreenCapture;
@@ -26,17 +27,14 @@ export function CaptureOverlay({ capture, onConfirm, onCancel }: CaptureOverlayP
   const scale = fitScale(capture.width, capture.height, windowSize.width - margin * 2, windowSize.height - margin * 2 - 40);
   const shownWidth = Math.round(capture.width * scale);
   const shownHeight = Math.round(capture.height * scale);
-  const stageRef = useRef<HTMLDivElement>(null);
-  const [anchor, setAnchor] = useState<Point | null>(null);
-  const [selection, setSelection] = useState<Rect | null>(null);
-
-  const region = selection ? toCapturePixels(selection, scale, capture.width, capture.height) : null;
-
   const confirm = (rect: Rect | null) => {
     if (!rect) return;
     const pixels = toCapturePixels(rect, scale, capture.width, capture.height);
     if (isUsable(pixels)) onConfirm({ capture_id: capture.capture_id, ...pixels });
   };
+  const { stageRef, selection, handlers } = useDragSelection(shownWidth, shownHeight, { onDone: confirm });
+
+  const region = selection ? toCapturePixels(selection, scale, capture.width, capture.height) : null;
 
   const latest = useRef({ confirm, onCancel, selection });
   latest.current = { confirm, onCancel, selection };
@@ -56,33 +54,6 @@ export function CaptureOverlay({ capture, onConfirm, onCancel }: CaptureOverlayP
     return () => window.removeEventListener("keydown", onKey, true);
   }, []);
 
-  const pointAt = (event: PointerEvent): Point => {
-    const box = stageRef.current?.getBoundingClientRect();
-    const x = event.clientX - (box?.left ?? 0);
-    const y = event.clientY - (box?.top ?? 0);
-    return { x: Math.max(0, Math.min(shownWidth, x)), y: Math.max(0, Math.min(shownHeight, y)) };
-  };
-
-  const onPointerDown = (event: PointerEvent<HTMLDivElement>) => {
-    if (event.button !== 0) return;
-    event.currentTarget.setPointerCapture?.(event.pointerId);
-    const point = pointAt(event);
-    setAnchor(point);
-    setSelection({ x: point.x, y: point.y, width: 0, height: 0 });
-  };
-
-  const onPointerMove = (event: PointerEvent<HTMLDivElement>) => {
-    if (anchor) setSelection(rectBetween(anchor, pointAt(event)));
-  };
-
-  const onPointerUp = (event: PointerEvent<HTMLDivElement>) => {
-    if (!anchor) return;
-    const rect = rectBetween(anchor, pointAt(event));
-    setAnchor(null);
-    setSelection(rect);
-    confirm(rect);
-  };
-
   return (
     <div className="capture" data-testid="capture-overlay" role="dialog" aria-modal="true" aria-label="Select a region of the screen">
       <p className="capture__hint">
@@ -98,9 +69,7 @@ export function CaptureOverlay({ capture, onConfirm, onCancel }: CaptureOverlayP
         ref={stageRef}
         className="capture__stage"
         style={{ width: shownWidth, height: shownHeight }}
-        onPointerDown={onPointerDown}
-        onPointerMove={onPointerMove}
-        onPointerUp={onPointerUp}
+        {...handlers}
       >
         <img className="capture__image" src={capture.image} alt="" draggable={false} width={shownWidth} height={shownHeight} />
         {selection && selection.width > 0 && selection.height > 0 && (

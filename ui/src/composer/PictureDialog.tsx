@@ -1,5 +1,6 @@
-import { useRef, useState, type PointerEvent } from "react";
-import { fitScale, isUsable, rectBetween, toCapturePixels, type Point, type Rect } from "../capture/geometry";
+import { useState } from "react";
+import { fitScale, isUsable, toCapturePixels } from "../capture/geometry";
+import { useDragSelection } from "../capture/useDragSelection";
 import * as commands from "../ipc/commands";
 import { errorText } from "../ipc/errors";
 import type { AttachedPicture, PictureView } from "../ipc/types";
@@ -24,43 +25,17 @@ const count = (n: number) => n.toLocaleString("en-US");
 /** Exactly the pixels the model is shown of an attached picture, their size and token count,
  * a warning when small print will not survive; and a crop to send just one problem. */
 export function PictureDialog({ picture, view, error, onCropped, onOpenSettings, onClose }: PictureDialogProps) {
-  const stageRef = useRef<HTMLDivElement>(null);
-  const [anchor, setAnchor] = useState<Point | null>(null);
-  const [selection, setSelection] = useState<Rect | null>(null);
   const [cropping, setCropping] = useState(false);
   const [cropError, setCropError] = useState<string | null>(null);
 
   const scale = view ? fitScale(view.seen_width, view.seen_height, STAGE_WIDTH, STAGE_HEIGHT) : 1;
   const shownWidth = view ? Math.round(view.seen_width * scale) : 0;
   const shownHeight = view ? Math.round(view.seen_height * scale) : 0;
+  const { stageRef, selection, handlers } = useDragSelection(shownWidth, shownHeight, {
+    onStart: () => setCropError(null),
+  });
   // The selection in the picture's own pixels (what is cropped), not the shown ones.
   const region = view && selection ? toCapturePixels(selection, shownWidth / view.width, view.width, view.height) : null;
-
-  const pointAt = (event: PointerEvent): Point => {
-    const box = stageRef.current?.getBoundingClientRect();
-    const x = event.clientX - (box?.left ?? 0);
-    const y = event.clientY - (box?.top ?? 0);
-    return { x: Math.max(0, Math.min(shownWidth, x)), y: Math.max(0, Math.min(shownHeight, y)) };
-  };
-
-  const onPointerDown = (event: PointerEvent<HTMLDivElement>) => {
-    if (event.button !== 0) return;
-    event.currentTarget.setPointerCapture?.(event.pointerId);
-    const point = pointAt(event);
-    setAnchor(point);
-    setSelection({ x: point.x, y: point.y, width: 0, height: 0 });
-    setCropError(null);
-  };
-
-  const onPointerMove = (event: PointerEvent<HTMLDivElement>) => {
-    if (anchor) setSelection(rectBetween(anchor, pointAt(event)));
-  };
-
-  const onPointerUp = (event: PointerEvent<HTMLDivElement>) => {
-    if (!anchor) return;
-    setSelection(rectBetween(anchor, pointAt(event)));
-    setAnchor(null);
-  };
 
   const crop = async () => {
     if (!region) return;
@@ -104,9 +79,7 @@ export function PictureDialog({ picture, view, error, onCropped, onOpenSettings,
               className="picture-view__stage"
               data-testid="picture-stage"
               style={{ width: shownWidth, height: shownHeight }}
-              onPointerDown={onPointerDown}
-              onPointerMove={onPointerMove}
-              onPointerUp={onPointerUp}
+              {...handlers}
             >
               <img src={view.image} alt="The picture as the model sees it" draggable={false} width={shownWidth} height={shownHeight} />
               {selection && selection.width > 0 && selection.height > 0 && (
