@@ -194,7 +194,8 @@ def main():
         source.write_text(draw(), encoding="utf-8")
         target = PNG_DIR / f"{sample_id}.png"
         subprocess.run(
-            ["convert", "-density", "96", "-background", "white", str(source), "-flatten", f"PNG24:{target}"],
+            ["convert", "-density", "96", "-background", "white", str(source), "-flatten",
+             "-define", "png:exclude-chunk=date,time", f"PNG24:{target}"],
             check=True,
         )
         listed.append({"id": sample_id, "title": title, "file": f"samples/{sample_id}.png", "question": question})
