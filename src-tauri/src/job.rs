@@ -5,8 +5,9 @@
 use onevision_engine::generate::GenerationDefaults;
 use onevision_engine::prompt::{Message, Part, Role};
 use onevision_engine::sampler::SamplingParams;
+use onevision_engine::transcribe::{attach_reading, Transcription};
 use onevision_engine::worker::{Job, DEFAULT_MAX_NEW_TOKENS};
-use onevision_store::{Conversation, MessageStatus};
+use onevision_store::{Conversation, MessageKind, MessageStatus};
 
 use crate::dto::GenerationSettings;
 use crate::error::{AppError, AppResult};
@@ -73,6 +74,16 @@ pub fn build(
     for m in &conversation.messages {
         // The reply being written now, and unfinished rows of other processes, are not input.
         if m.status == MessageStatus::Streaming {
+            continue;
+        }
+        if m.kind == MessageKind::Transcription {
+            // The question before it is shown as it was answered from this reading.
+            if let Some(reading) = (m.status == MessageStatus::Complete)
+                .then(|| Transcription::from_saved(&m.answer))
+                .flatten()
+            {
+                attach_reading(&mut job.messages, s.preset, &reading)?;
+            }
             continue;
         }
         let Some(text) = m.prompt_text() else {
@@ -202,6 +213,56 @@ mod tests {
         assert_eq!(job.max_new_tokens, Some(77));
         let s = job.sampling.unwrap();
         assert_eq!((s.temperature, s.top_p), (0.6, 0.95));
+    }
+
+    #[tokio::test]
+    async fn a_question_answered_from_a_transcription_is_shown_as_it_was_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in(dir.path()).await.unwrap();
+        let first = NewMessage::user("What is AC?").with_picture(PictureInput::Bytes(png()));
+        let id = store
+            .create_conversation("m", vec![first])
+            .await
+            .unwrap()
+            .conversation;
+        let mut reading = store.begin_transcription(id, None).await.unwrap();
+        reading.push_answer("Kind: geometry\nAB = 3").await.unwrap();
+        let reading_id = reading.message_id();
+        reading
+            .finish(onevision_store::Finish::complete(Default::default()))
+            .await
+            .unwrap();
+        store
+            .correct_transcription(reading_id, "Kind: geometry\nAB = 6")
+            .await
+            .unwrap();
+        let mut w = store.begin_reply(id, None).await.unwrap();
+        w.push_answer("AC = 10").await.unwrap();
+        w.finish(onevision_store::Finish::complete(Default::default()))
+            .await
+            .unwrap();
+        store
+            .append_messages(id, vec![NewMessage::user("Why?")])
+            .await
+            .unwrap();
+        let c = store.get_conversation(id).await.unwrap();
+
+        let job = build(&c, &settings(), &defaults()).unwrap();
+        let preset = PromptPreset::R1Onevision;
+        let texts: Vec<Vec<Part>> = job.messages.iter().map(|m| m.parts.clone()).collect();
+        let expected = onevision_engine::transcribe::second_pass(
+            &[Message {
+                role: Role::User,
+                parts: vec![Part::Image(0), Part::Text(preset.wrap("What is AC?"))],
+            }],
+            preset,
+            &Transcription::from_saved("Kind: geometry\nAB = 6").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(job.messages[..3], expected[..], "{texts:?}");
+        assert_eq!(job.messages[3].parts, vec![Part::Text("AC = 10".into())]);
+        assert_eq!(job.messages[4].parts, vec![Part::Text(preset.wrap("Why?"))]);
+        assert_eq!(job.messages.len(), 5);
     }
 
     #[test]

@@ -23,10 +23,10 @@ use crate::engine_args::{EndpointArgs, Engine};
 use crate::messages;
 use crate::model_args::ModelArgs;
 use crate::output::{json_value, Format, INTERRUPTED};
-use crate::printer::TextPrinter;
+use crate::printer::{show_and_record, TextPrinter};
 use crate::sampling_args::SamplingArgs;
 use crate::save::Recorder;
-use crate::stream::{stream, Streamed};
+use crate::stream::stream;
 use crate::transcription::{read_first, TranscriptionFrom};
 
 #[derive(clap::Args)]
@@ -74,7 +74,8 @@ pub struct AskArgs {
     /// corrected); its first line may be `Kind: …`. Implies --transcribe-first.
     #[arg(long, value_name = "FILE")]
     pub transcription: Option<PathBuf>,
-    /// How the transcription request is worded (default: guessed from the model's name).
+    /// How the transcription request is worded (default: guessed from the model folder's or
+    /// --api-model's name).
     #[arg(long)]
     pub preset: Option<PromptPreset>,
     /// The question.
@@ -141,13 +142,18 @@ pub fn ask(args: AskArgs) -> Result<u8> {
     let (new_messages, new_pictures) = conversation(&args)?;
     let saving = args.save || args.conversation.is_some();
     let transcribing = match (&args.transcription, args.transcribe_first) {
-        (Some(file), _) => Some(TranscriptionFrom::File(file.clone())),
+        (Some(file), _) => Some(TranscriptionFrom::file(file.clone())?),
         (None, true) => Some(TranscriptionFrom::Model),
         (None, false) => None,
     };
-    if transcribing.is_some() && saving {
-        bail!("--transcribe-first cannot be saved yet: the history has no place for the transcription; leave out --save and --conversation");
-    }
+    let preset = args.preset.unwrap_or_else(|| {
+        let name = match (&args.model.model, &args.endpoint.api_model) {
+            (Some(dir), _) => model_folder_name(dir),
+            (None, Some(model)) => model.clone(),
+            (None, None) => String::new(),
+        };
+        PromptPreset::suggest(&name)
+    });
     let history = if saving {
         Some(Recorder::open(args.db.as_deref())?)
     } else {
@@ -155,7 +161,7 @@ pub fn ask(args: AskArgs) -> Result<u8> {
     };
     let (mut messages, mut picture_paths) = match (&history, args.conversation) {
         (Some((rt, store)), Some(id)) => {
-            let r = Recorder::restore(rt, store, id)?;
+            let r = Recorder::restore(rt, store, id, preset)?;
             (r.messages, r.pictures)
         }
         _ => (Vec::new(), Vec::new()),
@@ -243,11 +249,15 @@ pub fn ask(args: AskArgs) -> Result<u8> {
                 &new_messages,
                 &new_pictures,
                 settings,
+                transcribing.is_some(),
             )?)
         }
         None => None,
     };
-    let saved_ids = recorder.as_ref().map(|r| (r.conversation, r.message_id()));
+    let transcription_id = recorder
+        .as_ref()
+        .filter(|_| transcribing.is_some())
+        .and_then(Recorder::message_id);
     let job = Job {
         messages,
         pictures,
@@ -260,50 +270,49 @@ pub fn ask(args: AskArgs) -> Result<u8> {
     let mut printer = TextPrinter::new(args.format == Format::Text);
     let reading = match transcribing {
         Some(from) => {
-            let preset = args
-                .preset
-                .unwrap_or_else(|| PromptPreset::suggest(&engine.seam().source().model_name()));
-            let reading = read_first(&engine, &job, preset, from, &interrupted, &mut printer)?;
+            let reading = read_first(
+                &engine,
+                &job,
+                preset,
+                from,
+                &interrupted,
+                &mut printer,
+                recorder.as_mut(),
+            )?;
             if let Some(out) = reading
                 .pass
                 .as_ref()
                 .filter(|o| o.finish_reason == FinishReason::Cancelled)
             {
                 printer.finish()?;
+                if let Some(r) = recorder.take() {
+                    r.finish(None, None)?;
+                }
                 if args.format == Format::Json {
                     let v = serde_json::json!({"transcription": reading.json(&engine)?, "finish_reason": out.finish_reason});
                     println!("{}", serde_json::to_string(&v)?);
                 }
                 return Ok(INTERRUPTED);
             }
+            if let Some(r) = recorder.as_mut() {
+                r.begin_answer()?;
+            }
             printer.section("answer");
-            Some((preset, reading))
+            Some(reading)
         }
         None => None,
     };
+    let saved_ids = recorder.as_ref().map(|r| (r.conversation, r.message_id()));
     let job = match &reading {
-        Some((preset, r)) => Job {
-            messages: transcribe::second_pass(&job.messages, *preset, &r.transcription)?,
+        Some(r) => Job {
+            messages: transcribe::second_pass(&job.messages, preset, &r.transcription)?,
             ..job
         },
         None => job,
     };
 
-    let outcome = stream(&engine, job, &interrupted, |event| match event {
-        Streamed::Think(t) => {
-            printer.think(t)?;
-            if let Some(r) = recorder.as_mut() {
-                r.think(t)?;
-            }
-            Ok(())
-        }
-        Streamed::Answer(t) => {
-            printer.answer(t)?;
-            if let Some(r) = recorder.as_mut() {
-                r.answer(t)?;
-            }
-            Ok(())
-        }
+    let outcome = stream(&engine, job, &interrupted, |event| {
+        show_and_record(&mut printer, recorder.as_mut(), event)
     });
     let out = match outcome {
         Ok(out) => out,
@@ -324,8 +333,11 @@ pub fn ask(args: AskArgs) -> Result<u8> {
             v["conversation_id"] = conversation.0.into();
             v["message_id"] = message.map(|m| m.0).into();
         }
-        if let Some((_, r)) = &reading {
+        if let Some(r) = &reading {
             v["transcription"] = r.json(&engine)?;
+            if let Some(id) = transcription_id {
+                v["transcription"]["message_id"] = id.0.into();
+            }
         }
         println!("{}", serde_json::to_string(&v)?);
     }

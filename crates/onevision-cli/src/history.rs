@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use onevision_store::{ConversationId, SearchQuery, Store, HIGHLIGHT_END, HIGHLIGHT_START};
+use onevision_store::{
+    ConversationId, MessageKind, SearchQuery, Store, HIGHLIGHT_END, HIGHLIGHT_START,
+};
 
 use crate::output::Format;
 
@@ -111,7 +113,11 @@ async fn run(store: &Store, command: HistoryCommand, format: Format) -> Result<(
             }
             println!("# {} ({})", c.summary.title, c.summary.model_id);
             for m in &c.messages {
-                println!("\n## {} [{}]", m.role.as_str(), m.status.as_str());
+                let who = match m.kind {
+                    MessageKind::Transcription => "transcription",
+                    MessageKind::Reply => m.role.as_str(),
+                };
+                println!("\n## {who} [{}]", m.status.as_str());
                 for p in &m.pictures {
                     println!("picture: {}", p.path.display());
                 }

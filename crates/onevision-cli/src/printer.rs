@@ -4,6 +4,9 @@ use std::io::{IsTerminal, Write};
 
 use anyhow::{Context, Result};
 
+use crate::save::Recorder;
+use crate::stream::Streamed;
+
 /// Writes thinking (dimmed on a terminal) and then the answer as they stream in; with
 /// transcribe-first, each pass is a section whose answer has a heading.
 pub struct TextPrinter {
@@ -91,4 +94,23 @@ impl TextPrinter {
         }
         Ok(())
     }
+}
+
+/// Streamed text to the terminal and, when saving, to the message being recorded.
+pub fn show_and_record(
+    printer: &mut TextPrinter,
+    recorder: Option<&mut Recorder>,
+    event: Streamed,
+) -> Result<()> {
+    match event {
+        Streamed::Think(t) => {
+            printer.think(t)?;
+            recorder.map(|r| r.think(t)).transpose()?;
+        }
+        Streamed::Answer(t) => {
+            printer.answer(t)?;
+            recorder.map(|r| r.answer(t)).transpose()?;
+        }
+    }
+    Ok(())
 }

@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use onevision_engine::generate::{FinishReason, Output};
+use onevision_engine::preset::PromptPreset;
 use onevision_engine::prompt::{Message, Part, Role};
+use onevision_engine::transcribe::{attach_reading, Transcription};
 use onevision_store::{
-    ConversationId, Finish, GenerationStats, MessageId, NewMessage, Outcome, PictureInput, Store,
-    StreamWriter,
+    ConversationId, Finish, GenerationStats, MessageId, MessageKind, MessageStatus, NewMessage,
+    Outcome, PictureInput, Store, StreamWriter,
 };
 use tokio::runtime::Runtime;
 
@@ -43,6 +45,7 @@ pub struct Recorder {
     store: Store,
     pub conversation: ConversationId,
     writer: Option<StreamWriter>,
+    settings: serde_json::Value,
 }
 
 impl Recorder {
@@ -52,14 +55,25 @@ impl Recorder {
         Ok((rt, store))
     }
 
-    /// The stored conversation `id`, as engine messages with its pictures' files.
-    pub fn restore(rt: &Runtime, store: &Store, id: i64) -> Result<Restored> {
+    /// The stored conversation `id`, as engine messages with its pictures' files. A question
+    /// answered from a transcription is shown as it was then (the request for the
+    /// transcription worded for `preset`, the reading, the question).
+    pub fn restore(rt: &Runtime, store: &Store, id: i64, preset: PromptPreset) -> Result<Restored> {
         let c = rt.block_on(store.get_conversation(ConversationId(id)))?;
         let mut out = Restored {
             messages: Vec::new(),
             pictures: Vec::new(),
         };
         for m in c.messages {
+            if m.kind == MessageKind::Transcription {
+                if let Some(reading) = (m.status == MessageStatus::Complete)
+                    .then(|| Transcription::from_saved(&m.answer))
+                    .flatten()
+                {
+                    attach_reading(&mut out.messages, preset, &reading)?;
+                }
+                continue;
+            }
             let Some(text) = m.prompt_text() else {
                 continue;
             };
@@ -78,7 +92,9 @@ impl Recorder {
     }
 
     /// Saves `new` (the turns this command adds, their pictures indexed into `pictures`) in a new
-    /// conversation or at the end of `continuing`, then opens the reply.
+    /// conversation or at the end of `continuing`, then opens the reply, or the transcription
+    /// when `transcribing` (then [`Recorder::begin_answer`] opens the reply after it).
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         rt: Runtime,
         store: Store,
@@ -87,6 +103,7 @@ impl Recorder {
         new: &[Message],
         pictures: &[PathBuf],
         settings: serde_json::Value,
+        transcribing: bool,
     ) -> Result<Recorder> {
         let rows: Vec<NewMessage> = new
             .iter()
@@ -118,7 +135,15 @@ impl Recorder {
                         .conversation
                 }
             };
-            let writer = store.begin_reply(conversation, Some(settings)).await?;
+            let writer = if transcribing {
+                store
+                    .begin_transcription(conversation, Some(settings.clone()))
+                    .await?
+            } else {
+                store
+                    .begin_reply(conversation, Some(settings.clone()))
+                    .await?
+            };
             anyhow::Ok((conversation, writer))
         })?;
         Ok(Recorder {
@@ -126,7 +151,18 @@ impl Recorder {
             store,
             conversation,
             writer: Some(writer),
+            settings,
         })
+    }
+
+    /// Opens the reply after a transcription was closed with [`Recorder::close_part`].
+    pub fn begin_answer(&mut self) -> Result<()> {
+        let writer = self.rt.block_on(
+            self.store
+                .begin_reply(self.conversation, Some(self.settings.clone())),
+        )?;
+        self.writer = Some(writer);
+        Ok(())
     }
 
     pub fn message_id(&self) -> Option<MessageId> {
@@ -153,13 +189,19 @@ impl Recorder {
         Ok(())
     }
 
-    /// Closes the reply: complete, stopped, or failed with `error`.
-    pub fn finish(mut self, out: Option<&Output>, error: Option<&str>) -> Result<()> {
+    /// Closes the message being written: complete (with `out`'s stats when the engine wrote
+    /// it), stopped, or failed with `error`. The store stays open for the next one.
+    pub fn close_part(&mut self, out: Option<&Output>, error: Option<&str>) -> Result<()> {
         let Some(mut w) = self.writer.take() else {
             return Ok(());
         };
         let (outcome, final_answer, stats) = match (out, error) {
-            (Some(o), _) => {
+            (_, Some(e)) => (
+                Outcome::Failed(e.to_string()),
+                None,
+                GenerationStats::default(),
+            ),
+            (Some(o), None) => {
                 let t = &o.timings;
                 let stats = GenerationStats {
                     prompt_tokens: Some(o.prompt_token_ids.len() as u32),
@@ -179,11 +221,8 @@ impl Recorder {
                 };
                 (outcome, o.final_answer.clone(), stats)
             }
-            (None, e) => (
-                Outcome::Failed(e.unwrap_or("the engine stopped").to_string()),
-                None,
-                GenerationStats::default(),
-            ),
+            // Written by the student, not generated.
+            (None, None) => (Outcome::Complete, None, GenerationStats::default()),
         };
         let raw = out.map(|o| o.text.clone()).unwrap_or_default();
         self.rt.block_on(async {
@@ -194,8 +233,14 @@ impl Recorder {
                 stats,
             })
             .await?;
-            self.store.clone().close().await;
             anyhow::Ok(())
         })
+    }
+
+    /// Closes the reply (as [`Recorder::close_part`]) and the store.
+    pub fn finish(mut self, out: Option<&Output>, error: Option<&str>) -> Result<()> {
+        self.close_part(out, error)?;
+        self.rt.block_on(self.store.clone().close());
+        Ok(())
     }
 }

@@ -12,13 +12,33 @@ use onevision_engine::worker::Job;
 
 use crate::engine_args::Engine;
 use crate::output::json_value;
-use crate::printer::TextPrinter;
-use crate::stream::{stream, Streamed};
+use crate::printer::{show_and_record, TextPrinter};
+use crate::save::Recorder;
+use crate::stream::stream;
 
 /// Where transcribe-first's transcription comes from.
 pub enum TranscriptionFrom {
     Model,
-    File(PathBuf),
+    /// The student's, read from `path` before anything is asked or saved.
+    File {
+        path: PathBuf,
+        transcription: Transcription,
+    },
+}
+
+impl TranscriptionFrom {
+    /// Reads and checks a transcription file.
+    pub fn file(path: PathBuf) -> Result<TranscriptionFrom> {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read the transcription {}", path.display()))?;
+        let t = Transcription::from_reply(&text);
+        let transcription = Transcription::checked(t.kind, &t.text)
+            .with_context(|| format!("{} cannot be used", path.display()))?;
+        Ok(TranscriptionFrom::File {
+            path,
+            transcription,
+        })
+    }
 }
 
 /// The transcription the answer starts from, and the first pass that wrote it (none when the
@@ -40,7 +60,8 @@ impl Reading {
     }
 }
 
-/// The first pass (streamed under "transcription:"), or the student's file.
+/// The first pass (streamed under "transcription:"), or the student's file; recorded as the
+/// conversation's transcription when saving.
 pub fn read_first(
     engine: &Engine,
     job: &Job,
@@ -48,16 +69,20 @@ pub fn read_first(
     from: TranscriptionFrom,
     interrupted: &AtomicBool,
     printer: &mut TextPrinter,
+    mut recorder: Option<&mut Recorder>,
 ) -> Result<Reading> {
     let first = transcribe::first_pass(&job.messages, preset)?;
-    if let TranscriptionFrom::File(path) = from {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read the transcription {}", path.display()))?;
-        let t = Transcription::from_reply(&text);
-        let transcription = Transcription::checked(t.kind, &t.text)
-            .with_context(|| format!("{} cannot be used", path.display()))?;
-        printer.section("transcription");
+    printer.section("transcription");
+    if let TranscriptionFrom::File {
+        path,
+        transcription,
+    } = from
+    {
         printer.answer(&transcription.as_reply())?;
+        if let Some(r) = recorder {
+            r.answer(&transcription.as_reply())?;
+            r.close_part(None, None)?;
+        }
         return Ok(Reading {
             transcription,
             pass: None,
@@ -72,11 +97,21 @@ pub fn read_first(
         max_new_tokens: job.max_new_tokens,
         ..Job::default()
     };
-    printer.section("transcription");
-    let out = stream(engine, pass_job, interrupted, |event| match event {
-        Streamed::Think(t) => printer.think(t),
-        Streamed::Answer(t) => printer.answer(t),
-    })?;
+    let streamed = stream(engine, pass_job, interrupted, |event| {
+        show_and_record(printer, recorder.as_deref_mut(), event)
+    });
+    let out = match streamed {
+        Ok(out) => out,
+        Err(e) => {
+            if let Some(r) = recorder {
+                r.close_part(None, Some(&e.to_string()))?;
+            }
+            return Err(e);
+        }
+    };
+    if let Some(r) = recorder {
+        r.close_part(Some(&out), None)?;
+    }
     let read = Transcription::from_reply(&out.answer);
     let transcription = if out.finish_reason == FinishReason::Cancelled {
         read

@@ -424,7 +424,6 @@ fn transcribe_first_reads_the_picture_then_answers_from_the_reading() {
             vec!["--transcription", "/nonexistent/reading.txt"],
             "cannot read the transcription /nonexistent/reading.txt",
         ),
-        (vec!["--transcribe-first", "--save"], "cannot be saved yet"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_onevision"))
             .args(ask(&extra))
@@ -448,4 +447,90 @@ fn transcribe_first_reads_the_picture_then_answers_from_the_reading() {
         !out.status.success() && err.contains("needs a picture"),
         "{err}"
     );
+}
+
+#[test]
+fn a_saved_transcription_is_kept_and_shown_again_when_the_conversation_continues() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scripted = transcribing_model(tmp.path());
+    let db = tmp.path().join("history.sqlite");
+    let picture = fixture("images/triangle_64x60.png");
+    let (model, db, picture) = (
+        scripted.to_str().unwrap(),
+        db.to_str().unwrap(),
+        picture.to_str().unwrap(),
+    );
+    let common = [
+        "--model",
+        model,
+        "--temperature",
+        "0",
+        "--max-new-tokens",
+        "60",
+        "--preset",
+        "plain",
+        "--db",
+        db,
+        "--format",
+        "json",
+    ];
+    let mut args = vec!["ask", "--image", picture, "--transcribe-first", "--save"];
+    args.extend_from_slice(&common);
+    args.push("What is AC?");
+    let v = json_of(&args);
+    assert_eq!(v["answer"], "AC = 5");
+    let conversation = v["conversation_id"].as_i64().unwrap().to_string();
+    let reading_id = v["transcription"]["message_id"].as_i64().unwrap();
+    assert!(v["message_id"].as_i64().unwrap() > reading_id);
+
+    // The history holds the question, the transcription and the answer, each complete.
+    let shown = json_of(&[
+        "history",
+        "show",
+        &conversation,
+        "--db",
+        db,
+        "--format",
+        "json",
+    ]);
+    let rows: Vec<String> = shown["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| format!("{} {} {}", m["role"], m["kind"], m["status"]))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            r#""user" "reply" "complete""#,
+            r#""assistant" "transcription" "complete""#,
+            r#""assistant" "reply" "complete""#
+        ]
+    );
+    assert_eq!(
+        shown["messages"][1]["answer"],
+        "Kind: geometry\nAB = 3, BC = 4, angle B = 90°."
+    );
+    assert_eq!(shown["messages"][1]["id"], reading_id);
+
+    // A follow-up sees the first question as it was answered (its pictures with the request,
+    // the reading, the question with the note), then the new question.
+    let mut args = vec!["ask", "--conversation", &conversation];
+    args.extend_from_slice(&common);
+    args.push("And what is AC?");
+    let v = json_of(&args);
+    assert_eq!(v["answer"], "AC = 5");
+    let prompt = decode(&v["prompt_token_ids"]);
+    let request = onevision_engine::preset::PromptPreset::Plain.transcription_request();
+    let at = |needle: &str| {
+        prompt
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} is not in {prompt}"))
+    };
+    let reading = "<|im_start|>assistant\nKind: geometry\nAB = 3, BC = 4, angle B = 90°.<|im_end|>";
+    let question = "trust the transcription.\n\nWhat is AC?";
+    assert!(at(&request) < at(reading));
+    assert!(at(reading) < at(question));
+    assert!(at(question) < at("AC = 5"));
+    assert!(at("AC = 5") < at("And what is AC?"));
 }

@@ -134,6 +134,13 @@ impl Transcription {
         })
     }
 
+    /// A transcription read back from the history, when it can serve an answer (a stopped or
+    /// empty one cannot: its question is then shown as it was asked).
+    pub fn from_saved(reading: &str) -> Option<Transcription> {
+        let t = Transcription::from_reply(reading);
+        Transcription::checked(t.kind, &t.text).ok()
+    }
+
     /// The first pass's reply as the second pass shows it to the model: in the form it was asked
     /// for, so an unedited transcription reads as the model's own words.
     pub fn as_reply(&self) -> String {
@@ -186,17 +193,14 @@ pub fn first_pass(conversation: &[Message], preset: PromptPreset) -> Result<Vec<
     Ok(messages)
 }
 
-/// The second pass: the first pass's turn, the (corrected) transcription as the model's reply,
-/// then the question's words with a note to trust the transcription. `conversation` ends with
-/// the question, its pictures already shown in the first turn.
-pub fn second_pass(
-    conversation: &[Message],
+/// A question answered from a transcription, as three turns: its pictures with the request, the
+/// (corrected) transcription as the model's reply, then its words with a note to trust the
+/// transcription. How a saved conversation shows such a question to the model again.
+pub fn transcribed_question(
+    question: &Message,
     preset: PromptPreset,
     transcription: &Transcription,
 ) -> Result<Vec<Message>> {
-    let mut messages = first_pass(conversation, preset)?;
-    messages.push(Message::text(Role::Assistant, transcription.as_reply()));
-    let question = conversation.last().expect("first_pass checked it");
     let mut parts = vec![Part::Text(SOLVE_NOTE.to_owned())];
     parts.extend(
         question
@@ -205,10 +209,47 @@ pub fn second_pass(
             .filter(|p| matches!(p, Part::Text(_)))
             .cloned(),
     );
-    messages.push(Message {
-        role: Role::User,
-        parts,
-    });
+    Ok(vec![
+        transcription_turn(question, preset)?,
+        Message::text(Role::Assistant, transcription.as_reply()),
+        Message {
+            role: Role::User,
+            parts,
+        },
+    ])
+}
+
+/// Puts `reading` into a conversation being read back from the history: the question just
+/// before it becomes the three turns it was answered with ([`transcribed_question`]). A reading
+/// after anything but a question is left out.
+pub fn attach_reading(
+    messages: &mut Vec<Message>,
+    preset: PromptPreset,
+    reading: &Transcription,
+) -> Result<()> {
+    match messages.pop() {
+        Some(question) if question.role == Role::User => {
+            messages.extend(transcribed_question(&question, preset, reading)?);
+        }
+        Some(other) => messages.push(other),
+        None => {}
+    }
+    Ok(())
+}
+
+/// The second pass: the conversation before the question, then the question answered from
+/// `transcription` ([`transcribed_question`]). It continues the first pass, so a local engine
+/// reads all of that from its cache.
+pub fn second_pass(
+    conversation: &[Message],
+    preset: PromptPreset,
+    transcription: &Transcription,
+) -> Result<Vec<Message>> {
+    let (question, before) = conversation
+        .split_last()
+        .ok_or_else(|| EngineError::Request("transcribe-first needs a question to ask".into()))?;
+    let mut messages = before.to_vec();
+    messages.extend(transcribed_question(question, preset, transcription)?);
     Ok(messages)
 }
 
@@ -319,6 +360,20 @@ mod tests {
                 Part::Text("What is x?".into())
             ]
         );
+    }
+
+    #[test]
+    fn a_saved_reading_turns_its_question_back_into_the_three_turns() {
+        let reading = Transcription::from_saved("Kind: geometry\nAB = 5").unwrap();
+        let mut messages = question();
+        attach_reading(&mut messages, PromptPreset::Plain, &reading).unwrap();
+        let again = second_pass(&question(), PromptPreset::Plain, &reading).unwrap();
+        assert_eq!(messages, again);
+        // After a reply there is no question to attach it to.
+        let mut messages = question()[..2].to_vec();
+        attach_reading(&mut messages, PromptPreset::Plain, &reading).unwrap();
+        assert_eq!(messages, question()[..2]);
+        assert_eq!(Transcription::from_saved("Kind: chart\n  "), None);
     }
 
     #[test]

@@ -16,8 +16,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use onevision_store::{
-    ConversationExport, ExportedMessage, GenerationStats, MessageStatus, Role, SearchQuery, Store,
-    EXPORT_FORMAT, EXPORT_VERSION,
+    ConversationExport, ExportedMessage, GenerationStats, MessageKind, MessageStatus, Role,
+    SearchQuery, Store, EXPORT_FORMAT, EXPORT_VERSION,
 };
 
 const MODELS: [&str; 3] = ["r1-onevision-7b", "r1-onevision-7b-rl", "qwen2.5-vl-7b"];
@@ -422,10 +422,12 @@ fn conversation(rng: &mut Rng) -> ConversationExport {
 fn message(role: Role, text: String, think: String, answer: String, at: i64) -> ExportedMessage {
     ExportedMessage {
         role,
+        kind: MessageKind::Reply,
         status: MessageStatus::Complete,
         text,
         think,
         answer,
+        edited_from: None,
         final_answer: None,
         error: None,
         stats: GenerationStats::default(),

@@ -55,6 +55,9 @@ pub enum StoreError {
 
     /// A stream was written to after it stopped being the live stream of its message (it was
     /// finished, or another process declared it interrupted).
+    #[error("message {0} is not a finished transcription, so it cannot be corrected")]
+    NotATranscription(MessageId),
+
     #[error("message {0} is no longer streaming")]
     StreamNotActive(MessageId),
 

@@ -22,7 +22,9 @@ use serde::{Deserialize, Serialize};
 use crate::clock::format_utc;
 use crate::db::Store;
 use crate::error::{Result, StoreError};
-use crate::types::{Conversation, ConversationId, GenerationStats, MessageStatus, Role};
+use crate::types::{
+    Conversation, ConversationId, GenerationStats, MessageKind, MessageStatus, Role,
+};
 
 /// The `format` field of a JSON export.
 pub const EXPORT_FORMAT: &str = "onevision-conversation";
@@ -46,10 +48,15 @@ pub struct ConversationExport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExportedMessage {
     pub role: Role,
+    /// Absent in exports from before transcribe-first: a reply.
+    #[serde(default)]
+    pub kind: MessageKind,
     pub status: MessageStatus,
     pub text: String,
     pub think: String,
     pub answer: String,
+    #[serde(default)]
+    pub edited_from: Option<String>,
     pub final_answer: Option<String>,
     pub error: Option<String>,
     pub stats: GenerationStats,
@@ -137,10 +144,12 @@ fn build_export(c: &Conversation) -> Result<ConversationExport> {
         }
         messages.push(ExportedMessage {
             role: m.role,
+            kind: m.kind,
             status: m.status,
             text: m.text.clone(),
             think: m.think.clone(),
             answer: m.answer.clone(),
+            edited_from: m.edited_from.clone(),
             final_answer: m.final_answer.clone(),
             error: m.error.clone(),
             stats: m.stats.clone(),
@@ -177,10 +186,14 @@ pub fn render_markdown(c: &Conversation, folder_name: &str) -> String {
     ));
     let mut picture_number = 0;
     for m in &c.messages {
-        let heading = match m.role {
-            Role::System => "System",
-            Role::User => "Question",
-            Role::Assistant => "Answer",
+        let heading = match (m.role, m.kind) {
+            (Role::System, _) => "System",
+            (Role::User, _) => "Question",
+            (Role::Assistant, MessageKind::Transcription) if m.edited_from.is_some() => {
+                "Transcription (corrected by the student)"
+            }
+            (Role::Assistant, MessageKind::Transcription) => "Transcription",
+            (Role::Assistant, MessageKind::Reply) => "Answer",
         };
         // Exactly one blank line between sections, whatever the previous one ended with.
         md.truncate(md.trim_end_matches('\n').len());
@@ -207,6 +220,11 @@ pub fn render_markdown(c: &Conversation, folder_name: &str) -> String {
         if !body.trim().is_empty() {
             md.push_str(body.trim_end());
             md.push_str("\n\n");
+        }
+        if let Some(first) = m.edited_from.as_deref().filter(|f| !f.trim().is_empty()) {
+            md.push_str("<details>\n<summary>What the model read first</summary>\n\n");
+            md.push_str(first.trim_end());
+            md.push_str("\n\n</details>\n\n");
         }
         if let Some(fa) = m.final_answer.as_deref().filter(|fa| !body.contains(*fa)) {
             md.push_str(&format!("**Final answer:** {fa}\n\n"));
@@ -266,9 +284,11 @@ mod tests {
             conversation_id: ConversationId(1),
             position: 0,
             role,
+            kind: MessageKind::Reply,
             text: text.into(),
             think: think.into(),
             answer: answer.into(),
+            edited_from: None,
             final_answer: None,
             status: MessageStatus::Complete,
             error: None,

@@ -127,9 +127,11 @@ impl Store {
             };
             let row = FullMessage {
                 role: m.role,
+                kind: m.kind,
                 text: &m.text,
                 think: &m.think,
                 answer: &m.answer,
+                edited_from: m.edited_from.as_deref(),
                 final_answer: m.final_answer.as_deref(),
                 status,
                 error: m.error.as_deref(),

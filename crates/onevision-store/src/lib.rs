@@ -35,5 +35,5 @@ pub use stream::{Finish, Outcome, StreamWriter, DEFAULT_FLUSH_INTERVAL};
 pub use title::{title_from_question, TITLE_MAX_CHARS};
 pub use types::{
     Conversation, ConversationId, ConversationSummary, GenerationStats, Message, MessageId,
-    MessageStatus, Picture, Role,
+    MessageKind, MessageStatus, Picture, Role,
 };

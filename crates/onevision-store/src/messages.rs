@@ -10,7 +10,7 @@ use crate::db::Store;
 use crate::error::{Result, StoreError};
 use crate::pictures::{link_pictures, PictureInput, PictureRow, StoredFile};
 use crate::types::{
-    ConversationId, GenerationStats, Message, MessageId, MessageStatus, Picture, Role,
+    ConversationId, GenerationStats, Message, MessageId, MessageKind, MessageStatus, Picture, Role,
 };
 
 /// A message to add as it is (not streamed): a user's question or a system prompt.
@@ -52,9 +52,11 @@ pub(crate) struct MessageRow {
     pub(crate) conversation_id: ConversationId,
     pub(crate) position: i64,
     pub(crate) role: Role,
+    pub(crate) kind: MessageKind,
     pub(crate) text: String,
     pub(crate) think: String,
     pub(crate) answer: String,
+    pub(crate) edited_from: Option<String>,
     pub(crate) final_answer: Option<String>,
     pub(crate) status: MessageStatus,
     pub(crate) error: Option<String>,
@@ -73,7 +75,7 @@ pub(crate) struct MessageRow {
 }
 
 pub(crate) const MESSAGE_COLUMNS: &str =
-    "id, conversation_id, position, role, text, think, answer, \
+    "id, conversation_id, position, role, kind, text, think, answer, edited_from, \
      final_answer, status, error, prompt_tokens, generated_tokens, ttft_ms, vision_ms, \
      prefill_ms, decode_ms, tokens_per_s, think_ms, think_tokens, settings, created_at, updated_at";
 
@@ -89,9 +91,11 @@ impl MessageRow {
             conversation_id: self.conversation_id,
             position: self.position,
             role: self.role,
+            kind: self.kind,
             text: self.text,
             think: self.think,
             answer: self.answer,
+            edited_from: self.edited_from,
             final_answer: self.final_answer,
             status: self.status,
             error: self.error,
@@ -118,9 +122,11 @@ impl MessageRow {
 #[derive(Debug, Clone)]
 pub(crate) struct FullMessage<'a> {
     pub(crate) role: Role,
+    pub(crate) kind: MessageKind,
     pub(crate) text: &'a str,
     pub(crate) think: &'a str,
     pub(crate) answer: &'a str,
+    pub(crate) edited_from: Option<&'a str>,
     pub(crate) final_answer: Option<&'a str>,
     pub(crate) status: MessageStatus,
     pub(crate) error: Option<&'a str>,
@@ -135,9 +141,11 @@ impl<'a> FullMessage<'a> {
     pub(crate) fn plain(role: Role, text: &'a str, now: i64) -> Self {
         FullMessage {
             role,
+            kind: MessageKind::Reply,
             text,
             think: "",
             answer: "",
+            edited_from: None,
             final_answer: None,
             status: MessageStatus::Complete,
             error: None,
@@ -163,11 +171,11 @@ pub(crate) async fn insert_message(
         "INSERT INTO messages (conversation_id, position, role, text, think, answer, final_answer,
              status, error, stream_owner, prompt_tokens, generated_tokens, ttft_ms, vision_ms,
              prefill_ms, decode_ms, tokens_per_s, think_ms, think_tokens, settings, created_at,
-             updated_at)
+             updated_at, kind, edited_from)
          VALUES (?1,
              (SELECT COALESCE(MAX(position) + 1, 0) FROM messages WHERE conversation_id = ?1),
              ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-             ?21)
+             ?21, ?22, ?23)
          RETURNING id",
     )
     .bind(conversation)
@@ -191,6 +199,8 @@ pub(crate) async fn insert_message(
     .bind(&m.settings)
     .bind(m.created_at)
     .bind(m.updated_at)
+    .bind(m.kind)
+    .bind(m.edited_from)
     .fetch_one(&mut **tx)
     .await?;
     link_pictures(tx, id, pictures, m.created_at).await?;
@@ -261,6 +271,38 @@ impl Store {
             .ok_or(StoreError::MessageNotFound(id))?;
         let mut pictures = self.pictures_of(&[id.0]).await?;
         Ok(row.into_message(pictures.remove(&id.0).unwrap_or_default()))
+    }
+
+    /// Replaces a finished transcription's reading with the student's correction; the model's
+    /// first reading is kept in `edited_from` however often it is corrected.
+    pub async fn correct_transcription(&self, id: MessageId, reading: &str) -> Result<Message> {
+        let now = now_ms();
+        let mut tx = self.write_tx().await?;
+        let found: Option<(ConversationId, MessageKind, MessageStatus)> =
+            sqlx::query_as("SELECT conversation_id, kind, status FROM messages WHERE id = ?1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let conversation = match found {
+            None => return Err(StoreError::MessageNotFound(id)),
+            Some((c, MessageKind::Transcription, status)) if status != MessageStatus::Streaming => {
+                c
+            }
+            Some(_) => return Err(StoreError::NotATranscription(id)),
+        };
+        sqlx::query(
+            "UPDATE messages SET edited_from = COALESCE(edited_from, answer), answer = ?2,
+                 updated_at = ?3
+             WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(reading)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        touch_conversation(&mut tx, conversation, now).await?;
+        tx.commit().await?;
+        self.get_message(id).await
     }
 
     /// All messages of a conversation in order, with their pictures. Reads in one transaction

@@ -9,7 +9,9 @@ use crate::clock::now_ms;
 use crate::db::Store;
 use crate::error::{Result, StoreError};
 use crate::messages::{ensure_conversation, insert_message, touch_conversation, FullMessage};
-use crate::types::{ConversationId, GenerationStats, Message, MessageId, MessageStatus, Role};
+use crate::types::{
+    ConversationId, GenerationStats, Message, MessageId, MessageKind, MessageStatus, Role,
+};
 
 /// Default longest time text waits in memory before it is written.
 pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_millis(500);
@@ -102,11 +104,32 @@ impl Store {
         conversation: ConversationId,
         settings: Option<serde_json::Value>,
     ) -> Result<StreamWriter> {
+        self.begin(conversation, settings, MessageKind::Reply).await
+    }
+
+    /// Like [`Store::begin_reply`], for transcribe-first's reading of the question's pictures:
+    /// its answer part is the transcription.
+    pub async fn begin_transcription(
+        &self,
+        conversation: ConversationId,
+        settings: Option<serde_json::Value>,
+    ) -> Result<StreamWriter> {
+        self.begin(conversation, settings, MessageKind::Transcription)
+            .await
+    }
+
+    async fn begin(
+        &self,
+        conversation: ConversationId,
+        settings: Option<serde_json::Value>,
+        kind: MessageKind,
+    ) -> Result<StreamWriter> {
         let settings = settings.map(|s| s.to_string());
         let now = now_ms();
         let mut tx = self.write_tx().await?;
         ensure_conversation(&mut *tx, conversation).await?;
         let mut row = FullMessage::plain(Role::Assistant, "", now);
+        row.kind = kind;
         row.status = MessageStatus::Streaming;
         row.stream_owner = Some(self.owner_id());
         row.settings = settings;

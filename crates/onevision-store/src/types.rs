@@ -86,6 +86,17 @@ impl MessageStatus {
     }
 }
 
+/// What an assistant message is: an answer, or transcribe-first's reading of the question's
+/// pictures (DESIGN.md §10). Questions and system prompts are replies in this sense.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "TEXT", rename_all = "lowercase")]
+pub enum MessageKind {
+    #[default]
+    Reply,
+    Transcription,
+}
+
 /// What a generation measured. Every field is optional because a stopped or failed run may not
 /// have reached the point where it is known.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -140,9 +151,15 @@ pub struct Message {
     /// Order within the conversation; increasing, not necessarily contiguous.
     pub position: i64,
     pub role: Role,
+    /// A transcription's `answer` is the reading the answer that follows reasons from.
+    #[serde(default)]
+    pub kind: MessageKind,
     pub text: String,
     pub think: String,
     pub answer: String,
+    /// A corrected transcription: the model's own reading, before the student's correction.
+    #[serde(default)]
+    pub edited_from: Option<String>,
     /// The highlighted final result (an `<answer>` block, a `\boxed{}`, an `Answer:` line).
     pub final_answer: Option<String>,
     pub status: MessageStatus,

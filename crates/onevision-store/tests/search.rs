@@ -3,9 +3,9 @@
 mod common;
 
 use onevision_store::{
-    ConversationExport, ConversationId, ExportedMessage, Finish, GenerationStats, MessageStatus,
-    NewMessage, Role, SearchQuery, Store, EXPORT_FORMAT, EXPORT_VERSION, HIGHLIGHT_END,
-    HIGHLIGHT_START,
+    ConversationExport, ConversationId, ExportedMessage, Finish, GenerationStats, MessageKind,
+    MessageStatus, NewMessage, Role, SearchQuery, Store, EXPORT_FORMAT, EXPORT_VERSION,
+    HIGHLIGHT_END, HIGHLIGHT_START,
 };
 
 async fn exchange(
@@ -42,10 +42,12 @@ async fn dated(store: &Store, model: &str, text: &str, at: i64) -> ConversationI
             updated_at: at,
             messages: vec![ExportedMessage {
                 role: Role::User,
+                kind: MessageKind::Reply,
                 status: MessageStatus::Complete,
                 text: text.into(),
                 think: String::new(),
                 answer: String::new(),
+                edited_from: None,
                 final_answer: None,
                 error: None,
                 stats: GenerationStats::default(),

@@ -8,8 +8,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use onevision_store::{
-    Finish, GenerationStats, MessageStatus, NewMessage, Outcome, Role, SearchQuery, Store,
-    StoreError,
+    Finish, GenerationStats, MessageKind, MessageStatus, NewMessage, Outcome, Role, SearchQuery,
+    Store, StoreError,
 };
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection};
@@ -384,4 +384,102 @@ fn a_killed_writer_leaves_a_consistent_database() {
             .expect("search index consistent");
         conn.close().await.unwrap();
     });
+}
+
+#[tokio::test]
+async fn a_transcription_streams_is_corrected_and_keeps_the_models_reading() {
+    let (dir, store) = common::fresh_store().await;
+    let created = store
+        .create_conversation("r1-onevision-7b", vec![NewMessage::user("What is AC?")])
+        .await
+        .unwrap();
+    let mut w = store
+        .begin_transcription(created.conversation, None)
+        .await
+        .unwrap();
+    let id = w.message_id();
+    // Not correctable while it streams.
+    let e = store.correct_transcription(id, "AB = 6").await.unwrap_err();
+    assert!(
+        matches!(e, StoreError::NotATranscription(m) if m == id),
+        "{e}"
+    );
+    w.push_answer("Kind: geometry\nAB = 3, BC = 4")
+        .await
+        .unwrap();
+    w.finish(Finish::complete(GenerationStats::default()))
+        .await
+        .unwrap();
+    let m = store.get_message(id).await.unwrap();
+    assert_eq!(
+        (m.kind, m.edited_from.as_deref()),
+        (MessageKind::Transcription, None)
+    );
+
+    // Corrected twice: the reading is the last correction, the model's own is kept.
+    store
+        .correct_transcription(id, "Kind: geometry\nAB = 5, BC = 4")
+        .await
+        .unwrap();
+    let m = store
+        .correct_transcription(id, "Kind: geometry\nAB = 6, BC = 8")
+        .await
+        .unwrap();
+    assert_eq!(m.answer, "Kind: geometry\nAB = 6, BC = 8");
+    assert_eq!(
+        m.edited_from.as_deref(),
+        Some("Kind: geometry\nAB = 3, BC = 4")
+    );
+
+    // A reply and a question are not transcriptions.
+    let reply = store.begin_reply(created.conversation, None).await.unwrap();
+    let reply_id = reply.message_id();
+    reply
+        .finish(Finish::complete(GenerationStats::default()))
+        .await
+        .unwrap();
+    for other in [reply_id, created.messages[0]] {
+        let e = store.correct_transcription(other, "x").await.unwrap_err();
+        assert!(matches!(e, StoreError::NotATranscription(_)), "{e}");
+    }
+
+    // The corrected reading is what search finds.
+    let hits = store.search(&SearchQuery::new("AB 6")).await.unwrap();
+    assert_eq!(
+        hits.iter().map(|h| h.message_id).collect::<Vec<_>>(),
+        vec![id]
+    );
+
+    // Exports carry both readings, and an import gives them back.
+    let export = store.export_json(created.conversation).await.unwrap();
+    let again = store.import_json(export).await.unwrap();
+    let copy = store.get_conversation(again).await.unwrap();
+    let t = &copy.messages[1];
+    assert_eq!(
+        (t.kind, t.answer.as_str()),
+        (MessageKind::Transcription, "Kind: geometry\nAB = 6, BC = 8")
+    );
+    assert_eq!(
+        t.edited_from.as_deref(),
+        Some("Kind: geometry\nAB = 3, BC = 4")
+    );
+    assert_eq!(copy.messages[2].kind, MessageKind::Reply);
+    let md = dir.path().join("talk.md");
+    store
+        .export_markdown(created.conversation, &md)
+        .await
+        .unwrap();
+    let md = std::fs::read_to_string(md).unwrap();
+    assert!(
+        md.contains(
+            "## Transcription (corrected by the student)\n\nKind: geometry\nAB = 6, BC = 8"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "<summary>What the model read first</summary>\n\nKind: geometry\nAB = 3, BC = 4"
+        ),
+        "{md}"
+    );
 }

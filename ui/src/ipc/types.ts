@@ -227,9 +227,13 @@ export interface StoredMessage {
   conversation_id: number;
   position: number;
   role: Role;
+  /** A transcription is transcribe-first's reading of the question's pictures (its `answer`). */
+  kind: "reply" | "transcription";
   text: string;
   think: string;
   answer: string;
+  /** A corrected transcription: the model's own reading. */
+  edited_from: string | null;
   final_answer: string | null;
   status: MessageStatus;
   error: string | null;
