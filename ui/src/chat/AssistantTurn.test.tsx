@@ -174,3 +174,15 @@ describe("AssistantTurn: controls and problems", () => {
     expect(screen.getByText("Cut off at the token limit")).toBeTruthy();
   });
 });
+
+describe("AssistantTurn: a transcription", () => {
+  it("says it is the reading of the picture, and whose", () => {
+    const turn = { ...newTurn(T0), status: "complete" as const, answer: "Kind: geometry\nAB = 6" };
+    const { rerender } = render(<AssistantTurn turn={turn} reading="model" onStop={() => {}} />);
+    expect(screen.getByTestId("transcription-label").textContent).toBe("What the picture shows, as the model read it");
+    rerender(<AssistantTurn turn={turn} reading="corrected" onStop={() => {}} />);
+    expect(screen.getByTestId("transcription-label").textContent).toBe("What the picture shows, as corrected by you");
+    rerender(<AssistantTurn turn={turn} onStop={() => {}} />);
+    expect(screen.queryByTestId("transcription-label")).toBeNull();
+  });
+});

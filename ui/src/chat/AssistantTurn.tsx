@@ -14,6 +14,8 @@ export interface AssistantTurnProps {
   /** Absent when there is no question to ask again (or while another answer is generating). */
   onRegenerate?: (() => void) | undefined;
   onStop: () => void;
+  /** The turn is transcribe-first's reading of the pictures, not an answer. */
+  reading?: "model" | "corrected" | undefined;
 }
 
 function copy(text: string, what: string) {
@@ -23,7 +25,7 @@ function copy(text: string, what: string) {
   );
 }
 
-export const AssistantTurn = memo(function AssistantTurn({ turn, onRegenerate, onStop }: AssistantTurnProps) {
+export const AssistantTurn = memo(function AssistantTurn({ turn, onRegenerate, onStop, reading }: AssistantTurnProps) {
   const answerRef = useRef<HTMLDivElement>(null);
   const streaming = turn.status === "streaming";
   const answer = stripAnswerTags(turn.answer, streaming);
@@ -40,6 +42,11 @@ export const AssistantTurn = memo(function AssistantTurn({ turn, onRegenerate, o
 
   return (
     <article className="turn turn--assistant" data-testid="assistant-turn" data-status={turn.status} aria-busy={streaming}>
+      {reading && (
+        <p className="turn__reading" data-testid="transcription-label">
+          {reading === "corrected" ? "What the picture shows, as corrected by you" : "What the picture shows, as the model read it"}
+        </p>
+      )}
       {showThinking && <ThinkingSection turn={turn} />}
       {answer !== "" && !answerIsFinal && answerBlock}
       {turn.finalAnswer && !streaming && (

@@ -33,7 +33,14 @@ const AssistantRow = memo(function AssistantRow({
     if (userKey) controller.regenerate(userKey);
   }, [controller, userKey]);
   const onStop = useCallback(() => stopGeneration(controller), [controller]);
-  return <AssistantTurn turn={item.turn} onRegenerate={canAsk && userKey ? onRegenerate : undefined} onStop={onStop} />;
+  return (
+    <AssistantTurn
+      turn={item.turn}
+      reading={item.reading}
+      onRegenerate={canAsk && userKey && !item.reading ? onRegenerate : undefined}
+      onStop={onStop}
+    />
+  );
 });
 
 /** The question an assistant turn answers: the nearest user message above it. */

@@ -16,6 +16,9 @@ export interface AssistantItem {
   key: string;
   id: number | null;
   turn: TurnState;
+  /** Transcribe-first's reading of the question's pictures (as the model wrote it, or as the
+   * student corrected it) rather than an answer. */
+  reading?: "model" | "corrected";
 }
 
 export type ChatItem = UserItem | AssistantItem;
@@ -38,7 +41,9 @@ export function itemsFromConversation(conversation: Conversation): ChatItem[] {
         pictures: message.pictures,
       });
     } else if (message.role === "assistant") {
-      items.push({ kind: "assistant", key: `m-${message.id}`, id: message.id, turn: turnFromStored(message) });
+      const item: AssistantItem = { kind: "assistant", key: `m-${message.id}`, id: message.id, turn: turnFromStored(message) };
+      if (message.kind === "transcription") item.reading = message.edited_from === null ? "model" : "corrected";
+      items.push(item);
     }
   }
   return items;
