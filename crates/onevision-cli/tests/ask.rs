@@ -5,7 +5,7 @@ use std::process::Command;
 use serde_json::Value;
 
 mod common;
-use common::{fixture, json_of, model, onevision};
+use common::{decode, fixture, json_of, model, onevision, transcribing_model};
 
 #[test]
 fn json_output_follows_the_contract_and_matches_transformers() {
@@ -262,51 +262,6 @@ fn bench_reports_every_measure_over_its_runs() {
     let out = onevision(&["bench", "--model", &model(), "--runs", "0"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("--runs"), "{err}");
-}
-
-/// A scripted checkpoint (the engine's example writer, built by `cargo test --workspace` beside
-/// this binary) that transcribes after the transcription request and answers after "What is AC?".
-fn transcribing_model(dir: &std::path::Path) -> std::path::PathBuf {
-    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_onevision"));
-    let writer = bin.parent().unwrap().join("examples/scripted_model");
-    assert!(
-        writer.is_file(),
-        "{} is missing: run the tests with `cargo test --workspace`, which builds it",
-        writer.display()
-    );
-    let out = dir.join("scripted");
-    let request = onevision_engine::preset::PromptPreset::Plain.transcription_request();
-    let status = Command::new(&writer)
-        .args(["--tokenizer-from", &model(), "--out"])
-        .arg(&out)
-        .args([
-            "--after",
-            &request,
-            "--text",
-            "Kind: geometry\nAB = 3, BC = 4, angle B = 90°.",
-        ])
-        .args([
-            "--after",
-            "What is AC?",
-            "--text",
-            "<think>\nUse the sides.</think><answer>AC = 5</answer>",
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    out
-}
-
-fn decode(ids: &Value) -> String {
-    let tok = tokenizers::Tokenizer::from_file(fixture("real_tokenizer_chat/model/tokenizer.json"))
-        .unwrap();
-    let ids: Vec<u32> = ids
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as u32)
-        .collect();
-    tok.decode(&ids, false).unwrap()
 }
 
 #[test]

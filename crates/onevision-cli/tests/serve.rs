@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 mod common;
-use common::{fixture, json_of, model, onevision};
+use common::{fixture, json_of, model, onevision, transcribing_model};
 
 /// A running `onevision serve` on a free port, stopped when dropped.
 struct Served {
@@ -22,8 +22,12 @@ impl Drop for Served {
 }
 
 fn serve(extra: &[&str]) -> Served {
+    serve_model(&model(), extra)
+}
+
+fn serve_model(dir: &str, extra: &[&str]) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_onevision"))
-        .args(["serve", "--model", &model(), "--port", "0"])
+        .args(["serve", "--model", dir, "--port", "0"])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -108,6 +112,37 @@ fn asking_through_the_server_gives_the_local_answer() {
     let messages = shown["messages"].as_array().unwrap();
     assert_eq!(messages.last().unwrap()["text"], local["text"]);
     assert_eq!(messages.last().unwrap()["status"], "complete");
+}
+
+#[test]
+fn transcribe_first_works_the_same_through_a_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scripted = transcribing_model(tmp.path());
+    let server = serve_model(scripted.to_str().unwrap(), &[]);
+    let picture = fixture("images/triangle_64x60.png");
+    let v = json_of(&[
+        "ask",
+        "--endpoint",
+        &server.url,
+        "--image",
+        picture.to_str().unwrap(),
+        "--transcribe-first",
+        "--preset",
+        "plain",
+        "--temperature",
+        "0",
+        "--max-new-tokens",
+        "60",
+        "--format",
+        "json",
+        "What is AC?",
+    ]);
+    // The first pass is an ordinary request to the server, the second continues it.
+    assert_eq!(v["transcription"]["kind"], "geometry");
+    assert_eq!(v["transcription"]["text"], "AB = 3, BC = 4, angle B = 90°.");
+    assert_eq!(v["transcription"]["pass"]["device"], "server");
+    assert_eq!(v["answer"], "AC = 5");
+    assert_eq!(v["device"], "server");
 }
 
 #[test]

@@ -36,3 +36,49 @@ pub fn json_of(args: &[&str]) -> Value {
 pub fn model() -> String {
     fixture("real_tokenizer_chat/model").display().to_string()
 }
+
+/// A scripted checkpoint (the engine's example writer, built by `cargo test --workspace` beside
+/// this binary) that transcribes after the transcription request and answers after a question
+/// ending in "?" ("What is AC?").
+pub fn transcribing_model(dir: &std::path::Path) -> std::path::PathBuf {
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_onevision"));
+    let writer = bin.parent().unwrap().join("examples/scripted_model");
+    assert!(
+        writer.is_file(),
+        "{} is missing: run the tests with `cargo test --workspace`, which builds it",
+        writer.display()
+    );
+    let out = dir.join("scripted");
+    let request = onevision_engine::preset::PromptPreset::Plain.transcription_request();
+    let status = std::process::Command::new(&writer)
+        .args(["--tokenizer-from", &model(), "--out"])
+        .arg(&out)
+        .args([
+            "--after",
+            &request,
+            "--text",
+            "Kind: geometry\nAB = 3, BC = 4, angle B = 90°.",
+        ])
+        .args([
+            "--after",
+            "What is AC?",
+            "--text",
+            "<think>\nUse the sides.</think><answer>AC = 5</answer>",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    out
+}
+
+pub fn decode(ids: &Value) -> String {
+    let tok = tokenizers::Tokenizer::from_file(fixture("real_tokenizer_chat/model/tokenizer.json"))
+        .unwrap();
+    let ids: Vec<u32> = ids
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u32)
+        .collect();
+    tok.decode(&ids, false).unwrap()
+}
