@@ -57,8 +57,10 @@ def main():
     env = dict(os.environ, WEBKIT_DISABLE_COMPOSITING_MODE="1")
     xvfb = None
     if not env.get("DISPLAY"):
-        env["DISPLAY"] = ":93"
-        xvfb = subprocess.Popen(["Xvfb", ":93", "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
+        # A display no other server holds (a previous run's Xvfb may still be exiting).
+        number = next(n for n in range(93, 200) if not os.path.exists(f"/tmp/.X{n}-lock"))
+        env["DISPLAY"] = f":{number}"
+        xvfb = subprocess.Popen(["Xvfb", env["DISPLAY"], "-screen", "0", "1400x900x24", "-nolisten", "tcp"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.0)
     try:
@@ -69,6 +71,7 @@ def main():
     finally:
         if xvfb:
             xvfb.kill()
+            xvfb.wait()
     result = {
         "machine": sl.machine(),
         "app": os.path.relpath(a.app, ROOT),
