@@ -3,10 +3,12 @@
 //! stores.
 
 use std::collections::HashMap;
+use std::io::Cursor;
 use std::path::Path;
 use std::sync::Mutex;
 
 use base64::Engine as _;
+use image::{EncodableLayout, ImageBuffer, PixelWithColorType};
 use onevision_store::preview_picture;
 
 use crate::dto::AttachedPicture;
@@ -23,6 +25,18 @@ const MAX_PENDING: usize = 64;
 #[derive(Default)]
 pub struct Attachments {
     pending: Mutex<HashMap<String, Vec<u8>>>,
+}
+
+/// A picture as PNG bytes; `what` names it if it cannot be encoded.
+pub fn encode_png<P>(img: &ImageBuffer<P, Vec<P::Subpixel>>, what: &str) -> AppResult<Vec<u8>>
+where
+    P: PixelWithColorType,
+    [P::Subpixel]: EncodableLayout,
+{
+    let mut png = Vec::new();
+    img.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| AppError::new(format!("cannot encode {what}: {e}")))?;
+    Ok(png)
 }
 
 pub fn data_url(mime: &str, bytes: &[u8]) -> String {

@@ -2,13 +2,12 @@
 //! hidden, shown back full-screen under a selection overlay, and cropped to the rectangle the
 //! student drags. Only the latest capture is kept, in memory.
 
-use std::io::Cursor;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use image::RgbaImage;
 
-use crate::attachments::data_url;
+use crate::attachments::{data_url, encode_png};
 use crate::dto::{CaptureRegion, ScreenCapture};
 use crate::error::{AppError, AppResult};
 
@@ -47,13 +46,6 @@ pub(crate) fn check_region(
     Ok(())
 }
 
-fn encode_png(img: &RgbaImage) -> AppResult<Vec<u8>> {
-    let mut png = Vec::new();
-    img.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(|e| AppError::new(format!("cannot encode the screen capture: {e}")))?;
-    Ok(png)
-}
-
 /// Grabs the monitor that holds the point (x, y), in screen coordinates; blocking.
 pub fn grab_screen_at(x: i32, y: i32) -> AppResult<RgbaImage> {
     let fail = |e: xcap::XCapError| {
@@ -80,7 +72,7 @@ pub fn grab_screen_at(x: i32, y: i32) -> AppResult<RgbaImage> {
 impl Captures {
     /// Keeps `img` as the capture to crop and returns what the overlay shows.
     pub fn hold(&self, img: RgbaImage) -> AppResult<ScreenCapture> {
-        let png = encode_png(&img)?;
+        let png = encode_png(&img, "the screen capture")?;
         let id = format!("capture-{}", self.next.fetch_add(1, Ordering::Relaxed));
         let out = ScreenCapture {
             capture_id: id.clone(),
@@ -107,7 +99,7 @@ impl Captures {
             "capture",
         )?;
         let part = image::imageops::crop_imm(&img, r.x, r.y, r.width, r.height).to_image();
-        encode_png(&part)
+        encode_png(&part, "the screen capture")
     }
 
     pub fn release(&self, capture_id: &str) {

@@ -35,15 +35,7 @@ impl AppEngine {
     /// server's own processor resizes what the app sends once more.
     pub fn image_config(&self) -> (ImageProcessorConfig, bool) {
         match self {
-            AppEngine::Local(w) => {
-                let file = w.info().dir.join("preprocessor_config.json");
-                let cfg = if file.is_file() {
-                    ImageProcessorConfig::from_file(&file).unwrap_or_default()
-                } else {
-                    ImageProcessorConfig::default()
-                };
-                (cfg, true)
-            }
+            AppEngine::Local(w) => (w.info().image.clone(), true),
             AppEngine::Server { .. } => (ImageProcessorConfig::default(), false),
         }
     }

@@ -78,10 +78,7 @@ pub fn build(
         }
         if m.kind == MessageKind::Transcription {
             // The question before it is shown as it was answered from this reading.
-            if let Some(reading) = (m.status == MessageStatus::Complete)
-                .then(|| Transcription::from_saved(&m.answer))
-                .flatten()
-            {
+            if let Some(reading) = m.reading().and_then(Transcription::from_saved) {
                 attach_reading(&mut job.messages, s.preset, &reading)?;
             }
             continue;

@@ -3,12 +3,10 @@
 //! unlikely to survive or the picture is too small to read; and cutting one problem out of a
 //! picture (a worksheet photo) before it is sent.
 
-use std::io::Cursor;
-
 use image::RgbImage;
 use onevision_model::image::{seen_picture, ImageProcessorConfig};
 
-use crate::attachments::data_url;
+use crate::attachments::{data_url, encode_png};
 use crate::capture::check_region;
 use crate::dto::PictureView;
 use crate::error::{AppError, AppResult};
@@ -19,13 +17,6 @@ const SHRINK_WARNING: f64 = 0.45;
 
 /// The side under which a crop holds less than one of the model's 28x28 picture tokens.
 pub const MIN_CROP_SIDE: u32 = 28;
-
-fn png(img: &RgbImage) -> AppResult<Vec<u8>> {
-    let mut out = Vec::new();
-    img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
-        .map_err(|e| AppError::new(format!("cannot encode the picture: {e}")))?;
-    Ok(out)
-}
 
 /// What the model is shown of `picture` with `cfg` (its max_pixels already the chosen detail).
 /// `exact`: the app resizes it itself (a local model); a server resizes again as it likes.
@@ -53,7 +44,7 @@ pub fn view(picture: &RgbImage, cfg: &ImageProcessorConfig, exact: bool) -> AppR
         tokens,
         warning,
         exact,
-        image: data_url("image/png", &png(&seen)?),
+        image: data_url("image/png", &encode_png(&seen, "the picture")?),
     })
 }
 
@@ -61,7 +52,10 @@ pub fn view(picture: &RgbImage, cfg: &ImageProcessorConfig, exact: bool) -> AppR
 pub fn crop(picture: &RgbImage, region: (u32, u32, u32, u32)) -> AppResult<Vec<u8>> {
     check_region(region, picture.dimensions(), MIN_CROP_SIDE, "picture")?;
     let (x, y, w, h) = region;
-    png(&image::imageops::crop_imm(picture, x, y, w, h).to_image())
+    encode_png(
+        &image::imageops::crop_imm(picture, x, y, w, h).to_image(),
+        "the cropped picture",
+    )
 }
 
 #[cfg(test)]

@@ -133,6 +133,19 @@ const byId = (id) => browser.$(`[data-testid="${id}"]`);
 // command never answers once a generation has been stopped (seen with WebKitGTK 2.50 under Xvfb),
 // while the page itself keeps answering.
 const shot = async (name) => {
+  // A dialog still fading in would be caught half-transparent: let finite animations and
+  // transitions end first (a spinner's endless one is not waited for).
+  await browser
+    .waitUntil(
+      () =>
+        browser.execute(() =>
+          document.getAnimations().every((a) => a.playState !== "running" || a.effect?.getComputedTiming().endTime === Infinity),
+        ),
+      { timeout: 3000 },
+    )
+    .catch(() => {
+      // Taken anyway: a screenshot is for looking at, not an assertion.
+    });
   execFileSync("import", ["-display", display, "-window", "root", join(artifacts, `${name}.png`)]);
 };
 const lastTurn = async () => {

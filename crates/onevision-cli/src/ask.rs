@@ -17,6 +17,7 @@ use onevision_engine::sampler::SamplingParams;
 use onevision_engine::transcribe;
 use onevision_engine::worker::{Job, DEFAULT_MAX_NEW_TOKENS};
 use onevision_engine::EngineSource;
+use onevision_store::MessageKind;
 
 use crate::device;
 use crate::engine_args::{EndpointArgs, Engine};
@@ -249,15 +250,15 @@ pub fn ask(args: AskArgs) -> Result<u8> {
                 &new_messages,
                 &new_pictures,
                 settings,
-                transcribing.is_some(),
+                if transcribing.is_some() {
+                    MessageKind::Transcription
+                } else {
+                    MessageKind::Reply
+                },
             )?)
         }
         None => None,
     };
-    let transcription_id = recorder
-        .as_ref()
-        .filter(|_| transcribing.is_some())
-        .and_then(Recorder::message_id);
     let job = Job {
         messages,
         pictures,
@@ -335,9 +336,6 @@ pub fn ask(args: AskArgs) -> Result<u8> {
         }
         if let Some(r) = &reading {
             v["transcription"] = r.json(&engine)?;
-            if let Some(id) = transcription_id {
-                v["transcription"]["message_id"] = id.0.into();
-            }
         }
         println!("{}", serde_json::to_string(&v)?);
     }

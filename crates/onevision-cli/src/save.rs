@@ -10,8 +10,8 @@ use onevision_engine::preset::PromptPreset;
 use onevision_engine::prompt::{Message, Part, Role};
 use onevision_engine::transcribe::{attach_reading, Transcription};
 use onevision_store::{
-    ConversationId, Finish, GenerationStats, MessageId, MessageKind, MessageStatus, NewMessage,
-    Outcome, PictureInput, Store, StreamWriter,
+    ConversationId, Finish, GenerationStats, MessageId, MessageKind, NewMessage, Outcome,
+    PictureInput, Store, StreamWriter,
 };
 use tokio::runtime::Runtime;
 
@@ -66,10 +66,7 @@ impl Recorder {
         };
         for m in c.messages {
             if m.kind == MessageKind::Transcription {
-                if let Some(reading) = (m.status == MessageStatus::Complete)
-                    .then(|| Transcription::from_saved(&m.answer))
-                    .flatten()
-                {
+                if let Some(reading) = m.reading().and_then(Transcription::from_saved) {
                     attach_reading(&mut out.messages, preset, &reading)?;
                 }
                 continue;
@@ -92,8 +89,8 @@ impl Recorder {
     }
 
     /// Saves `new` (the turns this command adds, their pictures indexed into `pictures`) in a new
-    /// conversation or at the end of `continuing`, then opens the reply, or the transcription
-    /// when `transcribing` (then [`Recorder::begin_answer`] opens the reply after it).
+    /// conversation or at the end of `continuing`, then opens the first message of kind `first`:
+    /// the reply, or the transcription (then [`Recorder::begin_answer`] opens the reply after it).
     #[allow(clippy::too_many_arguments)]
     pub fn start(
         rt: Runtime,
@@ -103,7 +100,7 @@ impl Recorder {
         new: &[Message],
         pictures: &[PathBuf],
         settings: serde_json::Value,
-        transcribing: bool,
+        first: MessageKind,
     ) -> Result<Recorder> {
         let rows: Vec<NewMessage> = new
             .iter()
@@ -135,15 +132,9 @@ impl Recorder {
                         .conversation
                 }
             };
-            let writer = if transcribing {
-                store
-                    .begin_transcription(conversation, Some(settings.clone()))
-                    .await?
-            } else {
-                store
-                    .begin_reply(conversation, Some(settings.clone()))
-                    .await?
-            };
+            let writer = store
+                .begin_message(conversation, Some(settings.clone()), first)
+                .await?;
             anyhow::Ok((conversation, writer))
         })?;
         Ok(Recorder {

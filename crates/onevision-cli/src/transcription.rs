@@ -9,6 +9,7 @@ use onevision_engine::generate::{FinishReason, Output};
 use onevision_engine::preset::PromptPreset;
 use onevision_engine::transcribe::{self, Transcription};
 use onevision_engine::worker::Job;
+use onevision_store::MessageId;
 
 use crate::engine_args::Engine;
 use crate::output::json_value;
@@ -31,8 +32,7 @@ impl TranscriptionFrom {
     pub fn file(path: PathBuf) -> Result<TranscriptionFrom> {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read the transcription {}", path.display()))?;
-        let t = Transcription::from_reply(&text);
-        let transcription = Transcription::checked(t.kind, &t.text)
+        let transcription = Transcription::read(&text)
             .with_context(|| format!("{} cannot be used", path.display()))?;
         Ok(TranscriptionFrom::File {
             path,
@@ -47,16 +47,22 @@ pub struct Reading {
     pub transcription: Transcription,
     pub pass: Option<Output>,
     pub file: Option<PathBuf>,
+    /// Its message in the history, when saving.
+    pub message_id: Option<MessageId>,
 }
 
 impl Reading {
     pub fn json(&self, engine: &Engine) -> Result<serde_json::Value> {
-        Ok(serde_json::json!({
+        let mut v = serde_json::json!({
             "kind": self.transcription.kind,
             "text": self.transcription.text,
             "file": self.file.as_ref().map(|f| f.display().to_string()),
             "pass": self.pass.as_ref().map(|o| json_value(o, engine)).transpose()?,
-        }))
+        });
+        if let Some(id) = self.message_id {
+            v["message_id"] = id.0.into();
+        }
+        Ok(v)
     }
 }
 
@@ -72,6 +78,7 @@ pub fn read_first(
     mut recorder: Option<&mut Recorder>,
 ) -> Result<Reading> {
     let first = transcribe::first_pass(&job.messages, preset)?;
+    let message_id = recorder.as_ref().and_then(|r| r.message_id());
     printer.section("transcription");
     if let TranscriptionFrom::File {
         path,
@@ -87,6 +94,7 @@ pub fn read_first(
             transcription,
             pass: None,
             file: Some(path),
+            message_id,
         });
     }
     let pass_job = Job {
@@ -112,11 +120,10 @@ pub fn read_first(
     if let Some(r) = recorder {
         r.close_part(Some(&out), None)?;
     }
-    let read = Transcription::from_reply(&out.answer);
     let transcription = if out.finish_reason == FinishReason::Cancelled {
-        read
+        Transcription::from_reply(&out.answer)
     } else {
-        Transcription::checked(read.kind, &read.text).context(
+        Transcription::read(&out.answer).context(
             "the model's transcription cannot be used; write one and give it with --transcription FILE",
         )?
     };
@@ -124,5 +131,6 @@ pub fn read_first(
         transcription,
         pass: Some(out),
         file: None,
+        message_id,
     })
 }

@@ -113,32 +113,29 @@ impl Transcription {
         }
     }
 
-    /// The transcription as the student left it, refused when there is nothing to reason from or
+    /// A transcription (the model's reply or the student's correction, a `Kind:` first line
+    /// optional) that an answer can start from: refused when there is nothing to reason from or
     /// far too much to be a reading of a picture.
-    pub fn checked(kind: Option<PictureKind>, text: &str) -> Result<Transcription> {
-        let text = text.trim();
-        if text.is_empty() {
+    pub fn read(reply: &str) -> Result<Transcription> {
+        let t = Transcription::from_reply(reply);
+        if t.text.is_empty() {
             return Err(EngineError::Request(
                 "the transcription is empty: write what the picture shows, or ask without transcribing first".into(),
             ));
         }
-        let chars = text.chars().count();
+        let chars = t.text.chars().count();
         if chars > MAX_TRANSCRIPTION_CHARS {
             return Err(EngineError::Request(format!(
                 "the transcription is {chars} characters long, more than the {MAX_TRANSCRIPTION_CHARS} a picture's reading can need: shorten it"
             )));
         }
-        Ok(Transcription {
-            kind,
-            text: text.to_owned(),
-        })
+        Ok(t)
     }
 
-    /// A transcription read back from the history, when it can serve an answer (a stopped or
-    /// empty one cannot: its question is then shown as it was asked).
+    /// A transcription read back from the history, when it can serve an answer (an empty one
+    /// cannot: its question is then shown as it was asked).
     pub fn from_saved(reading: &str) -> Option<Transcription> {
-        let t = Transcription::from_reply(reading);
-        Transcription::checked(t.kind, &t.text).ok()
+        Transcription::read(reading).ok()
     }
 
     /// The first pass's reply as the second pass shows it to the model: in the form it was asked
@@ -151,14 +148,16 @@ impl Transcription {
     }
 }
 
-/// The question's pictures, as the first pass shows them.
-fn pictures_of(question: &Message) -> Vec<Part> {
-    question
-        .parts
-        .iter()
-        .filter(|p| matches!(p, Part::Image(_)))
-        .cloned()
-        .collect()
+/// The question's parts of one sort (its pictures, or its words), in order.
+fn parts_where(question: &Message, keep: impl Fn(&Part) -> bool) -> Vec<Part> {
+    question.parts.iter().filter(|p| keep(p)).cloned().collect()
+}
+
+/// The question at the end of `conversation`, and what came before it.
+fn split_question(conversation: &[Message]) -> Result<(&Message, &[Message])> {
+    conversation
+        .split_last()
+        .ok_or_else(|| EngineError::Request("transcribe-first needs a question to ask".into()))
 }
 
 /// The first user turn both passes share: the question's pictures and the request.
@@ -168,7 +167,7 @@ fn transcription_turn(question: &Message, preset: PromptPreset) -> Result<Messag
             "transcribe-first needs the conversation to end with the student's question".into(),
         ));
     }
-    let mut parts = pictures_of(question);
+    let mut parts = parts_where(question, |p| matches!(p, Part::Image(_)));
     if parts.is_empty() {
         return Err(EngineError::Request(
             "transcribe-first needs a picture in the question: there is nothing to transcribe"
@@ -185,9 +184,7 @@ fn transcription_turn(question: &Message, preset: PromptPreset) -> Result<Messag
 /// The first pass: the conversation before the question, then the question's pictures with the
 /// request for a transcription. `conversation` ends with the question.
 pub fn first_pass(conversation: &[Message], preset: PromptPreset) -> Result<Vec<Message>> {
-    let (question, before) = conversation
-        .split_last()
-        .ok_or_else(|| EngineError::Request("transcribe-first needs a question to ask".into()))?;
+    let (question, before) = split_question(conversation)?;
     let mut messages = before.to_vec();
     messages.push(transcription_turn(question, preset)?);
     Ok(messages)
@@ -202,13 +199,7 @@ pub fn transcribed_question(
     transcription: &Transcription,
 ) -> Result<Vec<Message>> {
     let mut parts = vec![Part::Text(SOLVE_NOTE.to_owned())];
-    parts.extend(
-        question
-            .parts
-            .iter()
-            .filter(|p| matches!(p, Part::Text(_)))
-            .cloned(),
-    );
+    parts.extend(parts_where(question, |p| matches!(p, Part::Text(_))));
     Ok(vec![
         transcription_turn(question, preset)?,
         Message::text(Role::Assistant, transcription.as_reply()),
@@ -245,9 +236,7 @@ pub fn second_pass(
     preset: PromptPreset,
     transcription: &Transcription,
 ) -> Result<Vec<Message>> {
-    let (question, before) = conversation
-        .split_last()
-        .ok_or_else(|| EngineError::Request("transcribe-first needs a question to ask".into()))?;
+    let (question, before) = split_question(conversation)?;
     let mut messages = before.to_vec();
     messages.extend(transcribed_question(question, preset, transcription)?);
     Ok(messages)
@@ -313,15 +302,18 @@ mod tests {
 
     #[test]
     fn empty_and_absurd_transcriptions_are_refused_with_a_reason() {
-        let e = Transcription::checked(None, " \n\t")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("empty"), "{e}");
+        for empty in [" \n\t", "Kind: chart\n  \n"] {
+            let e = Transcription::read(empty).unwrap_err().to_string();
+            assert!(e.contains("empty"), "{empty:?}: {e}");
+        }
         let long = "x".repeat(MAX_TRANSCRIPTION_CHARS + 1);
-        let e = Transcription::checked(None, &long).unwrap_err().to_string();
+        let e = Transcription::read(&long).unwrap_err().to_string();
         assert!(e.contains("20001 characters"), "{e}");
-        let t = Transcription::checked(Some(PictureKind::Text), "  AB = 3 \n").unwrap();
-        assert_eq!(t.text, "AB = 3");
+        let t = Transcription::read("Kind: text\n  AB = 3 \n").unwrap();
+        assert_eq!(
+            (t.kind, t.text.as_str()),
+            (Some(PictureKind::Text), "AB = 3")
+        );
     }
 
     #[test]
@@ -345,7 +337,7 @@ mod tests {
 
     #[test]
     fn the_second_pass_continues_the_first_with_the_corrected_reading() {
-        let t = Transcription::checked(Some(PictureKind::Geometry), "AB = 5").unwrap();
+        let t = Transcription::read("Kind: geometry\nAB = 5").unwrap();
         let first = first_pass(&question(), PromptPreset::Plain).unwrap();
         let second = second_pass(&question(), PromptPreset::Plain, &t).unwrap();
         assert_eq!(second[..first.len()], first[..]);

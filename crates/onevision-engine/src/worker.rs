@@ -10,6 +10,7 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use onevision_model::image::ImageProcessorConfig;
 use onevision_model::{DType, Device, LoadOptions, Model, Quantization};
 
 use crate::error::{EngineError, Result};
@@ -71,6 +72,8 @@ pub struct ModelInfo {
     pub defaults: GenerationDefaults,
     /// The longest prompt plus answer, in tokens.
     pub context_tokens: usize,
+    /// How the model resizes pictures (its preprocessor_config.json as loaded).
+    pub image: ImageProcessorConfig,
 }
 
 /// Stops a submitted job between two tokens (or before it starts).
@@ -200,6 +203,7 @@ fn load(dir: &Path, opts: &LoadOptions) -> Result<(Model, PromptBuilder, ModelIn
         load_ms: start.elapsed().as_secs_f64() * 1e3,
         defaults,
         context_tokens: model.config().text.max_position_embeddings,
+        image: model.image_config().clone(),
     };
     tracing::info!(dir = %dir.display(), load_ms = info.load_ms, "model loaded");
     Ok((model, prompt, info))

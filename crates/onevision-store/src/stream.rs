@@ -104,7 +104,8 @@ impl Store {
         conversation: ConversationId,
         settings: Option<serde_json::Value>,
     ) -> Result<StreamWriter> {
-        self.begin(conversation, settings, MessageKind::Reply).await
+        self.begin_message(conversation, settings, MessageKind::Reply)
+            .await
     }
 
     /// Like [`Store::begin_reply`], for transcribe-first's reading of the question's pictures:
@@ -114,11 +115,12 @@ impl Store {
         conversation: ConversationId,
         settings: Option<serde_json::Value>,
     ) -> Result<StreamWriter> {
-        self.begin(conversation, settings, MessageKind::Transcription)
+        self.begin_message(conversation, settings, MessageKind::Transcription)
             .await
     }
 
-    async fn begin(
+    /// Opens an assistant message of `kind` ([`Store::begin_reply`], [`Store::begin_transcription`]).
+    pub async fn begin_message(
         &self,
         conversation: ConversationId,
         settings: Option<serde_json::Value>,

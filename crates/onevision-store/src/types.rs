@@ -174,6 +174,13 @@ pub struct Message {
 }
 
 impl Message {
+    /// A finished transcription's reading (its answer part); `None` for any other message, and
+    /// for a transcription that was stopped, failed or cut off, which no answer should use.
+    pub fn reading(&self) -> Option<&str> {
+        (self.kind == MessageKind::Transcription && self.status == MessageStatus::Complete)
+            .then_some(self.answer.as_str())
+    }
+
     /// What this turn said, as the model should read it when the conversation continues: the
     /// question for a user or system turn; for a reply, the raw output with its tags when it was
     /// recorded, else the thinking and answer put back together. `None` for a reply that ended

@@ -398,7 +398,8 @@ async fn a_transcription_streams_is_corrected_and_keeps_the_models_reading() {
         .await
         .unwrap();
     let id = w.message_id();
-    // Not correctable while it streams.
+    // Not correctable, nor a reading an answer may use, while it streams.
+    assert_eq!(store.get_message(id).await.unwrap().reading(), None);
     let e = store.correct_transcription(id, "AB = 6").await.unwrap_err();
     assert!(
         matches!(e, StoreError::NotATranscription(m) if m == id),
@@ -415,6 +416,7 @@ async fn a_transcription_streams_is_corrected_and_keeps_the_models_reading() {
         (m.kind, m.edited_from.as_deref()),
         (MessageKind::Transcription, None)
     );
+    assert_eq!(m.reading(), Some("Kind: geometry\nAB = 3, BC = 4"));
 
     // Corrected twice: the reading is the last correction, the model's own is kept.
     store
@@ -438,6 +440,7 @@ async fn a_transcription_streams_is_corrected_and_keeps_the_models_reading() {
         .finish(Finish::complete(GenerationStats::default()))
         .await
         .unwrap();
+    assert_eq!(store.get_message(reply_id).await.unwrap().reading(), None);
     for other in [reply_id, created.messages[0]] {
         let e = store.correct_transcription(other, "x").await.unwrap_err();
         assert!(matches!(e, StoreError::NotATranscription(_)), "{e}");

@@ -24,7 +24,7 @@ pub fn app_info(state: State<'_, AppState>) -> AppInfo {
 }
 
 /// The window painted its first frame: logged once with the time since the app started (what
-/// bench/startup.mjs reads).
+/// bench/startup.py reads).
 #[tauri::command(rename_all = "snake_case")]
 pub fn window_painted(state: State<'_, AppState>) {
     if let Some(elapsed) = state.first_paint() {

@@ -57,34 +57,37 @@ export const Composer = forwardRef<HTMLTextAreaElement, ComposerProps>(function 
     <form className="composer" onSubmit={onSubmit} aria-label="Ask a question">
       {(pictures.length > 0 || pending > 0) && (
         <ul className="composer__pictures" aria-label="Attached pictures">
-          {pictures.map((picture) => (
-            <li key={picture.sha256} className="thumb" data-testid="attachment-thumb">
-              <button
-                type="button"
-                className="thumb__open"
-                data-testid="attachment-open"
-                title="See what the model sees, or crop"
-                onClick={() => setOpened(picture.sha256)}
-              >
-                <img src={picture.thumbnail} alt={`Attached picture, ${picture.width} × ${picture.height}`} />
-              </button>
-              {views.get(picture.sha256)?.view?.warning && (
-                <span className="thumb__warning" data-testid="attachment-warning" title={views.get(picture.sha256)?.view?.warning ?? ""}>
-                  !
-                </span>
-              )}
-              <button
-                type="button"
-                className="thumb__remove"
-                data-testid="attachment-remove"
-                aria-label="Remove this picture"
-                title="Remove"
-                onClick={() => attachments.remove(picture.sha256)}
-              >
-                ×
-              </button>
-            </li>
-          ))}
+          {pictures.map((picture) => {
+            const warning = views.get(picture.sha256)?.view?.warning;
+            return (
+              <li key={picture.sha256} className="thumb" data-testid="attachment-thumb">
+                <button
+                  type="button"
+                  className="thumb__open"
+                  data-testid="attachment-open"
+                  title="See what the model sees, or crop"
+                  onClick={() => setOpened(picture.sha256)}
+                >
+                  <img src={picture.thumbnail} alt={`Attached picture, ${picture.width} × ${picture.height}`} />
+                </button>
+                {warning && (
+                  <span className="thumb__warning" data-testid="attachment-warning" title={warning}>
+                    !
+                  </span>
+                )}
+                <button
+                  type="button"
+                  className="thumb__remove"
+                  data-testid="attachment-remove"
+                  aria-label="Remove this picture"
+                  title="Remove"
+                  onClick={() => attachments.remove(picture.sha256)}
+                >
+                  ×
+                </button>
+              </li>
+            );
+          })}
           {pending > 0 && (
             <li className="thumb thumb--pending" aria-label="Reading a picture">
               <span className="spinner" aria-hidden="true" />
@@ -152,20 +155,20 @@ export const Composer = forwardRef<HTMLTextAreaElement, ComposerProps>(function 
       </div>
       {openedPicture &&
         createPortal(
-        <PictureDialog
-          picture={openedPicture}
-          view={views.get(openedPicture.sha256)?.view ?? null}
-          error={views.get(openedPicture.sha256)?.error ?? null}
-          onCropped={(crop) => {
-            attachments.replace(openedPicture.sha256, crop);
-            setOpened(null);
-          }}
-          onOpenSettings={() => {
-            setOpened(null);
-            onOpenSettings();
-          }}
-          onClose={() => setOpened(null)}
-        />,
+          <PictureDialog
+            picture={openedPicture}
+            view={views.get(openedPicture.sha256)?.view ?? null}
+            error={views.get(openedPicture.sha256)?.error ?? null}
+            onCropped={(crop) => {
+              attachments.replace(openedPicture.sha256, crop);
+              setOpened(null);
+            }}
+            onOpenSettings={() => {
+              setOpened(null);
+              onOpenSettings();
+            }}
+            onClose={() => setOpened(null)}
+          />,
           document.body,
         )}
     </form>
