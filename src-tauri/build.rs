@@ -25,6 +25,7 @@ const COMMANDS: &[&str] = &[
     "view_picture",
     "crop_picture",
     "ask",
+    "solve",
     "stop_generation",
     "list_conversations",
     "get_conversation",

@@ -310,6 +310,10 @@ pub struct AskRequest {
     pub text: String,
     pub pictures: Vec<String>,
     pub settings: GenerationSettings,
+    /// Transcribe-first (DESIGN.md §10): for a question with pictures, the reply is the model's
+    /// reading of them, and the answer waits for `solve`.
+    #[serde(default)]
+    pub transcribe_first: bool,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -317,6 +321,27 @@ pub struct AskStarted {
     pub conversation_id: i64,
     pub user_message_id: i64,
     pub assistant_message_id: i64,
+    /// The reply is a transcription (asked for, and the question has pictures).
+    pub transcription: bool,
+}
+
+/// Answers a question from its transcription, as the student left it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SolveRequest {
+    pub conversation_id: i64,
+    pub transcription_id: i64,
+    /// The student's correction; `None` answers from the reading as it stands.
+    pub reading: Option<String>,
+    pub settings: GenerationSettings,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SolveStarted {
+    pub assistant_message_id: i64,
+    /// The reading the answer starts from, as saved.
+    pub reading: String,
+    /// The saved reading is the student's, not the model's.
+    pub corrected: bool,
 }
 
 /// One message of an answer's stream, in the order `Started`, deltas and `Stats`, then exactly

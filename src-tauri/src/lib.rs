@@ -104,6 +104,7 @@ pub fn main() -> ExitCode {
             commands::pictures::crop_picture,
             commands::pictures::open_link,
             commands::ask::ask,
+            commands::ask::solve,
             commands::ask::stop_generation,
             commands::history::list_conversations,
             commands::history::get_conversation,

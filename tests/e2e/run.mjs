@@ -3,9 +3,9 @@
 // folder and an empty Hugging Face cache, then drives it like a student: load a folder that is
 // not a model, download a model from the panel (stopped halfway and resumed), load it, paste a
 // picture, ask, watch thinking and answer stream, stop a long answer with Esc, reopen a
-// conversation from the history, then switch to a server (`onevision serve`) and ask it.
-// Screenshots go to
-// tests/e2e/artifacts/. The two models are tiny scripted checkpoints written by the engine's
+// conversation from the history, switch to a server (`onevision serve`) and ask it, … and at
+// the end have the picture read first, correct the reading and solve from it. Screenshots go to
+// tests/e2e/artifacts/. The models are tiny scripted checkpoints written by the engine's
 // `scripted_model` example (see scripts.mjs), run by the real engine.
 //
 //   node run.mjs            (make e2e builds everything first)
@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 import { remote } from "webdriverio";
 
 import { startFakeHub } from "./fakeHub.mjs";
-import { ANSWER_MODEL, LOOP_MODEL, modelDir } from "./scripts.mjs";
+import { ANSWER_MODEL, LOOP_MODEL, TRANSCRIBE_MODEL, modelDir } from "./scripts.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "../..");
@@ -40,11 +40,22 @@ rmSync(hfHome, { recursive: true, force: true });
 rmSync(xdgDir, { recursive: true, force: true });
 
 const children = [];
-function start(cmd, args, env) {
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "inherit", "inherit"] });
+// The app's log lines (through tauri-driver), kept to read the prompts the engine rendered.
+const appLog = [];
+function start(cmd, args, env, { keepLog = false } = {}) {
+  const output = keepLog ? "pipe" : "inherit";
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", output, output] });
+  if (keepLog) {
+    for (const [stream, echo] of [[child.stdout, process.stdout], [child.stderr, process.stderr]]) {
+      stream.on("data", (chunk) => echo.write(chunk));
+      createInterface({ input: stream }).on("line", (line) => appLog.push(line));
+    }
+  }
   children.push(child);
   return child;
 }
+/** The prompts the engine rendered so far, oldest first, as logged (newlines escaped). */
+const renderedPrompts = () => appLog.filter((line) => line.includes("rendered prompt"));
 function cleanup() {
   for (const c of children.reverse()) {
     if (c.exitCode === null) c.kill("SIGTERM");
@@ -101,7 +112,9 @@ start(driverBin, ["--port", "4444", "--native-driver", "/usr/bin/WebKitWebDriver
   ONEVISION_DESK_DATA_DIR: dataDir,
   // The window's software rendering under Xvfb; compositing needs a GPU.
   WEBKIT_DISABLE_COMPOSITING_MODE: "1",
-  RUST_LOG: "info,sqlx=warn",
+  // The engine's rendered prompts too, for step 15 to read.
+  RUST_LOG: "info,sqlx=warn,onevision_engine::prompt=debug",
+  NO_COLOR: "1",
   // Downloads go to the stand-in hub and into an empty cache; no token of this machine is used.
   XDG_DATA_HOME: join(xdgDir, "data"),
   XDG_CACHE_HOME: join(xdgDir, "cache"),
@@ -111,7 +124,7 @@ start(driverBin, ["--port", "4444", "--native-driver", "/usr/bin/WebKitWebDriver
   HUGGINGFACE_HUB_CACHE: "",
   HF_TOKEN: "",
   HUGGING_FACE_HUB_TOKEN: "",
-});
+}, { keepLog: true });
 await waitForPort(4444, 20_000);
 
 /** A WebDriver session, which starts the app. */
@@ -275,6 +288,14 @@ try {
   const input = await byId("composer-input");
   await input.click();
   await pastePicture(png);
+
+  // Transcribe-first is on by default for a question with a picture; these steps ask directly,
+  // so it is switched off here (and step 15 finds it remembered after a restart).
+  const transcribeSwitch = await byId("transcribe-first-switch");
+  await transcribeSwitch.waitForDisplayed({ timeout: WAIT });
+  assert.equal(await transcribeSwitch.isSelected(), true, "transcribe-first is not on by default");
+  await transcribeSwitch.click();
+  assert.equal(await transcribeSwitch.isSelected(), false);
 
   // 4. Ask; thinking then the answer come in; the turn completes with typeset math.
   await input.setValue("How long is the hypotenuse?");
@@ -708,6 +729,122 @@ try {
   const sent = await browser.$$('[data-testid="user-turn"] img');
   assert.ok(sent.length > 0, "the cropped picture was not sent");
   await shot("23-cropped-problem-answered");
+
+  // 15. Read the picture first (issue 17): the switch, turned off in step 3, is still off after
+  //     the restart; on, the model's reading streams into a card (kind, typeset math) and the
+  //     question waits; the student corrects the reading (an absurd one is refused in the card,
+  //     nothing lost) and solves; the second pass's rendered prompt holds the correction and not
+  //     the model's misreading; reopened, the conversation shows the corrected reading.
+  await (await byId("history-new")).click();
+  await loadModel(modelDir(TRANSCRIBE_MODEL));
+  await browser.waitUntil(async () => (await (await byId("topbar-model")).getProperty("textContent")).includes(TRANSCRIBE_MODEL.name), {
+    timeout: WAIT,
+    timeoutMsg: "the transcribing model did not load",
+  });
+  if (await (await byId("model-panel")).isDisplayed().catch(() => false)) {
+    await browser.keys(["Escape"]);
+  }
+  await (await byId("composer-input")).click();
+  await pastePicture(png);
+  const readFirst = await byId("transcribe-first-switch");
+  assert.equal(await readFirst.isSelected(), false, "the switch turned off in step 3 was not remembered");
+  await readFirst.click();
+  assert.equal(await readFirst.isSelected(), true);
+  await (await byId("composer-input")).setValue("What is AC?");
+  await shot("24-read-the-picture-first");
+  const promptsBefore = renderedPrompts().length;
+  await (await byId("send-button")).click();
+  const reading = await lastTurn();
+  await browser.waitUntil(async () => (await reading.getAttribute("data-status")) === "complete", {
+    timeout: WAIT,
+    timeoutMsg: "the reading never completed",
+  });
+  assert.equal(await (await reading.$('[data-testid="transcription-label"]')).getProperty("textContent"), "What the picture shows, as the model read it");
+  assert.equal(await (await reading.$('[data-testid="transcription-kind"]')).getText(), "Geometry figure");
+  const readingText = await reading.$('[data-testid="answer"]');
+  assert.equal((await readingText.$$(".katex")).length, 4, "the reading's math is not typeset");
+  assert.ok(!(await readingText.$(".katex-error").isExisting()), "KaTeX reported an error in the reading");
+  assert.ok(!(await reading.$('[data-testid="final-answer"]').isExisting()), "a reading is not a final answer");
+  const firstPass = renderedPrompts().slice(promptsBefore);
+  assert.equal(firstPass.length, 1, "not one prompt for the first pass");
+  assert.match(firstPass[0], /<\|vision_start\|>.*write down exactly what this picture shows/);
+  assert.doesNotMatch(firstPass[0], /What is AC\?/, "the first pass already asked the question");
+  await (await byId("solve-button")).waitForDisplayed({ timeout: WAIT });
+  await shot("25-transcription-read");
+
+  // The model's reading is right here; the student "corrects" two lengths, to prove it is their
+  // text the answer starts from.
+  await (await byId("reading-edit")).click();
+  const editor = await byId("reading-editor");
+  await editor.waitForDisplayed({ timeout: WAIT });
+  assert.equal(await editor.getValue(), TRANSCRIBE_MODEL.scripts[0].text);
+  const typeInto = (text) =>
+    browser.execute((t) => {
+      const el = document.querySelector('[data-testid="reading-editor"]');
+      Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value").set.call(el, t);
+      el.dispatchEvent(new Event("input", { bubbles: true }));
+    }, text);
+  const turnsBefore = (await browser.$$('[data-testid="assistant-turn"]')).length;
+  await typeInto("AB = 3. ".repeat(3000));
+  await (await byId("reading-solve")).click();
+  const readingError = await byId("reading-error");
+  await readingError.waitForDisplayed({ timeout: WAIT });
+  assert.match(await readingError.getText(), /^the transcription is 23999 characters long, more than the 20000/);
+  assert.equal((await (await byId("reading-editor")).getValue()).length, 24000, "the refused text was not kept in the card");
+  assert.equal((await browser.$$('[data-testid="assistant-turn"]')).length, turnsBefore, "a refused reading left a turn behind");
+  const corrected = TRANSCRIBE_MODEL.scripts[0].text.replace("$AB = 3$, $BC = 4$", "$AB = 6$, $BC = 8$");
+  await typeInto(corrected);
+  await shot("26-transcription-corrected");
+  await (await byId("reading-solve")).click();
+  turn = await lastTurn();
+  await browser.waitUntil(async () => (await turn.getAttribute("data-status")) === "complete" && turnsBefore + 1 === (await browser.$$('[data-testid="assistant-turn"]')).length, {
+    timeout: WAIT,
+    timeoutMsg: "the answer from the corrected reading never completed",
+  });
+  assert.match(await (await turn.$('[data-testid="final-answer"]')).getText(), /By Pythagoras/);
+  const readingAgain = (await browser.$$('[data-testid="assistant-turn"]')).at(-2);
+  assert.equal(await (await readingAgain.$('[data-testid="transcription-label"]')).getProperty("textContent"), "What the picture shows, as corrected by you");
+  const secondPass = renderedPrompts().slice(promptsBefore + 1);
+  assert.equal(secondPass.length, 1, "not one prompt for the second pass");
+  assert.ok(secondPass[0].includes("$AB = 6$, $BC = 8$"), `the correction is not in the second pass: ${secondPass[0]}`);
+  assert.ok(!secondPass[0].includes("$AB = 3$"), "the model's misreading is still in the second pass");
+  assert.match(secondPass[0], /write down exactly what this picture shows.*Kind: geometry.*trust the transcription.*What is AC\?/);
+  // The second pass continues the first (so the engine reuses its cache and vision output).
+  const promptOf = (line) => line.slice(line.indexOf('prompt="'));
+  assert.ok(promptOf(secondPass[0]).startsWith(promptOf(firstPass[0]).slice(0, -1)), "the second pass does not continue the first");
+  await shot("27-solved-from-the-correction");
+
+  // Reopened from the history: the corrected reading, then its answer; the reading can be
+  // edited again (which would replace the answer).
+  await (await byId("history-new")).click();
+  const rows = await browser.$$('[data-testid="history-item"]');
+  let row = null;
+  for (const r of rows) if ((await r.getProperty("textContent")).includes("What is AC?")) row = r;
+  assert.ok(row, "the conversation is not in the history");
+  await browser.execute((el) => el.click(), await row.$(".history-item__open"));
+  await browser.waitUntil(async () => (await browser.$$('[data-testid="assistant-turn"]')).length === 2, {
+    timeout: WAIT,
+    timeoutMsg: "the conversation with a reading did not reopen",
+  });
+  const [savedReading, savedAnswer] = await browser.$$('[data-testid="assistant-turn"]');
+  assert.equal(await (await savedReading.$('[data-testid="transcription-label"]')).getProperty("textContent"), "What the picture shows, as corrected by you");
+  assert.ok(await savedReading.$('[data-testid="reading-edit"]').isExisting(), "the reopened reading cannot be edited");
+  assert.ok(!(await savedReading.$('[data-testid="solve-button"]').isExisting()), "an answered reading asks to be solved");
+  assert.match(await (await savedAnswer.$('[data-testid="final-answer"]')).getText(), /By Pythagoras/);
+  await shot("28-reading-reopened");
+  // Regenerating the answer answers from the same (corrected) reading again.
+  await (await savedAnswer.$('[data-testid="regenerate-button"]')).click();
+  await browser.waitUntil(async () => renderedPrompts().length === promptsBefore + 3, {
+    timeout: WAIT,
+    timeoutMsg: "regenerating the answer rendered no prompt",
+  });
+  assert.equal(promptOf(renderedPrompts().at(-1)), promptOf(secondPass[0]), "the regenerated answer was not asked from the same reading");
+  turn = await lastTurn();
+  await browser.waitUntil(async () => (await turn.getAttribute("data-status")) === "complete", {
+    timeout: WAIT,
+    timeoutMsg: "the regenerated answer never completed",
+  });
+  assert.equal((await browser.$$('[data-testid="assistant-turn"]')).length, 2, "regenerating added a turn instead of replacing the answer");
   console.log("e2e: all steps passed; screenshots in tests/e2e/artifacts/");
 } catch (e) {
   failed = true;

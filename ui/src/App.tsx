@@ -52,6 +52,7 @@ export function App() {
     () =>
       new ChatController({
         getSettings: () => toGenerationSettings(latest.current.settings, latest.current.info ?? null),
+        getTranscribeFirst: () => latest.current.settings.transcribe_first,
         onHistoryChanged: () => latest.current.refresh(),
       }),
   );
@@ -240,6 +241,8 @@ export function App() {
               onCapture={startCapture}
               maxPixels={settings.max_pixels}
               onOpenSettings={() => setPanel("settings")}
+              transcribeFirst={settings.transcribe_first}
+              onTranscribeFirstChange={(on) => changeSettings({ ...settings, transcribe_first: on })}
             />
           </>
         )}

@@ -25,6 +25,8 @@
 //! `--after` keys the next script to user turns ending in that text (its last token or so joins
 //! the first context), so one checkpoint can answer two kinds of turn differently, as the two
 //! passes of transcribe-first need; with several scripts each needs one.
+//! `--after-transcription-request` keys the next script to transcribe-first's request (of the
+//! R1-Onevision and plain presets).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -86,6 +88,11 @@ fn args() -> Result<Args> {
             "--tokenizer-from" => tokenizer_from = Some(PathBuf::from(value()?)),
             "--out" => out = Some(PathBuf::from(value()?)),
             "--after" => after = Some(value()?),
+            // What the app and the CLI ask before answering from a transcription; spelt out here
+            // so a test in another language need not copy it.
+            "--after-transcription-request" => {
+                after = Some(onevision_engine::preset::PromptPreset::Plain.transcription_request())
+            }
             "--text" => scripts.push(Script {
                 after: after.take(),
                 text: value()?,

@@ -277,6 +277,8 @@ fn run(
     let image_tokens: Vec<usize> = grids.iter().map(|g| g[0] * g[1] * g[2] / merge).collect();
 
     let text = prompt.render(req.messages, true)?;
+    // Off unless asked for (it holds the student's words): how a test sees the exact prompt.
+    tracing::debug!(target: "onevision_engine::prompt", prompt = ?text, "rendered prompt");
     let prompt_ids = prompt.encode(&text, &image_tokens)?;
     let context = model.config().text.max_position_embeddings;
     if prompt_ids.len() + req.max_new_tokens > context {

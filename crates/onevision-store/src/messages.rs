@@ -274,7 +274,8 @@ impl Store {
     }
 
     /// Replaces a finished transcription's reading with the student's correction; the model's
-    /// first reading is kept in `edited_from` however often it is corrected.
+    /// first reading is kept in `edited_from` however often it is corrected. A reading that was
+    /// stopped or failed becomes complete: the student's correction is a whole reading.
     pub async fn correct_transcription(&self, id: MessageId, reading: &str) -> Result<Message> {
         let now = now_ms();
         let mut tx = self.write_tx().await?;
@@ -292,7 +293,7 @@ impl Store {
         };
         sqlx::query(
             "UPDATE messages SET edited_from = COALESCE(edited_from, answer), answer = ?2,
-                 updated_at = ?3
+                 status = 'complete', error = NULL, updated_at = ?3
              WHERE id = ?1",
         )
         .bind(id)

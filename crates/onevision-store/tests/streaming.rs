@@ -433,6 +433,39 @@ async fn a_transcription_streams_is_corrected_and_keeps_the_models_reading() {
         Some("Kind: geometry\nAB = 3, BC = 4")
     );
 
+    // A reading stopped halfway becomes a whole one once the student corrects it.
+    let mut stopped = store
+        .begin_transcription(created.conversation, None)
+        .await
+        .unwrap();
+    let stopped_id = stopped.message_id();
+    stopped.push_answer("Kind: chart\n| x |").await.unwrap();
+    stopped
+        .finish(Finish {
+            outcome: Outcome::Stopped,
+            final_answer: None,
+            stats: GenerationStats::default(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.get_message(stopped_id).await.unwrap().reading(), None);
+    let m = store
+        .correct_transcription(stopped_id, "Kind: chart\n| x | 1 |")
+        .await
+        .unwrap();
+    assert_eq!(
+        (m.status, m.reading(), m.edited_from.as_deref()),
+        (
+            MessageStatus::Complete,
+            Some("Kind: chart\n| x | 1 |"),
+            Some("Kind: chart\n| x |")
+        )
+    );
+    store
+        .truncate_conversation(created.conversation, m.position)
+        .await
+        .unwrap();
+
     // A reply and a question are not transcriptions.
     let reply = store.begin_reply(created.conversation, None).await.unwrap();
     let reply_id = reply.message_id();

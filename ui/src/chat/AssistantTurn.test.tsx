@@ -185,4 +185,70 @@ describe("AssistantTurn: a transcription", () => {
     rerender(<AssistantTurn turn={turn} onStop={() => {}} />);
     expect(screen.queryByTestId("transcription-label")).toBeNull();
   });
+
+  it("shows the kind as a label and the reading typeset, with no final-answer box", () => {
+    const turn = {
+      ...newTurn(T0),
+      status: "complete" as const,
+      answer: "<answer>Kind: equation\n$x^2 = 4$</answer>",
+      finalAnswer: "Kind: equation\n$x^2 = 4$",
+    };
+    render(<AssistantTurn turn={turn} reading="model" onStop={() => {}} />);
+    expect(screen.getByTestId("transcription-kind").textContent).toBe("Equation");
+    expect(typesetTex(screen.getByTestId("answer"))).toEqual(["x^2 = 4"]);
+    expect(screen.getByTestId("answer").textContent).not.toContain("Kind");
+    expect(screen.queryByTestId("final-answer")).toBeNull();
+  });
+
+  it("asks for a check and solves from the reading as it is", () => {
+    const onSolve = vi.fn();
+    const turn = { ...newTurn(T0), status: "complete" as const, answer: "Kind: geometry\nAB = 3" };
+    render(<AssistantTurn turn={turn} reading="model" onSolve={onSolve} unanswered onStop={() => {}} />);
+    fireEvent.click(screen.getByTestId("solve-button"));
+    expect(onSolve).toHaveBeenCalledWith(null);
+  });
+
+  it("edits the reading's source and solves from the correction; unchanged text is no correction", () => {
+    const onSolve = vi.fn();
+    const turn = { ...newTurn(T0), status: "complete" as const, answer: "Kind: geometry\nAB = 3" };
+    render(<AssistantTurn turn={turn} reading="model" onSolve={onSolve} unanswered onStop={() => {}} />);
+    fireEvent.click(screen.getByTestId("reading-edit"));
+    const editor = screen.getByTestId("reading-editor") as HTMLTextAreaElement;
+    expect(editor.value).toBe("Kind: geometry\nAB = 3");
+    fireEvent.click(screen.getByTestId("reading-solve"));
+    expect(onSolve).toHaveBeenLastCalledWith(null);
+
+    fireEvent.click(screen.getByTestId("reading-edit"));
+    fireEvent.change(screen.getByTestId("reading-editor"), { target: { value: "   " } });
+    expect((screen.getByTestId("reading-solve") as HTMLButtonElement).disabled).toBe(true);
+    fireEvent.change(screen.getByTestId("reading-editor"), { target: { value: "Kind: geometry\nAB = 6" } });
+    fireEvent.keyDown(screen.getByTestId("reading-editor"), { key: "Enter", ctrlKey: true });
+    expect(onSolve).toHaveBeenLastCalledWith("Kind: geometry\nAB = 6");
+    expect(screen.queryByTestId("reading-editor")).toBeNull();
+  });
+
+  it("opens a refused correction again with the reason", () => {
+    const turn = { ...newTurn(T0), status: "complete" as const, answer: "Kind: geometry\nAB = 3" };
+    render(
+      <AssistantTurn
+        turn={turn}
+        reading="model"
+        onSolve={() => {}}
+        unanswered
+        draft={{ text: "x".repeat(50), error: "the transcription is 50 characters long" }}
+        onStop={() => {}}
+      />,
+    );
+    expect((screen.getByTestId("reading-editor") as HTMLTextAreaElement).value).toBe("x".repeat(50));
+    expect(screen.getByTestId("reading-error").textContent).toBe("the transcription is 50 characters long");
+  });
+
+  it("offers editing (not the solve prompt) once answered, and nothing while generating elsewhere", () => {
+    const turn = { ...newTurn(T0), status: "complete" as const, answer: "AB = 3" };
+    const { rerender } = render(<AssistantTurn turn={turn} reading="model" onSolve={() => {}} onStop={() => {}} />);
+    expect(screen.queryByTestId("solve-button")).toBeNull();
+    expect(screen.getByTestId("reading-edit")).toBeTruthy();
+    rerender(<AssistantTurn turn={turn} reading="model" onStop={() => {}} />);
+    expect(screen.queryByTestId("reading-edit")).toBeNull();
+  });
 });

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import * as commands from "../ipc/commands";
-import type { AskRequest, AskStarted, GenerationSettings, StreamEvent } from "../ipc/types";
+import type { AskRequest, AskStarted, GenerationSettings, SolveRequest, SolveStarted, StreamEvent } from "../ipc/types";
 import { DEFAULT_SETTINGS } from "../settings/settings";
 import { cutInto, ev } from "../test/events";
 import { ChatController } from "./controller";
@@ -8,6 +8,7 @@ import type { AssistantItem } from "./items";
 
 vi.mock("../ipc/commands", () => ({
   ask: vi.fn(),
+  solve: vi.fn(),
   stopGeneration: vi.fn(() => Promise.resolve()),
   getConversation: vi.fn(),
 }));
@@ -23,11 +24,17 @@ interface PendingAsk {
 }
 
 let asks: PendingAsk[];
+let solves: { request: SolveRequest; emit: (event: StreamEvent) => void; resolve: (s: SolveStarted) => void; reject: (r: unknown) => void }[];
 let clock: number;
 
-function setup() {
+function setup(transcribeFirst = false) {
   const onHistoryChanged = vi.fn();
-  const controller = new ChatController({ getSettings: () => SETTINGS, onHistoryChanged, now: () => clock });
+  const controller = new ChatController({
+    getSettings: () => SETTINGS,
+    getTranscribeFirst: () => transcribeFirst,
+    onHistoryChanged,
+    now: () => clock,
+  });
   return { controller, onHistoryChanged };
 }
 
@@ -42,6 +49,13 @@ beforeEach(() => {
   vi.useFakeTimers();
   clock = 10_000;
   asks = [];
+  solves = [];
+  vi.mocked(commands.solve).mockImplementation(
+    (request, onEvent) =>
+      new Promise<SolveStarted>((resolve, reject) => {
+        solves.push({ request, emit: onEvent, resolve, reject });
+      }),
+  );
   vi.mocked(commands.ask).mockImplementation(
     (request, onEvent) =>
       new Promise<AskStarted>((resolve, reject) => {
@@ -66,6 +80,7 @@ describe("ChatController streaming", () => {
       text: "What is x?",
       pictures: [picture.sha256],
       settings: SETTINGS,
+      transcribe_first: false,
     });
     const snapshot = controller.getSnapshot();
     expect(snapshot.generating).toBe(true);
@@ -169,7 +184,7 @@ describe("ChatController streaming", () => {
   it("gives the turns their ids and the conversation its id when the ask is accepted", async () => {
     const { controller, onHistoryChanged } = setup();
     controller.send("q", []);
-    asks[0]!.resolve({ conversation_id: 7, user_message_id: 70, assistant_message_id: 71 });
+    asks[0]!.resolve({ conversation_id: 7, user_message_id: 70, assistant_message_id: 71, transcription: false });
     await vi.waitFor(() => expect(controller.getSnapshot().conversationId).toBe(7));
     expect(controller.getSnapshot().items.map((i) => i.id)).toEqual([70, 71]);
     expect(onHistoryChanged).toHaveBeenCalled();
@@ -189,7 +204,7 @@ describe("ChatController streaming", () => {
   it("regenerate replaces the question and everything after it", async () => {
     const { controller } = setup();
     controller.send("first", []);
-    asks[0]!.resolve({ conversation_id: 3, user_message_id: 30, assistant_message_id: 31 });
+    asks[0]!.resolve({ conversation_id: 3, user_message_id: 30, assistant_message_id: 31, transcription: false });
     asks[0]!.emit(ev.answer("1"));
     asks[0]!.emit(ev.done());
     await vi.waitFor(() => expect(controller.getSnapshot().items[0]!.id).toBe(30));
@@ -207,3 +222,95 @@ describe("ChatController streaming", () => {
     expect(asks[2]!.request.text).toBe("second");
   });
 });
+
+describe("ChatController transcribe-first", () => {
+  const picture = { sha256: "cd".repeat(32), width: 10, height: 10, mime: "image/png", thumbnail: "" };
+
+  /** A question with a picture whose reading has streamed and finished. */
+  async function readPicture(controller: ChatController) {
+    expect(controller.send("What is AC?", [picture])).toBe(true);
+    expect(asks[0]!.request.transcribe_first).toBe(true);
+    expect(assistant(controller).reading).toBe("model");
+    asks[0]!.resolve({ conversation_id: 5, user_message_id: 50, assistant_message_id: 51, transcription: true });
+    asks[0]!.emit(ev.answer("Kind: geometry\nAB = 3"));
+    asks[0]!.emit(ev.done());
+    await vi.waitFor(() => expect(assistant(controller).id).toBe(51));
+    return assistant(controller).key;
+  }
+
+  it("asks for a reading only when the question has a picture", async () => {
+    const { controller } = setup(true);
+    controller.send("no picture here", []);
+    expect(asks[0]!.request.transcribe_first).toBe(false);
+    expect(assistant(controller).reading).toBeUndefined();
+    asks[0]!.resolve({ conversation_id: 1, user_message_id: 10, assistant_message_id: 11, transcription: false });
+    asks[0]!.emit(ev.done());
+    await vi.waitFor(() => expect(assistant(controller).id).toBe(11));
+    expect(assistant(controller).reading).toBeUndefined();
+  });
+
+  it("answers from the corrected reading after it, and shows the reading as saved", async () => {
+    const { controller } = setup(true);
+    const readingKey = await readPicture(controller);
+
+    expect(controller.solve(readingKey, "Kind: geometry\nAB = 6")).toBe(true);
+    expect(solves[0]!.request).toEqual({
+      conversation_id: 5,
+      transcription_id: 51,
+      reading: "Kind: geometry\nAB = 6",
+      settings: SETTINGS,
+    });
+    expect(controller.getSnapshot().items.map((i) => i.kind)).toEqual(["user", "assistant", "assistant"]);
+    expect(controller.getSnapshot().generating).toBe(true);
+    solves[0]!.resolve({ assistant_message_id: 52, reading: "Kind: geometry\nAB = 6", corrected: true });
+    solves[0]!.emit(ev.answer("AC = 10"));
+    solves[0]!.emit(ev.done());
+    await vi.waitFor(() => expect(assistant(controller).id).toBe(52));
+    const [, reading, answer] = controller.getSnapshot().items as AssistantItem[];
+    expect(reading!.reading).toBe("corrected");
+    expect(reading!.turn.answer).toBe("Kind: geometry\nAB = 6");
+    expect(answer!.turn.answer).toBe("AC = 10");
+
+    // Solving again from the same reading replaces the answer (regenerate of the second pass).
+    expect(controller.solve(readingKey, null)).toBe(true);
+    expect(solves[1]!.request.reading).toBeNull();
+    expect(controller.getSnapshot().items).toHaveLength(3);
+    expect(assistant(controller).turn.answer).toBe("");
+  });
+
+  it("puts a refused correction back into the card with why, losing nothing", async () => {
+    const { controller } = setup(true);
+    const readingKey = await readPicture(controller);
+    controller.solve(readingKey, "   ");
+    solves[0]!.reject("the transcription is empty: write what the picture shows");
+    await vi.waitFor(() => expect(controller.getSnapshot().items).toHaveLength(2));
+    const reading = assistant(controller);
+    expect(reading.draft).toEqual({ text: "   ", error: "the transcription is empty: write what the picture shows" });
+    expect(reading.turn.answer).toBe("Kind: geometry\nAB = 3");
+    expect(controller.getSnapshot().generating).toBe(false);
+    // The next try starts clean.
+    expect(controller.solve(readingKey, "Kind: geometry\nAB = 6")).toBe(true);
+    expect((controller.getSnapshot().items[1] as AssistantItem).draft).toBeUndefined();
+  });
+
+  it("reads the picture again when the reading is regenerated", async () => {
+    const { controller } = setup(false);
+    controller.send("What is AC?", [picture]);
+    expect(asks[0]!.request.transcribe_first).toBe(false);
+    asks[0]!.resolve({ conversation_id: 5, user_message_id: 50, assistant_message_id: 51, transcription: false });
+    asks[0]!.emit(ev.done());
+    await vi.waitFor(() => expect(assistant(controller).id).toBe(51));
+    const userKey = controller.getSnapshot().items[0]!.key;
+    expect(controller.regenerate(userKey, true)).toBe(true);
+    expect(asks[1]!.request).toMatchObject({ replace_from: 50, transcribe_first: true });
+    expect(assistant(controller).reading).toBe("model");
+  });
+
+  it("will not solve while another answer is generating, or from a reading without an id", () => {
+    const { controller } = setup(true);
+    controller.send("What is AC?", [picture]);
+    const key = assistant(controller).key;
+    expect(controller.solve(key, null)).toBe(false);
+  });
+});
+

@@ -27,6 +27,8 @@ interface LiveGeneration {
 
 export interface ChatDeps {
   getSettings: () => GenerationSettings;
+  /** Transcribe-first for new questions with pictures (the composer's switch); off when absent. */
+  getTranscribeFirst?: () => boolean;
   /** Called when the history list may have changed (a new conversation, a finished answer). */
   onHistoryChanged: () => void;
   now?: () => number;
@@ -94,22 +96,72 @@ export class ChatController {
     );
   }
 
-  /** Asks a new question in the open conversation. Returns false when a generation is running. */
-  send(text: string, pictures: AttachedPicture[]): boolean {
-    return this.startAsk(text, pictures, null, this.snapshot.items);
+  private transcribeFirst(): boolean {
+    return this.deps.getTranscribeFirst?.() ?? false;
   }
 
-  /** Asks the question of `userKey` again, replacing it and everything after it. */
-  regenerate(userKey: string): boolean {
+  /** Asks a new question in the open conversation. Returns false when a generation is running. */
+  send(text: string, pictures: AttachedPicture[]): boolean {
+    return this.startAsk(text, pictures, null, this.snapshot.items, this.transcribeFirst());
+  }
+
+  /** Asks the question of `userKey` again, replacing it and everything after it; with
+   * `transcribe`, the model reads its pictures again first. */
+  regenerate(userKey: string, transcribe = false): boolean {
     const user = this.findUser(userKey);
     if (!user) return false;
-    return this.resend(user, user.text);
+    return this.resend(user, user.text, transcribe);
   }
 
   editAndResend(userKey: string, text: string): boolean {
     const user = this.findUser(userKey);
     if (!user || text.trim() === "") return false;
-    return this.resend(user, text);
+    return this.resend(user, text, this.transcribeFirst());
+  }
+
+  /** Answers the question before the reading `readingKey` from that reading: `correction` is
+   * the student's text (null keeps the reading as it is). Whatever followed the reading is
+   * replaced, so this also regenerates an answer from it. */
+  solve(readingKey: string, correction: string | null): boolean {
+    if (this.live) return false;
+    const items = this.snapshot.items;
+    const index = items.findIndex((item) => item.key === readingKey);
+    const reading = items[index];
+    const conversationId = this.snapshot.conversationId;
+    if (reading?.kind !== "assistant" || !reading.reading || reading.id === null || conversationId === null) return false;
+    const transcriptionId = reading.id;
+    const kept = items.slice(0, index + 1).map((item) => (item === reading ? withoutDraft(reading) : item));
+    const answer = this.begin(kept, [], conversationId);
+    commands
+      .solve(
+        { conversation_id: conversationId, transcription_id: transcriptionId, reading: correction, settings: this.deps.getSettings() },
+        answer.onEvent,
+      )
+      .then((started) => {
+        answer.live.assistantId = started.assistant_message_id;
+        this.patchItems((item) => {
+          if (item.key === readingKey && item.kind === "assistant") {
+            const turn = { ...item.turn, answer: started.reading };
+            return { ...withoutDraft(item), turn, reading: started.corrected ? "corrected" : "model" };
+          }
+          if (item.key === answer.live.key) return { ...item, id: started.assistant_message_id };
+          return item;
+        });
+        this.deps.onHistoryChanged();
+      })
+      .catch((reason: unknown) => {
+        // Refused before any answer began: the correction goes back into the card with why.
+        answer.live.batcher.cancel();
+        if (this.live === answer.live) this.live = null;
+        const text = correction ?? reading.turn.answer;
+        this.set({
+          generating: this.live !== null,
+          items: this.snapshot.items
+            .filter((item) => item.key !== answer.live.key)
+            .map((item) => (item.key === readingKey ? { ...item, draft: { text, error: errorText(reason) } } : item)),
+        });
+      });
+    return true;
   }
 
   async stop(): Promise<void> {
@@ -121,28 +173,28 @@ export class ChatController {
     return this.snapshot.items.find((item): item is UserItem => item.kind === "user" && item.key === key);
   }
 
-  private resend(user: UserItem, text: string): boolean {
+  private resend(user: UserItem, text: string, transcribe: boolean): boolean {
     const index = this.snapshot.items.indexOf(user);
     const kept = this.snapshot.items.slice(0, index);
     // A question the backend never saved has no id to replace: it is simply asked again.
-    return this.startAsk(text, user.pictures, user.id, kept);
+    return this.startAsk(text, user.pictures, user.id, kept, transcribe);
   }
 
-  private startAsk(
-    text: string,
-    pictures: AttachedPicture[],
-    replaceFrom: number | null,
+  /** Shows `added` and a new streaming assistant turn after `kept`, and makes it the live
+   * generation; `onEvent` feeds it. */
+  private begin(
     kept: readonly ChatItem[],
-  ): boolean {
-    if (this.live) return false;
-    const conversationId = this.snapshot.conversationId;
-    const user: UserItem = { kind: "user", key: newKey("u"), id: null, text, pictures };
+    added: ChatItem[],
+    conversationId: number | null,
+    reading?: "model",
+  ): { live: LiveGeneration; onEvent: (event: StreamEvent) => void } {
     const assistant: AssistantItem = {
       kind: "assistant",
       key: newKey("a"),
       id: null,
       turn: newTurn(this.now()),
     };
+    if (reading) assistant.reading = reading;
     const live: LiveGeneration = {
       key: assistant.key,
       turn: assistant.turn,
@@ -151,13 +203,31 @@ export class ChatController {
       batcher: createBatcher<TimedEvent>((events) => this.deliver(live, events)),
     };
     this.live = live;
-    this.set({ items: [...kept, user, assistant], generating: true });
-
+    this.set({ items: [...kept, ...added, assistant], generating: true });
     const onEvent = (event: StreamEvent) => {
       live.batcher.push({ event, at: this.now() });
       // The end of a stream is shown at once rather than a frame later.
       if (event.event === "done" || event.event === "failed") live.batcher.flush();
     };
+    return { live, onEvent };
+  }
+
+  private patchItems(patch: (item: ChatItem) => ChatItem) {
+    this.set({ items: this.snapshot.items.map(patch) });
+  }
+
+  private startAsk(
+    text: string,
+    pictures: AttachedPicture[],
+    replaceFrom: number | null,
+    kept: readonly ChatItem[],
+    transcribe: boolean,
+  ): boolean {
+    if (this.live) return false;
+    const conversationId = this.snapshot.conversationId;
+    const user: UserItem = { kind: "user", key: newKey("u"), id: null, text, pictures };
+    const transcribing = transcribe && pictures.length > 0;
+    const { live, onEvent } = this.begin(kept, [user], conversationId, transcribing ? "model" : undefined);
     commands
       .ask(
         {
@@ -166,13 +236,24 @@ export class ChatController {
           text,
           pictures: pictures.map((p) => p.sha256),
           settings: this.deps.getSettings(),
+          transcribe_first: transcribing,
         },
         onEvent,
       )
       .then((started) => {
         live.conversationId = started.conversation_id;
         live.assistantId = started.assistant_message_id;
-        this.assignIds(user.key, started.user_message_id, assistant.key, started.assistant_message_id, started.conversation_id);
+        if (!this.snapshot.items.some((item) => item.key === live.key)) return;
+        this.set({
+          conversationId: this.snapshot.conversationId ?? started.conversation_id,
+          items: this.snapshot.items.map((item) => {
+            if (item.key === user.key) return { ...item, id: started.user_message_id };
+            if (item.key !== live.key || item.kind !== "assistant") return item;
+            const answered: AssistantItem = { ...item, id: started.assistant_message_id };
+            if (!started.transcription) delete answered.reading;
+            return answered;
+          }),
+        });
         this.deps.onHistoryChanged();
       })
       .catch((reason: unknown) => {
@@ -180,19 +261,6 @@ export class ChatController {
         this.updateLive(live, failTurn(live.turn, errorText(reason)));
       });
     return true;
-  }
-
-  private assignIds(userKey: string, userId: number, assistantKey: string, assistantId: number, conversationId: number) {
-    const items = this.snapshot.items;
-    if (!items.some((item) => item.key === assistantKey)) return;
-    this.set({
-      conversationId: this.snapshot.conversationId ?? conversationId,
-      items: items.map((item) => {
-        if (item.key === userKey) return { ...item, id: userId };
-        if (item.key === assistantKey) return { ...item, id: assistantId };
-        return item;
-      }),
-    });
   }
 
   private deliver(live: LiveGeneration, events: TimedEvent[]) {
@@ -218,4 +286,10 @@ export class ChatController {
     this.set(patch);
     if (over) this.deps.onHistoryChanged();
   }
+}
+
+function withoutDraft(item: AssistantItem): AssistantItem {
+  if (!item.draft) return item;
+  const { draft: _draft, ...rest } = item;
+  return rest;
 }

@@ -19,6 +19,14 @@ export interface AssistantItem {
   /** Transcribe-first's reading of the question's pictures (as the model wrote it, or as the
    * student corrected it) rather than an answer. */
   reading?: "model" | "corrected";
+  /** A correction of the reading that could not be answered from yet: the card opens it again
+   * with why, so nothing the student typed is lost. */
+  draft?: ReadingDraft;
+}
+
+export interface ReadingDraft {
+  text: string;
+  error: string;
 }
 
 export type ChatItem = UserItem | AssistantItem;

@@ -17,10 +17,24 @@ export interface ComposerProps {
   /** The picture detail setting: the most pixels a picture is shown to the model with. */
   maxPixels: number;
   onOpenSettings: () => void;
+  /** Transcribe-first for questions with pictures (the same setting as in Settings). */
+  transcribeFirst: boolean;
+  onTranscribeFirstChange: (on: boolean) => void;
 }
 
 export const Composer = forwardRef<HTMLTextAreaElement, ComposerProps>(function Composer(
-  { attachments, generating, capturing, onSend, onCapture, draft, maxPixels, onOpenSettings },
+  {
+    attachments,
+    generating,
+    capturing,
+    onSend,
+    onCapture,
+    draft,
+    maxPixels,
+    onOpenSettings,
+    transcribeFirst,
+    onTranscribeFirstChange,
+  },
   inputRef,
 ) {
   const [text, setText] = useState("");
@@ -94,6 +108,18 @@ export const Composer = forwardRef<HTMLTextAreaElement, ComposerProps>(function 
             </li>
           )}
         </ul>
+      )}
+      {pictures.length > 0 && (
+        <label className="composer__switch" title="The model first writes down what the picture shows; you check it, then it solves">
+          <input
+            type="checkbox"
+            role="switch"
+            data-testid="transcribe-first-switch"
+            checked={transcribeFirst}
+            onChange={(e) => onTranscribeFirstChange(e.target.checked)}
+          />
+          <span>Read the picture first, so I can check it</span>
+        </label>
       )}
       {error && (
         <p className="composer__error" role="alert">

@@ -29,6 +29,8 @@ import type {
   SearchRequest,
   ServerCheck,
   ServerRequest,
+  SolveRequest,
+  SolveStarted,
   StreamEvent,
 } from "./types";
 
@@ -136,6 +138,12 @@ export function ask(
   const channel = new Channel<StreamEvent>();
   channel.onmessage = onEvent;
   return invoke<AskStarted>("ask", { request, channel });
+}
+
+export function solve(request: SolveRequest, onEvent: (event: StreamEvent) => void): Promise<SolveStarted> {
+  const channel = new Channel<StreamEvent>();
+  channel.onmessage = onEvent;
+  return invoke<SolveStarted>("solve", { request, channel });
 }
 
 export function stopGeneration(): Promise<void> {

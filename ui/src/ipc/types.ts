@@ -287,12 +287,33 @@ export interface AskRequest {
   /** SHA-256 ids from `attach_*` or from the conversation's stored pictures. */
   pictures: string[];
   settings: GenerationSettings;
+  /** For a question with pictures: the reply is the model's reading of them, and the answer
+   * waits for `solve`. */
+  transcribe_first: boolean;
 }
 
 export interface AskStarted {
   conversation_id: number;
   user_message_id: number;
   assistant_message_id: number;
+  /** The reply is a transcription of the pictures. */
+  transcription: boolean;
+}
+
+/** Answers a question from its transcription, replacing any answer already after it. */
+export interface SolveRequest {
+  conversation_id: number;
+  transcription_id: number;
+  /** The student's correction; null answers from the reading as it stands. */
+  reading: string | null;
+  settings: GenerationSettings;
+}
+
+export interface SolveStarted {
+  assistant_message_id: number;
+  /** The reading the answer starts from, as saved. */
+  reading: string;
+  corrected: boolean;
 }
 
 export type FinishReason = "stop" | "length" | "cancelled";

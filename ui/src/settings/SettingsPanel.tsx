@@ -159,6 +159,15 @@ export function SettingsPanel({ settings, model, appInfo, onChange, onClose }: S
           />
           <span>Load the last model used when the app starts</span>
         </label>
+        <label className="check">
+          <input
+            type="checkbox"
+            data-testid="settings-transcribe-first"
+            checked={settings.transcribe_first}
+            onChange={(e) => onChange({ ...settings, transcribe_first: e.target.checked })}
+          />
+          <span>Read the picture first: the model writes down what a picture shows for you to check, then solves</span>
+        </label>
         <div className="form__actions">
           <button type="button" className="button" onClick={reset}>
             Reset to defaults

@@ -36,6 +36,7 @@ describe("parseSettings", () => {
       max_pixels: 501760,
       preset: "plain",
       load_last_model: false,
+      transcribe_first: false,
     };
     expect(parseSettings(JSON.stringify(saved))).toEqual(saved);
   });
@@ -52,10 +53,13 @@ describe("parseSettings", () => {
         max_pixels: -5,
         preset: "made-up",
         load_last_model: "no",
+        transcribe_first: 1,
         extra: "ignored",
       }),
     );
     expect(parsed).toEqual({ ...DEFAULT_SETTINGS, seed: 3 });
+    // Settings saved before transcribe-first existed turn it on.
+    expect(parseSettings(JSON.stringify({ seed: 3 })).transcribe_first).toBe(true);
     expect(parseSettings(JSON.stringify({ max_pixels: 0 })).max_pixels).toBe(DEFAULT_MAX_PIXELS);
   });
 });

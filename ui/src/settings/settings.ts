@@ -14,6 +14,9 @@ export interface SavedSettings {
   preset: PromptPreset | null;
   /** Load the model last asked for when the app starts. */
   load_last_model: boolean;
+  /** Transcribe-first: for a question with pictures, the model first writes what they show,
+   * for the student to check and correct, then solves (DESIGN.md §10). */
+  transcribe_first: boolean;
 }
 
 export const DEFAULT_MAX_PIXELS = 1003520;
@@ -43,6 +46,7 @@ export const DEFAULT_SETTINGS: SavedSettings = {
   max_pixels: DEFAULT_MAX_PIXELS,
   preset: null,
   load_last_model: true,
+  transcribe_first: true,
 };
 
 const KEY = "onevision.settings.v1";
@@ -71,6 +75,7 @@ export function parseSettings(raw: string | null): SavedSettings {
       max_pixels: pixels !== null && pixels > 0 ? pixels : DEFAULT_MAX_PIXELS,
       preset: isPreset(data.preset) ? data.preset : null,
       load_last_model: typeof data.load_last_model === "boolean" ? data.load_last_model : true,
+      transcribe_first: typeof data.transcribe_first === "boolean" ? data.transcribe_first : true,
     };
   } catch {
     return DEFAULT_SETTINGS;
