@@ -5,7 +5,7 @@ PYTHON ?= python3
 # The GPU build when NVIDIA's compiler is here; the CPU build everywhere else.
 APP_FEATURES ?= $(if $(shell command -v nvcc 2>/dev/null),--features cuda,)
 
-.PHONY: test fmt-check clippy cuda-check unit api-test ui-deps ui-build ui-test e2e package package-test run bench bench-serve bench-eval bench-startup parity-fixtures tokenizer
+.PHONY: test fmt-check clippy cuda-check unit api-test ui-deps ui-build ui-test e2e package package-test run bench bench-llama bench-serve bench-eval bench-startup parity-fixtures tokenizer
 
 test: ui-build fmt-check clippy cuda-check unit api-test ui-test e2e package-test
 
@@ -81,6 +81,14 @@ bench:
 
 # `onevision serve` with 1, 4 and 16 concurrent clients beside `onevision ask` alone, on the random
 # mid-size model (written once with numpy under bench/.work). Results: docs/performance.md.
+# The same picture and question through llama.cpp's llama-mtmd-cli (what LM Studio, Ollama and Jan
+# run), row by row against our precisions, with the machine's memory bandwidth and each side's
+# bound. llama.cpp is built once from the llama-cpp-python sdist, outside the repository; PYTHON
+# needs llama.cpp's converter requirements (bench/llama_compare.py says which).
+bench-llama:
+	$(CARGO) build --release --locked -p onevision-cli
+	$(PYTHON) bench/llama_compare.py
+
 bench-serve:
 	$(CARGO) build --release --locked -p onevision-cli
 	$(PYTHON) bench/write_random_model.py

@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::device;
 use crate::model_args::ModelArgs;
 use crate::output::Format;
+use crate::sampling_args::SamplingArgs;
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -42,6 +43,9 @@ pub struct BenchArgs {
     /// Largest picture area in pixels after resizing (default: the model folder's).
     #[arg(long)]
     pub max_pixels: Option<usize>,
+    /// Sampling as `ask` takes it; none given decodes greedily (the model's speed alone).
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }
@@ -73,6 +77,8 @@ struct Report {
     dtype: &'static str,
     quant: &'static str,
     threads: usize,
+    /// "greedy", or the sampling values used.
+    sampling: String,
     runs: usize,
     prompt_tokens: usize,
     image_tokens: usize,
@@ -103,6 +109,7 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
     if args.max_new_tokens < 2 {
         bail!("--max-new-tokens must be at least 2 to time decoding");
     }
+    let sampling = args.sampling.over(SamplingParams::default())?;
     let pictures = match &args.image {
         Some(p) => vec![onevision_model::image::load_image(p)?],
         None => Vec::new(),
@@ -123,7 +130,7 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
         messages: &messages,
         pictures: &pictures,
         max_pixels: args.max_pixels,
-        sampling: SamplingParams::default(),
+        sampling: sampling.clone(),
         max_new_tokens: args.max_new_tokens,
         eos_token_ids: &[],
         logprobs: 0,
@@ -171,6 +178,14 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
         dtype: device::dtype_name(model.dtype()),
         quant: model.quantization().name(),
         threads: onevision_model::compute_threads(),
+        sampling: if sampling.is_greedy() {
+            "greedy".to_owned()
+        } else {
+            format!(
+                "temperature {}, top-p {}, top-k {}, repetition penalty {}",
+                sampling.temperature, sampling.top_p, sampling.top_k, sampling.repetition_penalty
+            )
+        },
         runs: args.runs,
         prompt_tokens,
         image_tokens,
@@ -193,12 +208,13 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
 
 fn print_table(r: &Report) {
     println!(
-        "{} on {} ({}, quant {}, {} threads): {} prompt tokens ({} image), {} generated, {} runs",
+        "{} on {} ({}, quant {}, {} threads, {}): {} prompt tokens ({} image), {} generated, {} runs",
         r.model.display(),
         r.device,
         r.dtype,
         r.quant,
         r.threads,
+        r.sampling,
         r.prompt_tokens,
         r.image_tokens,
         r.generated_tokens,

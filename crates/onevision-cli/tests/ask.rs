@@ -258,10 +258,38 @@ fn bench_reports_every_measure_over_its_runs() {
         assert!(min > 0.0 && min <= median, "{key}: {min} {median}");
     }
     assert!(v["peak_rss_mib"].as_f64().unwrap() > 1.0);
+    assert_eq!(v["sampling"], "greedy");
+
+    // With the sampling a model suggests, the same rows are timed with top-p at work.
+    let sampled = json_of(&[
+        "bench",
+        "--model",
+        &model(),
+        "--runs",
+        "1",
+        "--warmup",
+        "0",
+        "--max-new-tokens",
+        "3",
+        "--temperature",
+        "0.6",
+        "--top-p",
+        "0.95",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        sampled["sampling"],
+        "temperature 0.6, top-p 0.95, top-k 0, repetition penalty 1"
+    );
+    assert_eq!(sampled["generated_tokens"], 3);
 
     let out = onevision(&["bench", "--model", &model(), "--runs", "0"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("--runs"), "{err}");
+    let out = onevision(&["bench", "--model", &model(), "--top-p", "1.5"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--top-p"), "{err}");
 }
 
 #[test]

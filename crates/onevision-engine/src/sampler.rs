@@ -156,15 +156,32 @@ fn top_k_filter(scores: &mut [f32], k: usize) {
 }
 
 /// Removes the least likely tokens whose probabilities add up to at most `1 - top_p`, keeping
-/// at least the most likely one.
+/// at least the most likely one (transformers' rule, in ascending order of probability).
+///
+/// Only the likelier tokens are sorted: any token with at most `(1 - top_p) / n` of the
+/// probability goes, since all such tokens together hold at most `1 - top_p`, and they are the
+/// first the ascending walk would remove. A confident model leaves a few hundred tokens above
+/// that line out of 152k; sorting the whole vocabulary for every token cost more than the rest
+/// of sampling.
 fn top_p_filter(scores: &mut [f32], top_p: f32) {
     let probs = softmax(scores);
-    let mut order: Vec<u32> = (0..scores.len() as u32).collect();
-    order.sort_unstable_by(|&a, &b| scores[a as usize].total_cmp(&scores[b as usize]));
-    let mut cumulative = 0.0f32;
-    for &i in &order[..order.len() - 1] {
-        cumulative += probs[i as usize];
-        if cumulative > 1.0 - top_p {
+    let budget = 1.0 - top_p;
+    let floor = budget / scores.len() as f32;
+    let mut removed = 0.0f32;
+    let mut head: Vec<u32> = Vec::new();
+    for (i, &p) in probs.iter().enumerate() {
+        if p > floor {
+            head.push(i as u32);
+        } else {
+            removed += p;
+            scores[i] = f32::NEG_INFINITY;
+        }
+    }
+    // The likeliest token is always above the line (it holds at least 1 / n).
+    head.sort_unstable_by(|&a, &b| scores[a as usize].total_cmp(&scores[b as usize]));
+    for &i in &head[..head.len().saturating_sub(1)] {
+        removed += probs[i as usize];
+        if removed > budget {
             break;
         }
         scores[i as usize] = f32::NEG_INFINITY;
@@ -261,6 +278,59 @@ mod tests {
         let mut scores = base.to_vec();
         top_p_filter(&mut scores, 0.01);
         assert_eq!(scores.iter().filter(|s| s.is_finite()).count(), 1);
+    }
+
+    /// The rule as written before: every token sorted.
+    fn top_p_by_full_sort(scores: &mut [f32], top_p: f32) {
+        let probs = softmax(scores);
+        let mut order: Vec<u32> = (0..scores.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| scores[a as usize].total_cmp(&scores[b as usize]));
+        let mut cumulative = 0.0f32;
+        for &i in &order[..order.len() - 1] {
+            cumulative += probs[i as usize];
+            if cumulative > 1.0 - top_p {
+                break;
+            }
+            scores[i as usize] = f32::NEG_INFINITY;
+        }
+    }
+
+    #[test]
+    fn top_p_on_a_few_candidates_keeps_what_sorting_everything_keeps() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let n = 151_936;
+        // Peaked (a model sure of itself), middling, and nearly flat distributions (where
+        // nearly every token is above the line and everything is sorted).
+        for (spread, top_p) in [
+            (12.0f32, 0.95f32),
+            (6.0, 0.9),
+            (3.0, 0.95),
+            (0.5, 0.7),
+            (0.05, 0.99),
+        ] {
+            let logits: Vec<f32> = (0..n)
+                .map(|_| {
+                    let u: f32 = rng.random();
+                    spread * u * u * u
+                })
+                .collect();
+            let mut fast = logits.clone();
+            let mut full = logits.clone();
+            top_p_filter(&mut fast, top_p);
+            top_p_by_full_sort(&mut full, top_p);
+            let kept = |s: &[f32]| s.iter().filter(|x| x.is_finite()).count();
+            assert!(kept(&full) >= 1);
+            let differ = (0..n)
+                .filter(|&i| fast[i].is_finite() != full[i].is_finite())
+                .count();
+            assert_eq!(
+                differ,
+                0,
+                "spread {spread}, top-p {top_p}: {} kept against {}",
+                kept(&fast),
+                kept(&full)
+            );
+        }
     }
 
     #[test]
