@@ -163,7 +163,7 @@ fn top_k_filter(scores: &mut [f32], k: usize) {
 /// first the ascending walk would remove. A confident model leaves a few hundred tokens above
 /// that line out of 152k; sorting the whole vocabulary for every token cost more than the rest
 /// of sampling.
-fn top_p_filter(scores: &mut [f32], top_p: f32) {
+pub fn top_p_filter(scores: &mut [f32], top_p: f32) {
     let probs = softmax(scores);
     let budget = 1.0 - top_p;
     let floor = budget / scores.len() as f32;
@@ -182,6 +182,22 @@ fn top_p_filter(scores: &mut [f32], top_p: f32) {
     for &i in &head[..head.len().saturating_sub(1)] {
         removed += probs[i as usize];
         if removed > budget {
+            break;
+        }
+        scores[i as usize] = f32::NEG_INFINITY;
+    }
+}
+
+/// [`top_p_filter`]'s rule written plainly, every token sorted: what it is checked against,
+/// and timed against (examples/top_p_cost.rs).
+pub fn top_p_filter_sorting_all(scores: &mut [f32], top_p: f32) {
+    let probs = softmax(scores);
+    let mut order: Vec<u32> = (0..scores.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| scores[a as usize].total_cmp(&scores[b as usize]));
+    let mut cumulative = 0.0f32;
+    for &i in &order[..order.len() - 1] {
+        cumulative += probs[i as usize];
+        if cumulative > 1.0 - top_p {
             break;
         }
         scores[i as usize] = f32::NEG_INFINITY;
@@ -280,21 +296,6 @@ mod tests {
         assert_eq!(scores.iter().filter(|s| s.is_finite()).count(), 1);
     }
 
-    /// The rule as written before: every token sorted.
-    fn top_p_by_full_sort(scores: &mut [f32], top_p: f32) {
-        let probs = softmax(scores);
-        let mut order: Vec<u32> = (0..scores.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| scores[a as usize].total_cmp(&scores[b as usize]));
-        let mut cumulative = 0.0f32;
-        for &i in &order[..order.len() - 1] {
-            cumulative += probs[i as usize];
-            if cumulative > 1.0 - top_p {
-                break;
-            }
-            scores[i as usize] = f32::NEG_INFINITY;
-        }
-    }
-
     #[test]
     fn top_p_on_a_few_candidates_keeps_what_sorting_everything_keeps() {
         let mut rng = StdRng::seed_from_u64(11);
@@ -317,7 +318,7 @@ mod tests {
             let mut fast = logits.clone();
             let mut full = logits.clone();
             top_p_filter(&mut fast, top_p);
-            top_p_by_full_sort(&mut full, top_p);
+            top_p_filter_sorting_all(&mut full, top_p);
             let kept = |s: &[f32]| s.iter().filter(|x| x.is_finite()).count();
             assert!(kept(&full) >= 1);
             let differ = (0..n)
