@@ -7,7 +7,7 @@
 
 mod attention;
 pub mod config;
-mod cpu_bf16;
+mod cpu_rows;
 pub mod error;
 pub mod image;
 mod mlp;

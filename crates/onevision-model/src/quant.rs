@@ -13,7 +13,7 @@ use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Module, Tensor};
 use candle_nn::Linear;
 
-use crate::cpu_bf16;
+use crate::cpu_rows;
 use crate::error::{Error, Result};
 
 /// How the decoder's linear layers are stored.
@@ -124,8 +124,8 @@ fn add_bias(y: Tensor, bias: Option<&Tensor>) -> candle_core::Result<Tensor> {
 impl Module for Projection {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         match self {
-            Projection::Dense(l) if cpu_bf16::applies(x, l.weight()) => {
-                add_bias(cpu_bf16::rows_times_weight(x, l.weight())?, l.bias())
+            Projection::Dense(l) if cpu_rows::applies(x, l.weight()) => {
+                add_bias(cpu_rows::rows_times_weight(x, l.weight())?, l.bias())
             }
             Projection::Dense(l) => l.forward(x),
             Projection::Quantized { weight, bias } => {

@@ -1,0 +1,247 @@
+//! Products of a few activation rows with a bf16 or f32 weight matrix on the CPU: decoding.
+//!
+//! candle's CPU backend has no bf16 matrix kernel: it widens both operands to f32 on every call,
+//! on one thread. For a prefill that cost is spread over hundreds of rows, but a decode step has
+//! one row and pays it for every layer of every token. For f32 it runs its general matrix
+//! product, which for one row reached 62 % of the memory-bandwidth bound against llama.cpp's 92 %
+//! (docs/performance.md). This kernel reads each weight once, widens a bf16 in registers (a bf16
+//! is the top half of an f32) and splits the output rows across the rayon pool candle also runs
+//! on, so decoding runs at the speed of reading the weights.
+
+use candle_core::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor};
+use half::bf16;
+use rayon::prelude::*;
+
+/// Activation rows up to which the kernel beats widening the matrix; above it the caller uses
+/// candle's matmul.
+pub(crate) const MAX_ROWS: usize = 8;
+
+/// `x (rows, inputs) @ w (outputs, inputs)^T` with `w` in bf16 or f32; the result has `x`'s
+/// dtype.
+struct RowsTimesWeight;
+
+/// A weight element the kernel reads: widened to f32 in registers.
+trait Weight: Copy + Send + Sync {
+    fn widen(self) -> f32;
+}
+
+impl Weight for bf16 {
+    #[inline(always)]
+    fn widen(self) -> f32 {
+        f32::from_bits(u32::from(self.to_bits()) << 16)
+    }
+}
+
+impl Weight for f32 {
+    #[inline(always)]
+    fn widen(self) -> f32 {
+        self
+    }
+}
+
+/// Dot products of `xs` (each `inputs` long) with one weight row, accumulated in f32.
+fn dot_rows<W: Weight>(xs: &[f32], w: &[W], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        // SAFETY: both features were just detected on the running CPU.
+        unsafe { dot_rows_avx2(xs, w, out) };
+        return;
+    }
+    dot_rows_with::<W, false>(xs, w, out);
+}
+
+/// The same loop compiled for 256-bit vectors with fused multiply-adds; a build for the
+/// baseline x86-64 target would otherwise only use 128-bit SSE2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_rows_avx2<W: Weight>(xs: &[f32], w: &[W], out: &mut [f32]) {
+    dot_rows_with::<W, true>(xs, w, out);
+}
+
+/// `FUSED` uses `mul_add`, which is one instruction with FMA and a slow library call without.
+#[inline(always)]
+fn dot_rows_with<W: Weight, const FUSED: bool>(xs: &[f32], w: &[W], out: &mut [f32]) {
+    const LANES: usize = 16;
+    let n = w.len();
+    for (x, o) in xs.chunks_exact(n).zip(out.iter_mut()) {
+        // Independent partial sums keep two vector registers busy.
+        let mut acc = [0f32; LANES];
+        let mut wc = w.chunks_exact(LANES);
+        let mut xc = x.chunks_exact(LANES);
+        for (wv, xv) in (&mut wc).zip(&mut xc) {
+            for k in 0..LANES {
+                acc[k] = if FUSED {
+                    xv[k].mul_add(wv[k].widen(), acc[k])
+                } else {
+                    acc[k] + xv[k] * wv[k].widen()
+                };
+            }
+        }
+        let mut sum: f32 = acc.iter().sum();
+        for (wv, xv) in wc.remainder().iter().zip(xc.remainder()) {
+            sum += xv * wv.widen();
+        }
+        *o = sum;
+    }
+}
+
+/// `out (outputs, rows)`: every weight row of `w` against every activation row of `x`, the
+/// output rows split across the rayon pool.
+fn by_output<W: Weight>(
+    x: &[f32],
+    w: &[W],
+    rows: usize,
+    inputs: usize,
+    outputs: usize,
+) -> Vec<f32> {
+    let mut by_output = vec![0f32; outputs * rows];
+    let threads = candle_core::utils::get_num_threads().clamp(1, outputs.max(1));
+    let per_thread = outputs.div_ceil(threads);
+    by_output
+        .par_chunks_mut(per_thread * rows)
+        .enumerate()
+        .for_each(|(chunk_index, out_chunk)| {
+            let first = chunk_index * per_thread;
+            for (i, out) in out_chunk.chunks_mut(rows).enumerate() {
+                let o = first + i;
+                dot_rows(x, &w[o * inputs..(o + 1) * inputs], out);
+            }
+        });
+    by_output
+}
+
+impl CustomOp2 for RowsTimesWeight {
+    fn name(&self) -> &'static str {
+        "rows-times-weight"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (rows, inputs) = xl.shape().dims2()?;
+        let (outputs, w_inputs) = wl.shape().dims2()?;
+        if inputs != w_inputs {
+            candle_core::bail!("rows product: {inputs} inputs against a weight of {w_inputs}");
+        }
+        let (Some((xa, xb)), Some((wa, wb))) = (xl.contiguous_offsets(), wl.contiguous_offsets())
+        else {
+            candle_core::bail!("rows product needs contiguous operands");
+        };
+        let x: Vec<f32> = match xs {
+            CpuStorage::BF16(v) => v[xa..xb].iter().map(|&v| v.widen()).collect(),
+            CpuStorage::F32(v) => v[xa..xb].to_vec(),
+            _ => candle_core::bail!("rows product needs bf16 or f32 activations"),
+        };
+        // Output-major while computing (one weight row against every activation row), then
+        // transposed to (rows, outputs).
+        let by_output = match ws {
+            CpuStorage::BF16(w) => by_output(&x, &w[wa..wb], rows, inputs, outputs),
+            CpuStorage::F32(w) => by_output(&x, &w[wa..wb], rows, inputs, outputs),
+            _ => candle_core::bail!("rows product needs a bf16 or f32 weight"),
+        };
+        let mut result = vec![0f32; rows * outputs];
+        for o in 0..outputs {
+            for r in 0..rows {
+                result[r * outputs + o] = by_output[o * rows + r];
+            }
+        }
+        let shape = Shape::from((rows, outputs));
+        Ok(match xs {
+            CpuStorage::BF16(_) => (
+                CpuStorage::BF16(result.into_iter().map(bf16::from_f32).collect()),
+                shape,
+            ),
+            _ => (CpuStorage::F32(result), shape),
+        })
+    }
+}
+
+/// Whether [`rows_times_weight`] serves this product.
+pub(crate) fn applies(x: &Tensor, w: &Tensor) -> bool {
+    x.device().is_cpu()
+        && matches!(w.dtype(), DType::BF16 | DType::F32)
+        && matches!(x.dtype(), DType::BF16 | DType::F32)
+        && x.rank() == 2
+        && x.dim(0).is_ok_and(|rows| rows <= MAX_ROWS)
+}
+
+/// `x (rows, inputs) @ w (outputs, inputs)^T`, `w` in bf16 or f32 on the CPU.
+pub(crate) fn rows_times_weight(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
+    x.contiguous()?
+        .apply_op2_no_bwd(&w.contiguous()?, &RowsTimesWeight)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn equals_widened_matmul() {
+        let dev = Device::Cpu;
+        for weight_dtype in [DType::BF16, DType::F32] {
+            for (rows, inputs, outputs) in [(1, 896, 130), (3, 37, 9), (8, 64, 1)] {
+                let w = Tensor::randn(0f32, 1.0, (outputs, inputs), &dev)
+                    .unwrap()
+                    .to_dtype(weight_dtype)
+                    .unwrap();
+                let x = Tensor::randn(0f32, 1.0, (rows, inputs), &dev).unwrap();
+                assert!(applies(&x, &w));
+                let want = x
+                    .matmul(&w.to_dtype(DType::F32).unwrap().t().unwrap())
+                    .unwrap();
+                let got = rows_times_weight(&x, &w).unwrap();
+                let d = (got - &want)
+                    .unwrap()
+                    .abs()
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .max(0)
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap();
+                // Same products, summed in another order: f32 rounding only.
+                assert!(d < 1e-3, "{weight_dtype:?} {rows}x{inputs}x{outputs}: {d}");
+                // bf16 activations give bf16 results.
+                let xb = x.to_dtype(DType::BF16).unwrap();
+                assert_eq!(rows_times_weight(&xb, &w).unwrap().dtype(), DType::BF16);
+                // The portable loop (what a CPU without AVX2 runs) agrees as well.
+                let xs = x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                let mut portable = vec![0f32; rows];
+                if weight_dtype == DType::BF16 {
+                    let ws = w.flatten_all().unwrap().to_vec1::<bf16>().unwrap();
+                    dot_rows_with::<bf16, false>(&xs, &ws[..inputs], &mut portable);
+                } else {
+                    let ws = w.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                    dot_rows_with::<f32, false>(&xs, &ws[..inputs], &mut portable);
+                }
+                let first_output: Vec<f32> = want
+                    .narrow(1, 0, 1)
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1()
+                    .unwrap();
+                for (p, q) in portable.iter().zip(&first_output) {
+                    assert!((p - q).abs() < 1e-3, "portable {p} vs {q}");
+                }
+            }
+        }
+        // Many rows, or another dtype, go to candle's matmul.
+        let w = Tensor::zeros((4, 16), DType::F32, &dev).unwrap();
+        assert!(!applies(
+            &Tensor::zeros((MAX_ROWS + 1, 16), DType::F32, &dev).unwrap(),
+            &w
+        ));
+        let w16 = Tensor::zeros((4, 16), DType::F16, &dev).unwrap();
+        assert!(!applies(
+            &Tensor::zeros((1, 16), DType::F16, &dev).unwrap(),
+            &w16
+        ));
+    }
+}
