@@ -7,6 +7,7 @@
 
 mod attention;
 pub mod config;
+mod cpu_q8;
 mod cpu_rows;
 pub mod error;
 pub mod image;

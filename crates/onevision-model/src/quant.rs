@@ -13,6 +13,7 @@ use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Module, Tensor};
 use candle_nn::Linear;
 
+use crate::cpu_q8;
 use crate::cpu_rows;
 use crate::error::{Error, Result};
 
@@ -134,6 +135,17 @@ impl Module for Projection {
                 let x = x.to_dtype(DType::F32)?;
                 let rows = x.elem_count() / x.dim(candle_core::D::Minus1)?;
                 let y = match weight {
+                    QMatMul::QTensor(packed)
+                        if rows <= cpu_q8::MAX_ROWS
+                            && cpu_q8::applies(&x.reshape((rows, ()))?, packed) =>
+                    {
+                        let mut shape = x.dims().to_vec();
+                        if let Some(last) = shape.last_mut() {
+                            *last = packed.shape().dims()[0];
+                        }
+                        cpu_q8::rows_times_weight(&x.reshape((rows, ()))?, packed)?
+                            .reshape(shape)?
+                    }
                     QMatMul::QTensor(packed) if rows >= UNPACK_FROM_ROWS => {
                         let w = packed.dequantize(x.device())?;
                         x.broadcast_matmul(&w.t()?)?

@@ -1,0 +1,268 @@
+//! Products of a few activation rows with a Q8_0 weight matrix on the CPU: decoding.
+//!
+//! candle's Q8_0 dot product keeps one accumulator and converts each block's two f16 scales
+//! through a function call; profiled on a q8_0 decode it took 65 % of the time and the step
+//! reached 40 % of the memory-bandwidth bound (docs/performance.md). Here the activations are
+//! quantised once per call to 8 bits with an f32 scale per block of 32, and each weight row is
+//! read once, block by block: the signed bytes multiplied and summed in 256-bit integer
+//! instructions, four independent accumulators, the weight's f16 scale converted in a register;
+//! output rows split across the rayon pool as in cpu_rows.rs.
+
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{DType, Tensor};
+use half::f16;
+use rayon::prelude::*;
+
+/// Inputs per block, and the bytes of one weight block: an f16 scale, then 32 signed bytes.
+const BLOCK: usize = 32;
+const BLOCK_BYTES: usize = 34;
+
+/// Activation rows up to which this kernel runs; above it the caller's other paths do.
+pub(crate) const MAX_ROWS: usize = 8;
+
+/// One activation row quantised: per block, the scale and the 32 signed bytes.
+struct QuantisedRow {
+    scales: Vec<f32>,
+    values: Vec<i8>,
+}
+
+fn quantise_row(x: &[f32]) -> QuantisedRow {
+    let blocks = x.len() / BLOCK;
+    let mut scales = Vec::with_capacity(blocks);
+    let mut values = vec![0i8; x.len()];
+    for (chunk, out) in x.chunks_exact(BLOCK).zip(values.chunks_exact_mut(BLOCK)) {
+        let amax = chunk.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let d = amax / 127.0;
+        let inv = if d > 0.0 { 1.0 / d } else { 0.0 };
+        for (v, q) in chunk.iter().zip(out.iter_mut()) {
+            *q = (v * inv).round() as i8;
+        }
+        scales.push(d);
+    }
+    QuantisedRow { scales, values }
+}
+
+/// The dot product of one weight row (`blocks` Q8_0 blocks) with a quantised activation row.
+fn dot(w: &[u8], x: &QuantisedRow) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("fma")
+        && std::is_x86_feature_detected!("f16c")
+    {
+        // SAFETY: the features were just detected on the running CPU.
+        return unsafe { dot_avx2(w, x) };
+    }
+    dot_portable(w, x)
+}
+
+fn block_scale(block: &[u8]) -> f32 {
+    f16::from_bits(u16::from_le_bytes([block[0], block[1]])).to_f32()
+}
+
+fn dot_portable(w: &[u8], x: &QuantisedRow) -> f32 {
+    let mut sum = 0f32;
+    for ((block, xs), dx) in w
+        .chunks_exact(BLOCK_BYTES)
+        .zip(x.values.chunks_exact(BLOCK))
+        .zip(&x.scales)
+    {
+        let q: i32 = block[2..]
+            .iter()
+            .zip(xs)
+            .map(|(&wq, &xq)| i32::from(wq as i8) * i32::from(xq))
+            .sum();
+        sum += block_scale(block) * dx * q as f32;
+    }
+    sum
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot_avx2(w: &[u8], x: &QuantisedRow) -> f32 {
+    use std::arch::x86_64::*;
+
+    /// The 32 byte products of one block, summed in eight i32 lanes, as f32.
+    #[inline(always)]
+    unsafe fn block_products(w: *const u8, x: *const i8) -> __m256 {
+        let wq = _mm256_loadu_si256(w.add(2) as *const __m256i);
+        let xq = _mm256_loadu_si256(x as *const __m256i);
+        // maddubs multiplies unsigned by signed bytes: move the weight's sign onto the
+        // activation.
+        let w_abs = _mm256_sign_epi8(wq, wq);
+        let x_signed = _mm256_sign_epi8(xq, wq);
+        let pairs = _mm256_maddubs_epi16(w_abs, x_signed);
+        let quads = _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+        _mm256_cvtepi32_ps(quads)
+    }
+
+    #[inline(always)]
+    unsafe fn scale(w: *const u8, dx: f32) -> __m256 {
+        let bits = u16::from_le_bytes([*w, *w.add(1)]);
+        let dw = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(bits))));
+        _mm256_set1_ps(dw * dx)
+    }
+
+    let blocks = x.scales.len();
+    let wp = w.as_ptr();
+    let xp = x.values.as_ptr();
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut b = 0;
+    while b + 4 <= blocks {
+        for (k, a) in acc.iter_mut().enumerate() {
+            let i = b + k;
+            let wb = wp.add(i * BLOCK_BYTES);
+            *a = _mm256_fmadd_ps(
+                scale(wb, x.scales[i]),
+                block_products(wb, xp.add(i * BLOCK)),
+                *a,
+            );
+        }
+        b += 4;
+    }
+    while b < blocks {
+        let wb = wp.add(b * BLOCK_BYTES);
+        acc[0] = _mm256_fmadd_ps(
+            scale(wb, x.scales[b]),
+            block_products(wb, xp.add(b * BLOCK)),
+            acc[0],
+        );
+        b += 1;
+    }
+    let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+    let mut lanes = [0f32; 8];
+    _mm256_storeu_ps(lanes.as_mut_ptr(), sum);
+    lanes.iter().sum()
+}
+
+/// Whether [`rows_times_weight`] serves `x @ packed^T`.
+pub(crate) fn applies(x: &Tensor, packed: &QTensor) -> bool {
+    packed.dtype() == GgmlDType::Q8_0
+        && x.device().is_cpu()
+        && x.dtype() == DType::F32
+        && x.rank() == 2
+        && x.dim(0).is_ok_and(|rows| rows <= MAX_ROWS)
+        && packed.shape().dims().len() == 2
+}
+
+/// `x (rows, inputs) @ packed (outputs, inputs)^T`, `packed` in Q8_0, `x` in f32 on the CPU.
+pub(crate) fn rows_times_weight(x: &Tensor, packed: &QTensor) -> candle_core::Result<Tensor> {
+    let (rows, inputs) = x.dims2()?;
+    let (outputs, w_inputs) = packed.shape().dims2()?;
+    if inputs != w_inputs || inputs % BLOCK != 0 {
+        candle_core::bail!("Q8_0 product: {inputs} inputs against a weight of {w_inputs}");
+    }
+    let data = packed.data()?;
+    let row_bytes = inputs / BLOCK * BLOCK_BYTES;
+    if data.len() != outputs * row_bytes {
+        candle_core::bail!(
+            "Q8_0 product: {} bytes for a {outputs}x{inputs} weight",
+            data.len()
+        );
+    }
+    let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
+    let quantised: Vec<QuantisedRow> = xs.chunks_exact(inputs).map(quantise_row).collect();
+    let mut by_output = vec![0f32; outputs * rows];
+    let threads = candle_core::utils::get_num_threads().clamp(1, outputs.max(1));
+    let per_thread = outputs.div_ceil(threads);
+    by_output
+        .par_chunks_mut(per_thread * rows)
+        .enumerate()
+        .for_each(|(chunk_index, out_chunk)| {
+            let first = chunk_index * per_thread;
+            for (i, out) in out_chunk.chunks_mut(rows).enumerate() {
+                let o = first + i;
+                let w = &data[o * row_bytes..(o + 1) * row_bytes];
+                for (r, q) in out.iter_mut().zip(&quantised) {
+                    *r = dot(w, q);
+                }
+            }
+        });
+    let mut result = vec![0f32; rows * outputs];
+    for o in 0..outputs {
+        for r in 0..rows {
+            result[r * outputs + o] = by_output[o * rows + r];
+        }
+    }
+    Tensor::from_vec(result, (rows, outputs), x.device())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Module};
+
+    #[test]
+    fn equals_the_dequantised_product_within_the_activations_rounding() {
+        let dev = Device::Cpu;
+        for (rows, inputs, outputs) in [(1, 896, 130), (3, 64, 9), (8, 4864, 5), (1, 160, 1)] {
+            let w = Tensor::randn(0f32, 1.0, (outputs, inputs), &dev).unwrap();
+            let packed = QTensor::quantize(&w, GgmlDType::Q8_0).unwrap();
+            let x = Tensor::randn(0f32, 1.0, (rows, inputs), &dev).unwrap();
+            assert!(applies(&x, &packed));
+            let exact = x
+                .matmul(&packed.dequantize(&dev).unwrap().t().unwrap())
+                .unwrap();
+            let got = rows_times_weight(&x, &packed).unwrap();
+            let candle = candle_core::quantized::QMatMul::from_qtensor(packed)
+                .unwrap()
+                .forward(&x)
+                .unwrap();
+            let err = |t: &Tensor| {
+                (t - &exact)
+                    .unwrap()
+                    .abs()
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .max(0)
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap()
+            };
+            // Quantising the activations to 8 bits costs about 1/254 of each block's largest
+            // value per product; over `inputs` random products that stays well under this bound.
+            let bound = 0.02 * (inputs as f32).sqrt();
+            assert!(
+                err(&got) < bound,
+                "{rows}x{inputs}x{outputs}: {} >= {bound}",
+                err(&got)
+            );
+            // No worse than candle's own kernel, which rounds its activation scales to f16 too.
+            assert!(
+                err(&got) <= err(&candle) * 1.5 + 1e-4,
+                "{rows}x{inputs}x{outputs}: ours {} candle {}",
+                err(&got),
+                err(&candle)
+            );
+            // The portable loop agrees with the vector one.
+            let xs: Vec<f32> = x
+                .narrow(0, 0, 1)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            let q = quantise_row(&xs);
+            let data = QTensor::quantize(&w, GgmlDType::Q8_0)
+                .unwrap()
+                .data()
+                .unwrap()
+                .into_owned();
+            let row = &data[..inputs / BLOCK * BLOCK_BYTES];
+            assert!((dot(row, &q) - dot_portable(row, &q)).abs() < 1e-3);
+        }
+    }
+
+    #[test]
+    fn other_formats_and_many_rows_are_left_to_candle() {
+        let dev = Device::Cpu;
+        let w = Tensor::randn(0f32, 1.0, (4, 256), &dev).unwrap();
+        let q4 = QTensor::quantize(&w, GgmlDType::Q4K).unwrap();
+        let q8 = QTensor::quantize(&w, GgmlDType::Q8_0).unwrap();
+        let one = Tensor::zeros((1, 256), DType::F32, &dev).unwrap();
+        assert!(!applies(&one, &q4));
+        assert!(applies(&one, &q8));
+        let many = Tensor::zeros((MAX_ROWS + 1, 256), DType::F32, &dev).unwrap();
+        assert!(!applies(&many, &q8));
+    }
+}
