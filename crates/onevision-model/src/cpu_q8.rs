@@ -11,7 +11,8 @@
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{DType, Tensor};
 use half::f16;
-use rayon::prelude::*;
+
+use crate::cpu_rows;
 
 /// Inputs per block, and the bytes of one weight block: an f16 scale, then 32 signed bytes.
 const BLOCK: usize = 32;
@@ -161,28 +162,12 @@ pub(crate) fn rows_times_weight(x: &Tensor, packed: &QTensor) -> candle_core::Re
     }
     let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
     let quantised: Vec<QuantisedRow> = xs.chunks_exact(inputs).map(quantise_row).collect();
-    let mut by_output = vec![0f32; outputs * rows];
-    let threads = candle_core::utils::get_num_threads().clamp(1, outputs.max(1));
-    let per_thread = outputs.div_ceil(threads);
-    by_output
-        .par_chunks_mut(per_thread * rows)
-        .enumerate()
-        .for_each(|(chunk_index, out_chunk)| {
-            let first = chunk_index * per_thread;
-            for (i, out) in out_chunk.chunks_mut(rows).enumerate() {
-                let o = first + i;
-                let w = &data[o * row_bytes..(o + 1) * row_bytes];
-                for (r, q) in out.iter_mut().zip(&quantised) {
-                    *r = dot(w, q);
-                }
-            }
-        });
-    let mut result = vec![0f32; rows * outputs];
-    for o in 0..outputs {
-        for r in 0..rows {
-            result[r * outputs + o] = by_output[o * rows + r];
+    let result = cpu_rows::per_output(rows, outputs, |o, out| {
+        let w = &data[o * row_bytes..(o + 1) * row_bytes];
+        for (r, q) in out.iter_mut().zip(&quantised) {
+            *r = dot(w, q);
         }
-    }
+    });
     Tensor::from_vec(result, (rows, outputs), x.device())
 }
 

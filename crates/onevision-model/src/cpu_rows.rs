@@ -85,14 +85,13 @@ fn dot_rows_with<W: Weight, const FUSED: bool>(xs: &[f32], w: &[W], out: &mut [f
     }
 }
 
-/// `out (outputs, rows)`: every weight row of `w` against every activation row of `x`, the
-/// output rows split across the rayon pool.
-fn by_output<W: Weight>(
-    x: &[f32],
-    w: &[W],
+/// The `(rows, outputs)` result of a product computed one output at a time: `product(o, out)`
+/// fills `out` with output `o` for every activation row. Outputs are split across the rayon pool
+/// candle also runs on; each thread walks its weight rows in order.
+pub(crate) fn per_output(
     rows: usize,
-    inputs: usize,
     outputs: usize,
+    product: impl Fn(usize, &mut [f32]) + Sync,
 ) -> Vec<f32> {
     let mut by_output = vec![0f32; outputs * rows];
     let threads = candle_core::utils::get_num_threads().clamp(1, outputs.max(1));
@@ -103,11 +102,23 @@ fn by_output<W: Weight>(
         .for_each(|(chunk_index, out_chunk)| {
             let first = chunk_index * per_thread;
             for (i, out) in out_chunk.chunks_mut(rows).enumerate() {
-                let o = first + i;
-                dot_rows(x, &w[o * inputs..(o + 1) * inputs], out);
+                product(first + i, out);
             }
         });
-    by_output
+    let mut result = vec![0f32; rows * outputs];
+    for o in 0..outputs {
+        for r in 0..rows {
+            result[r * outputs + o] = by_output[o * rows + r];
+        }
+    }
+    result
+}
+
+/// Every weight row of `w` against every activation row of `x`, as `(rows, outputs)`.
+fn product<W: Weight>(x: &[f32], w: &[W], rows: usize, inputs: usize, outputs: usize) -> Vec<f32> {
+    per_output(rows, outputs, |o, out| {
+        dot_rows(x, &w[o * inputs..(o + 1) * inputs], out)
+    })
 }
 
 impl CustomOp2 for RowsTimesWeight {
@@ -136,19 +147,11 @@ impl CustomOp2 for RowsTimesWeight {
             CpuStorage::F32(v) => v[xa..xb].to_vec(),
             _ => candle_core::bail!("rows product needs bf16 or f32 activations"),
         };
-        // Output-major while computing (one weight row against every activation row), then
-        // transposed to (rows, outputs).
-        let by_output = match ws {
-            CpuStorage::BF16(w) => by_output(&x, &w[wa..wb], rows, inputs, outputs),
-            CpuStorage::F32(w) => by_output(&x, &w[wa..wb], rows, inputs, outputs),
+        let result = match ws {
+            CpuStorage::BF16(w) => product(&x, &w[wa..wb], rows, inputs, outputs),
+            CpuStorage::F32(w) => product(&x, &w[wa..wb], rows, inputs, outputs),
             _ => candle_core::bail!("rows product needs a bf16 or f32 weight"),
         };
-        let mut result = vec![0f32; rows * outputs];
-        for o in 0..outputs {
-            for r in 0..rows {
-                result[r * outputs + o] = by_output[o * rows + r];
-            }
-        }
         let shape = Shape::from((rows, outputs));
         Ok(match xs {
             CpuStorage::BF16(_) => (

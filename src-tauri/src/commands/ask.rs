@@ -25,6 +25,17 @@ struct SlotGuard<'a> {
     armed: bool,
 }
 
+impl<'a> SlotGuard<'a> {
+    /// The answer slot, or why another generation holds it.
+    fn take(state: &'a AppState) -> AppResult<SlotGuard<'a>> {
+        Ok(SlotGuard {
+            state,
+            id: state.begin_job()?,
+            armed: true,
+        })
+    }
+}
+
 impl Drop for SlotGuard<'_> {
     fn drop(&mut self) {
         if self.armed {
@@ -48,12 +59,7 @@ pub async fn ask(
     if text.is_empty() && request.pictures.is_empty() {
         return Err(AppError::new("type a question or attach a picture first"));
     }
-    let job_id = state.begin_job()?;
-    let slot = SlotGuard {
-        state: &state,
-        id: job_id,
-        armed: true,
-    };
+    let slot = SlotGuard::take(&state)?;
 
     let existing = match request.conversation_id {
         Some(id) => Some(store.get_conversation(ConversationId(id)).await?),
@@ -148,12 +154,7 @@ pub async fn solve(
 ) -> AppResult<SolveStarted> {
     let engine = state.engine()?;
     let store = state.store()?.clone();
-    let job_id = state.begin_job()?;
-    let slot = SlotGuard {
-        state: &state,
-        id: job_id,
-        armed: true,
-    };
+    let slot = SlotGuard::take(&state)?;
     let conversation = ConversationId(request.conversation_id);
     let kept = settle_reading(
         &store,
