@@ -104,13 +104,20 @@ async fn record(
     let mut tokens_so_far: Option<u32> = None;
     let mut thought = false;
     let mut answering = false;
+    let mut think_tokens_kept = false;
     let end = loop {
         match rx.recv().await {
             Some(WorkerEvent::Stats(p)) => {
                 tokens_so_far = u32::try_from(p.generated_tokens).ok();
+                // The engine reports progress as the answer begins: the thinking's length.
+                let think_tokens = (thought && answering && !think_tokens_kept)
+                    .then_some(tokens_so_far)
+                    .flatten();
+                think_tokens_kept |= think_tokens.is_some();
                 writer.note_progress(GenerationStats {
                     generated_tokens: tokens_so_far,
                     tokens_per_s: (p.decode_tokens_per_s > 0.0).then_some(p.decode_tokens_per_s),
+                    think_tokens,
                     ..GenerationStats::default()
                 });
             }
@@ -124,6 +131,7 @@ async fn record(
             }
             Some(WorkerEvent::Answer(d)) => {
                 if thought && !answering {
+                    // The count so far stands in until the engine's report of the exact one.
                     writer.note_progress(GenerationStats {
                         think_ms: Some(started.elapsed().as_secs_f64() * 1e3),
                         think_tokens: tokens_so_far,
@@ -179,5 +187,53 @@ async fn record(
         (Ok(_), Ok(_), Some(e)) => StreamEvent::Failed {
             error: format!("part of the answer could not be saved: {e}"),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onevision_engine::generate::Progress;
+    use onevision_store::{MessageStatus, NewMessage, Store};
+
+    #[tokio::test]
+    async fn the_thinking_length_is_kept_when_the_answer_never_finishes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in(dir.path()).await.unwrap();
+        let id = store
+            .create_conversation("m", vec![NewMessage::user("Count the sides")])
+            .await
+            .unwrap()
+            .conversation;
+        let writer = store.begin_reply(id, None).await.unwrap();
+        let (tx, rx) = mpsc::unbounded_channel();
+        // The answer begins before any periodic progress: the engine's report that follows it
+        // carries the thinking's length. Then the engine goes away mid-answer.
+        for event in [
+            WorkerEvent::Think("Count them.".into()),
+            WorkerEvent::Answer("One".into()),
+            WorkerEvent::Stats(Progress {
+                generated_tokens: 7,
+                elapsed_ms: 40.0,
+                decode_tokens_per_s: 180.0,
+            }),
+            WorkerEvent::Answer(", two".into()),
+            WorkerEvent::Stats(Progress {
+                generated_tokens: 9,
+                elapsed_ms: 50.0,
+                decode_tokens_per_s: 180.0,
+            }),
+        ] {
+            tx.send(event).unwrap();
+        }
+        drop(tx);
+        let last = record(writer, rx).await;
+        assert!(matches!(last, StreamEvent::Failed { .. }));
+        let reply = &store.get_conversation(id).await.unwrap().messages[1];
+        assert_eq!(reply.status, MessageStatus::Failed);
+        assert_eq!(reply.answer, "One, two");
+        assert_eq!(reply.stats.think_tokens, Some(7));
+        assert_eq!(reply.stats.generated_tokens, Some(9));
+        assert!(reply.stats.think_ms.is_some());
     }
 }

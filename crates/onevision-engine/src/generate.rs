@@ -358,6 +358,16 @@ fn run(
             forward(splitter.push(&delta), &mut split, on_event);
             if think_end.is_none() && !split.answer.is_empty() {
                 think_end = Some((generated.len(), ms(start)));
+                // How long the thinking was is known now: a listener keeping it (the app's
+                // history, in case the answer never finishes) should not wait for the next tick.
+                on_event(Event::Progress(Progress {
+                    generated_tokens: generated.len(),
+                    elapsed_ms: ms(start),
+                    decode_tokens_per_s: per_second(
+                        generated.len().saturating_sub(1),
+                        ms(decode_start),
+                    ),
+                }));
             }
             if stopped {
                 stopped_by_string = true;
