@@ -2,16 +2,18 @@
 """Writes a random-weight Qwen2.5-VL checkpoint folder without torch or transformers.
 
 The dimensions are bench/compare.py's "mid-size" model (text like Qwen2.5-0.5B, vision at
-Qwen2.5-VL's real width with 8 blocks), or with --tiny the committed test fixture's own tiny ones.
+Qwen2.5-VL's real width with 8 blocks), with --size 7b those of Qwen2.5-VL-7B (and so of
+R1-Onevision-7B: 28 layers of 3584, 32 vision blocks, an untied lm_head; ~16.6 GB in bf16), or with
+--tiny the committed test fixture's own tiny ones.
 Tensor names and how each dimension of each tensor follows from the config are read from the
 committed fixture tests/parity/fixtures/real_tokenizer_chat/model (its safetensors header and
 config.json), so the folder has exactly the layout the engine loads. Weights are bf16 like
 compare.py's: normal(0, 0.02) from a seeded generator, RMSNorm scales 1, biases 0. The tokenizer,
 chat template and preprocessor config are the fixture's (real Qwen2.5 files).
 
-usage: bench/write_random_model.py [--out DIR] [--tiny] [--force] [--seed N]
+usage: bench/write_random_model.py [--out DIR] [--size mid|7b|tiny] [--force] [--seed N]
 
-Default folder: bench/.work/model-numpy (bench/.work/model-numpy-tiny with --tiny). A folder that
+Default folder: bench/.work/model-numpy, model-numpy-7b or model-numpy-tiny. A folder that
 already holds this complete model is left alone unless --force.
 """
 
@@ -96,8 +98,9 @@ def plan(fixture_cfg, fixture_header, cfg):
     dimension that matches nothing, or several sizes that would scale apart, stops the script:
     guessing would write a checkpoint the engine rejects, or worse, one it misreads.
     """
-    if fixture_cfg.get("tie_word_embeddings") != cfg.get("tie_word_embeddings"):
-        fail("the fixture and the target differ in tie_word_embeddings; their tensor lists differ too")
+    untie = not cfg.get("tie_word_embeddings") and fixture_cfg.get("tie_word_embeddings")
+    if cfg.get("tie_word_embeddings") and not fixture_cfg.get("tie_word_embeddings"):
+        fail("the target ties its embeddings but the fixture does not; drop lm_head by hand")
     src, dst = dimensions(fixture_cfg), dimensions(cfg)
 
     def scale(name, shape):
@@ -140,6 +143,9 @@ def plan(fixture_cfg, fixture_header, cfg):
             fail(f"the fixture's {prefix} do not all hold the same tensors")
 
     tensors = {name: scale(name, shape) for name, shape in flat.items()}
+    if untie:
+        # An untied output projection has the embedding table's shape.
+        tensors["lm_head.weight"] = list(tensors["model.embed_tokens.weight"])
     for prefix, n in layer_counts(cfg).items():
         for i in range(n):
             for rest, shape in per_layer[prefix].items():
@@ -155,6 +161,27 @@ def plan(fixture_cfg, fixture_header, cfg):
         return "normal"
 
     return [(name, tensors[name], init(name, tensors[name])) for name in sorted(tensors)]
+
+
+def qwen25_vl_7b(cfg):
+    """`cfg` at Qwen2.5-VL-7B-Instruct's published dimensions (its config.json on the Hugging Face
+    hub, which R1-Onevision-7B keeps)."""
+    cfg = json.loads(json.dumps(cfg))
+    cfg.update(
+        hidden_size=3584,
+        intermediate_size=18944,
+        num_hidden_layers=28,
+        max_window_layers=28,
+        num_attention_heads=28,
+        num_key_value_heads=4,
+        vocab_size=152064,
+        max_position_embeddings=128000,
+        sliding_window=32768,
+        tie_word_embeddings=False,
+    )
+    cfg["rope_scaling"]["mrope_section"] = [16, 24, 24]
+    cfg["vision_config"].update(depth=32, fullatt_block_indexes=[7, 15, 23, 31], out_hidden_size=3584)
+    return cfg
 
 
 def numel(shape):
@@ -257,12 +284,16 @@ def completeness(folder, cfg, tensors):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", help="the folder to write (default: bench/.work/model-numpy[-tiny])")
-    ap.add_argument("--tiny", action="store_true", help="the fixture's own tiny dimensions")
+    ap.add_argument("--out", help="the folder to write (default: bench/.work/model-numpy[-7b|-tiny])")
+    ap.add_argument("--size", choices=("mid", "7b", "tiny"), default="mid")
+    ap.add_argument("--tiny", action="store_true", help="the same as --size tiny")
     ap.add_argument("--force", action="store_true", help="rewrite even a complete folder")
     ap.add_argument("--seed", type=int, default=SEED)
     args = ap.parse_args()
-    out = os.path.abspath(args.out or os.path.join(WORK, "model-numpy-tiny" if args.tiny else "model-numpy"))
+    if args.tiny:
+        args.size = "tiny"
+    folder = {"mid": "model-numpy", "7b": "model-numpy-7b", "tiny": "model-numpy-tiny"}[args.size]
+    out = os.path.abspath(args.out or os.path.join(WORK, folder))
 
     try:
         with open(os.path.join(FIXTURE, "config.json")) as f:
@@ -270,7 +301,7 @@ def main():
         fixture_header, _ = read_header(os.path.join(FIXTURE, "model.safetensors"))
     except (OSError, ValueError) as e:
         fail(f"cannot read the fixture model in {FIXTURE} ({e})")
-    if args.tiny:
+    if args.size == "tiny":
         cfg = fixture_cfg
     else:
         # compare.py's module level is stdlib only (torch is imported inside its functions), so
@@ -279,6 +310,8 @@ def main():
         import compare
 
         cfg = compare.config_json()
+        if args.size == "7b":
+            cfg = qwen25_vl_7b(cfg)
     tensors = plan(fixture_cfg, fixture_header, cfg)
 
     if os.path.isdir(out) and os.listdir(out):

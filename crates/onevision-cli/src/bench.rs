@@ -77,6 +77,8 @@ struct Report {
     dtype: &'static str,
     quant: &'static str,
     threads: usize,
+    /// Whether this load packed the weights and kept them, or read kept ones back.
+    packed_weights: &'static str,
     /// "greedy", or the sampling values used.
     sampling: String,
     runs: usize,
@@ -178,6 +180,7 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
         dtype: device::dtype_name(model.dtype()),
         quant: model.quantization().name(),
         threads: onevision_model::compute_threads(),
+        packed_weights: model.packed_weights().name(),
         sampling: if sampling.is_greedy() {
             "greedy".to_owned()
         } else {
@@ -222,6 +225,9 @@ fn print_table(r: &Report) {
     );
     println!("{:<24} {:>12} {:>12}", "measure", "min", "median");
     println!("{:<24} {:>12.0} {:>12}", "load ms", r.load_ms, "");
+    if r.quant != "none" {
+        println!("{:<24} {:>25}", "packed weights", r.packed_weights);
+    }
     let rows = [
         ("vision ms", r.vision_ms),
         ("prefill ms", r.prefill_ms),

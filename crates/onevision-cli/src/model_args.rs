@@ -39,6 +39,10 @@ pub struct ModelArgs {
     /// Pack the text decoder's linear layers at load time.
     #[arg(long, value_enum, default_value_t = QuantArg::None)]
     pub quant: QuantArg,
+    /// Where packed weights are kept between starts, so only the first start with --quant
+    /// packs them (default: $ONEVISION_PACKED_DIR, else ~/.cache/onevision/packed).
+    #[arg(long, value_name = "DIR")]
+    pub packed_dir: Option<PathBuf>,
 }
 
 impl ModelArgs {
@@ -54,6 +58,10 @@ impl ModelArgs {
             device: device::device(self.device)?,
             dtype: device::dtype(self.dtype),
             quant: self.quant.into(),
+            packed_dir: self
+                .packed_dir
+                .clone()
+                .or_else(onevision_engine::catalog::cache::packed_dir),
         })
     }
 }

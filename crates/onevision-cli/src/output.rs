@@ -27,6 +27,7 @@ pub fn json_value(out: &Output, engine: &Engine) -> Result<serde_json::Value> {
             v["device"] = device::device_name(&info.device).into();
             v["dtype"] = device::dtype_name(info.dtype).into();
             v["quant"] = info.quant.name().into();
+            v["packed_weights"] = info.packed_weights.name().into();
         }
         Engine::Server { engine, connect_ms } => {
             // A server gives no token ids: absent rather than empty.

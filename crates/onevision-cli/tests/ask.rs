@@ -203,21 +203,31 @@ fn ctrl_c_stops_the_answer_and_keeps_what_was_said() {
 }
 
 #[test]
-fn quantised_run_reports_its_format() {
-    let v = json_of(&[
-        "ask",
-        "--model",
-        &model(),
-        "--quant",
-        "q8_0",
-        "--max-new-tokens",
-        "3",
-        "--format",
-        "json",
-        "Hi",
-    ]);
-    assert_eq!(v["quant"], "q8_0");
-    assert_eq!(v["generated_token_ids"].as_array().unwrap().len(), 3);
+fn quantised_run_reports_its_format_and_keeps_its_packed_weights() {
+    let packed = tempfile::tempdir().unwrap();
+    let run = || {
+        json_of(&[
+            "ask",
+            "--model",
+            &model(),
+            "--quant",
+            "q8_0",
+            "--packed-dir",
+            packed.path().to_str().unwrap(),
+            "--max-new-tokens",
+            "3",
+            "--format",
+            "json",
+            "Hi",
+        ])
+    };
+    let first = run();
+    assert_eq!(first["quant"], "q8_0");
+    assert_eq!(first["packed_weights"], "kept");
+    assert_eq!(first["generated_token_ids"].as_array().unwrap().len(), 3);
+    let second = run();
+    assert_eq!(second["packed_weights"], "reused");
+    assert_eq!(second["generated_token_ids"], first["generated_token_ids"]);
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use onevision_model::image::ImageProcessorConfig;
-use onevision_model::{DType, Device, LoadOptions, Model, Quantization};
+use onevision_model::{DType, Device, LoadOptions, Model, PackedWeights, Quantization};
 
 use crate::error::{EngineError, Result};
 use crate::failure::Failure;
@@ -68,6 +68,8 @@ pub struct ModelInfo {
     pub device: Device,
     pub dtype: DType,
     pub quant: Quantization,
+    /// Whether the load packed its weights and kept them, or read kept ones back.
+    pub packed_weights: PackedWeights,
     pub load_ms: f64,
     pub defaults: GenerationDefaults,
     /// The longest prompt plus answer, in tokens.
@@ -200,6 +202,7 @@ fn load(dir: &Path, opts: &LoadOptions) -> Result<(Model, PromptBuilder, ModelIn
         device: model.device().clone(),
         dtype: model.dtype(),
         quant: model.quantization(),
+        packed_weights: model.packed_weights(),
         load_ms: start.elapsed().as_secs_f64() * 1e3,
         defaults,
         context_tokens: model.config().text.max_position_embeddings,

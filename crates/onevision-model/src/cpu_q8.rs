@@ -8,8 +8,7 @@
 //! instructions, four independent accumulators, the weight's f16 scale converted in a register;
 //! output rows split across the rayon pool as in cpu_rows.rs.
 
-use candle_core::quantized::{GgmlDType, QTensor};
-use candle_core::{DType, Tensor};
+use candle_core::quantized::GgmlDType;
 use half::f16;
 
 use crate::cpu_rows;
@@ -22,12 +21,12 @@ const BLOCK_BYTES: usize = 34;
 pub(crate) const MAX_ROWS: usize = 8;
 
 /// One activation row quantised: per block, the scale and the 32 signed bytes.
-struct QuantisedRow {
-    scales: Vec<f32>,
-    values: Vec<i8>,
+pub(crate) struct QuantisedRow {
+    pub(crate) scales: Vec<f32>,
+    pub(crate) values: Vec<i8>,
 }
 
-fn quantise_row(x: &[f32]) -> QuantisedRow {
+pub(crate) fn quantise_row(x: &[f32]) -> QuantisedRow {
     let blocks = x.len() / BLOCK;
     let mut scales = Vec::with_capacity(blocks);
     let mut values = vec![0i8; x.len()];
@@ -135,107 +134,26 @@ unsafe fn dot_avx2(w: &[u8], x: &QuantisedRow) -> f32 {
     lanes.iter().sum()
 }
 
-/// Whether [`rows_times_weight`] serves `x @ packed^T`.
-pub(crate) fn applies(x: &Tensor, packed: &QTensor) -> bool {
-    packed.dtype() == GgmlDType::Q8_0
-        && x.device().is_cpu()
-        && x.dtype() == DType::F32
-        && x.rank() == 2
-        && x.dim(0).is_ok_and(|rows| rows <= MAX_ROWS)
-        && packed.shape().dims().len() == 2
-}
-
-/// `x (rows, inputs) @ packed (outputs, inputs)^T`, `packed` in Q8_0, `x` in f32 on the CPU.
-pub(crate) fn rows_times_weight(x: &Tensor, packed: &QTensor) -> candle_core::Result<Tensor> {
-    let (rows, inputs) = x.dims2()?;
-    let (outputs, w_inputs) = packed.shape().dims2()?;
-    if inputs != w_inputs || inputs % BLOCK != 0 {
-        candle_core::bail!("Q8_0 product: {inputs} inputs against a weight of {w_inputs}");
-    }
-    let data = packed.data()?;
-    let row_bytes = inputs / BLOCK * BLOCK_BYTES;
-    if data.len() != outputs * row_bytes {
-        candle_core::bail!(
-            "Q8_0 product: {} bytes for a {outputs}x{inputs} weight",
-            data.len()
-        );
-    }
-    let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
-    let quantised: Vec<QuantisedRow> = xs.chunks_exact(inputs).map(quantise_row).collect();
-    let result = cpu_rows::per_output(rows, outputs, |o, out| {
-        let w = &data[o * row_bytes..(o + 1) * row_bytes];
-        for (r, q) in out.iter_mut().zip(&quantised) {
-            *r = dot(w, q);
-        }
-    });
-    Tensor::from_vec(result, (rows, outputs), x.device())
-}
+/// How [`cpu_rows::blocks_times_weight`] reads Q8_0.
+pub(crate) const FORMAT: cpu_rows::BlockFormat<QuantisedRow> = cpu_rows::BlockFormat {
+    dtype: GgmlDType::Q8_0,
+    block_inputs: BLOCK,
+    block_bytes: BLOCK_BYTES,
+    max_rows: MAX_ROWS,
+    prepare: quantise_row,
+    dot,
+};
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{Device, Module};
+    use candle_core::quantized::QTensor;
+    use candle_core::{DType, Device, Tensor};
 
     #[test]
     fn equals_the_dequantised_product_within_the_activations_rounding() {
-        let dev = Device::Cpu;
-        for (rows, inputs, outputs) in [(1, 896, 130), (3, 64, 9), (8, 4864, 5), (1, 160, 1)] {
-            let w = Tensor::randn(0f32, 1.0, (outputs, inputs), &dev).unwrap();
-            let packed = QTensor::quantize(&w, GgmlDType::Q8_0).unwrap();
-            let x = Tensor::randn(0f32, 1.0, (rows, inputs), &dev).unwrap();
-            assert!(applies(&x, &packed));
-            let exact = x
-                .matmul(&packed.dequantize(&dev).unwrap().t().unwrap())
-                .unwrap();
-            let got = rows_times_weight(&x, &packed).unwrap();
-            let candle = candle_core::quantized::QMatMul::from_qtensor(packed)
-                .unwrap()
-                .forward(&x)
-                .unwrap();
-            let err = |t: &Tensor| {
-                (t - &exact)
-                    .unwrap()
-                    .abs()
-                    .unwrap()
-                    .flatten_all()
-                    .unwrap()
-                    .max(0)
-                    .unwrap()
-                    .to_scalar::<f32>()
-                    .unwrap()
-            };
-            // Quantising the activations to 8 bits costs about 1/254 of each block's largest
-            // value per product; over `inputs` random products that stays well under this bound.
-            let bound = 0.02 * (inputs as f32).sqrt();
-            assert!(
-                err(&got) < bound,
-                "{rows}x{inputs}x{outputs}: {} >= {bound}",
-                err(&got)
-            );
-            // No worse than candle's own kernel, which rounds its activation scales to f16 too.
-            assert!(
-                err(&got) <= err(&candle) * 1.5 + 1e-4,
-                "{rows}x{inputs}x{outputs}: ours {} candle {}",
-                err(&got),
-                err(&candle)
-            );
-            // The portable loop agrees with the vector one.
-            let xs: Vec<f32> = x
-                .narrow(0, 0, 1)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1()
-                .unwrap();
-            let q = quantise_row(&xs);
-            let data = QTensor::quantize(&w, GgmlDType::Q8_0)
-                .unwrap()
-                .data()
-                .unwrap()
-                .into_owned();
-            let row = &data[..inputs / BLOCK * BLOCK_BYTES];
-            assert!((dot(row, &q) - dot_portable(row, &q)).abs() < 1e-3);
-        }
+        let shapes = [(1, 896, 130), (3, 64, 9), (8, 4864, 5), (1, 160, 1)];
+        cpu_rows::check_block_kernel(&FORMAT, &shapes, dot_portable);
     }
 
     #[test]
@@ -245,9 +163,9 @@ mod tests {
         let q4 = QTensor::quantize(&w, GgmlDType::Q4K).unwrap();
         let q8 = QTensor::quantize(&w, GgmlDType::Q8_0).unwrap();
         let one = Tensor::zeros((1, 256), DType::F32, &dev).unwrap();
-        assert!(!applies(&one, &q4));
-        assert!(applies(&one, &q8));
+        assert!(!FORMAT.applies(&one, &q4));
+        assert!(FORMAT.applies(&one, &q8));
         let many = Tensor::zeros((MAX_ROWS + 1, 256), DType::F32, &dev).unwrap();
-        assert!(!applies(&many, &q8));
+        assert!(!FORMAT.applies(&many, &q8));
     }
 }

@@ -8,6 +8,7 @@
 //! is the top half of an f32) and splits the output rows across the rayon pool candle also runs
 //! on, so decoding runs at the speed of reading the weights.
 
+use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Shape, Tensor};
 use half::bf16;
 use rayon::prelude::*;
@@ -114,6 +115,124 @@ pub(crate) fn per_output(
     result
 }
 
+/// How the block kernels (cpu_q8.rs, cpu_q4k.rs) read one packed format: the inputs and bytes of
+/// a block, how an activation row is prepared once per product, and the dot product of one
+/// packed weight row with a prepared row.
+pub(crate) struct BlockFormat<A> {
+    pub(crate) dtype: GgmlDType,
+    pub(crate) block_inputs: usize,
+    pub(crate) block_bytes: usize,
+    pub(crate) max_rows: usize,
+    pub(crate) prepare: fn(&[f32]) -> A,
+    pub(crate) dot: fn(&[u8], &A) -> f32,
+}
+
+impl<A: Sync> BlockFormat<A> {
+    /// Whether [`blocks_times_weight`] serves `x @ packed^T` in this format.
+    pub(crate) fn applies(&self, x: &Tensor, packed: &QTensor) -> bool {
+        packed.dtype() == self.dtype
+            && x.device().is_cpu()
+            && x.dtype() == DType::F32
+            && x.rank() == 2
+            && x.dim(0).is_ok_and(|rows| rows <= self.max_rows)
+            && packed.shape().dims().len() == 2
+    }
+}
+
+/// `x (rows, inputs) @ packed (outputs, inputs)^T`, `packed` in `format`, `x` in f32 on the CPU:
+/// each activation row prepared once, each weight row read once, output rows over the pool.
+pub(crate) fn blocks_times_weight<A: Sync>(
+    x: &Tensor,
+    packed: &QTensor,
+    format: &BlockFormat<A>,
+) -> candle_core::Result<Tensor> {
+    let name = format.dtype;
+    let (rows, inputs) = x.dims2()?;
+    let (outputs, w_inputs) = packed.shape().dims2()?;
+    if inputs != w_inputs || inputs % format.block_inputs != 0 {
+        candle_core::bail!("{name:?} product: {inputs} inputs against a weight of {w_inputs}");
+    }
+    let data = packed.data()?;
+    let row_bytes = inputs / format.block_inputs * format.block_bytes;
+    if data.len() != outputs * row_bytes {
+        candle_core::bail!(
+            "{name:?} product: {} bytes for a {outputs}x{inputs} weight",
+            data.len()
+        );
+    }
+    let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
+    let prepared: Vec<A> = xs.chunks_exact(inputs).map(format.prepare).collect();
+    let result = per_output(rows, outputs, |o, out| {
+        let w = &data[o * row_bytes..(o + 1) * row_bytes];
+        for (r, a) in out.iter_mut().zip(&prepared) {
+            *r = (format.dot)(w, a);
+        }
+    });
+    Tensor::from_vec(result, (rows, outputs), x.device())
+}
+
+/// The largest |a - b| of two f32 tensors: how far a kernel's product is from the exact one.
+#[cfg(test)]
+pub(crate) fn max_abs_difference(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
+        .and_then(|d| d.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>())
+        .expect("two f32 tensors of one shape")
+}
+
+/// Checks a block kernel on random (rows, inputs, outputs) products: within the bound that
+/// rounding the activations to 8 bits allows (about 1/254 of each block's largest value per
+/// product, summed over `inputs` random products), no worse than candle's own kernel, which
+/// also rounds the activations, and its `portable` loop (what a CPU without AVX2 runs) agrees
+/// with the vector one on the first row.
+#[cfg(test)]
+pub(crate) fn check_block_kernel<A: Sync>(
+    format: &BlockFormat<A>,
+    shapes: &[(usize, usize, usize)],
+    portable: fn(&[u8], &A) -> f32,
+) {
+    use candle_core::{Device, Module};
+    let dev = Device::Cpu;
+    for &(rows, inputs, outputs) in shapes {
+        let w = Tensor::randn(0f32, 1.0, (outputs, inputs), &dev).unwrap();
+        let packed = QTensor::quantize(&w, format.dtype).unwrap();
+        let x = Tensor::randn(0f32, 1.0, (rows, inputs), &dev).unwrap();
+        assert!(format.applies(&x, &packed));
+        let exact = x
+            .matmul(&packed.dequantize(&dev).unwrap().t().unwrap())
+            .unwrap();
+        let got = blocks_times_weight(&x, &packed, format).unwrap();
+        let data = packed.data().unwrap().into_owned();
+        let candle = candle_core::quantized::QMatMul::from_qtensor(packed)
+            .unwrap()
+            .forward(&x)
+            .unwrap();
+        let bound = 0.02 * (inputs as f32).sqrt();
+        let (ours, theirs) = (
+            max_abs_difference(&got, &exact),
+            max_abs_difference(&candle, &exact),
+        );
+        assert!(ours < bound, "{rows}x{inputs}x{outputs}: {ours} >= {bound}");
+        assert!(
+            ours <= theirs * 1.5 + 1e-4,
+            "{rows}x{inputs}x{outputs}: ours {ours} candle {theirs}"
+        );
+        let first: Vec<f32> = x
+            .narrow(0, 0, 1)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let a = (format.prepare)(&first);
+        let row = &data[..inputs / format.block_inputs * format.block_bytes];
+        let (vector, scalar) = ((format.dot)(row, &a), portable(row, &a));
+        assert!(
+            (vector - scalar).abs() < 1e-3 * (inputs as f32).sqrt(),
+            "{vector} vs {scalar}"
+        );
+    }
+}
+
 /// Every weight row of `w` against every activation row of `x`, as `(rows, outputs)`.
 fn product<W: Weight>(x: &[f32], w: &[W], rows: usize, inputs: usize, outputs: usize) -> Vec<f32> {
     per_output(rows, outputs, |o, out| {
@@ -198,16 +317,7 @@ mod tests {
                     .matmul(&w.to_dtype(DType::F32).unwrap().t().unwrap())
                     .unwrap();
                 let got = rows_times_weight(&x, &w).unwrap();
-                let d = (got - &want)
-                    .unwrap()
-                    .abs()
-                    .unwrap()
-                    .flatten_all()
-                    .unwrap()
-                    .max(0)
-                    .unwrap()
-                    .to_scalar::<f32>()
-                    .unwrap();
+                let d = max_abs_difference(&got, &want);
                 // Same products, summed in another order: f32 rounding only.
                 assert!(d < 1e-3, "{weight_dtype:?} {rows}x{inputs}x{outputs}: {d}");
                 // bf16 activations give bf16 results.

@@ -7,11 +7,13 @@
 
 mod attention;
 pub mod config;
+mod cpu_q4k;
 mod cpu_q8;
 mod cpu_rows;
 pub mod error;
 pub mod image;
 mod mlp;
+pub mod packed;
 pub mod quant;
 pub mod resize;
 pub mod rope_index;
@@ -19,7 +21,7 @@ pub mod text;
 pub mod vision;
 pub mod weights;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use candle_core::utils::get_num_threads as compute_threads;
 pub use candle_core::{DType, Device, Tensor};
@@ -27,6 +29,7 @@ pub use candle_core::{DType, Device, Tensor};
 pub use crate::config::{ModelConfig, TextConfig, VisionConfig};
 pub use crate::error::{Error, Result};
 pub use crate::image::{ImageProcessorConfig, PixelPatches};
+pub use crate::packed::PackedWeights;
 pub use crate::quant::Quantization;
 pub use crate::rope_index::{rope_positions, RopePositions};
 use crate::text::{KvCache, TextModel};
@@ -43,6 +46,8 @@ pub struct LoadOptions {
     pub dtype: Option<DType>,
     /// How the decoder's linear layers are stored.
     pub quant: Quantization,
+    /// Where packed (quantised) weights are kept between starts; `None` packs on every load.
+    pub packed_dir: Option<PathBuf>,
 }
 
 impl Default for LoadOptions {
@@ -51,6 +56,7 @@ impl Default for LoadOptions {
             device: Device::Cpu,
             dtype: None,
             quant: Quantization::None,
+            packed_dir: None,
         }
     }
 }
@@ -97,6 +103,7 @@ pub struct Model {
     device: Device,
     dtype: DType,
     quant: Quantization,
+    packed: PackedWeights,
 }
 
 impl Model {
@@ -135,6 +142,17 @@ impl Model {
             ?dtype,
             "loading weights"
         );
+        let embed_name = format!("{}.embed_tokens.weight", layout.text);
+        let table_dtype = checkpoint.stored_dtype(&embed_name).unwrap_or(dtype);
+        let mut packs = packed::Packs::open(
+            opts.packed_dir.as_deref(),
+            dir,
+            &checkpoint.files,
+            opts.quant,
+        );
+        let vision_stored = checkpoint
+            .stored_dtype(&format!("{}.blocks.0.attn.qkv.weight", layout.vision))
+            .unwrap_or(dtype);
         let vb = checkpoint.var_builder(dtype, &opts.device);
         let wrap = |e: Error| match e {
             Error::Candle(e) => Error::Weights {
@@ -143,7 +161,8 @@ impl Model {
             },
             other => other,
         };
-        let vision = VisionTower::load(vb.pp(layout.vision), &config.vision).map_err(wrap)?;
+        let vision =
+            VisionTower::load(vb.pp(layout.vision), &config.vision, vision_stored).map_err(wrap)?;
         let lm_head = if config.tie_word_embeddings {
             None
         } else if layout.has_lm_head {
@@ -154,8 +173,16 @@ impl Model {
                 reason: "config.json says tie_word_embeddings is false but the weights hold no lm_head.weight".into(),
             });
         };
-        let text =
-            TextModel::load(vb.pp(layout.text), lm_head, &config.text, opts.quant).map_err(wrap)?;
+        let text = TextModel::load(
+            vb.pp(layout.text),
+            lm_head,
+            &config.text,
+            opts.quant,
+            table_dtype,
+            &mut packs,
+        )
+        .map_err(wrap)?;
+        let packed = packs.finish();
         let cache = text.new_cache();
         Ok(Model {
             config,
@@ -167,6 +194,7 @@ impl Model {
             device: opts.device.clone(),
             dtype,
             quant: opts.quant,
+            packed,
         })
     }
 
@@ -188,6 +216,11 @@ impl Model {
 
     pub fn quantization(&self) -> Quantization {
         self.quant
+    }
+
+    /// Whether this load packed the weights and kept them, or read kept ones back.
+    pub fn packed_weights(&self) -> PackedWeights {
+        self.packed
     }
 
     /// Runs the vision tower over pictures; one embedding per picture.

@@ -1,10 +1,10 @@
 //! The SwiGLU feed-forward block both towers use: `down(silu(gate(x)) * up(x))`.
 
 use candle_core::{Module, Tensor};
-use candle_nn::{linear_b, VarBuilder};
+use candle_nn::VarBuilder;
 
 use crate::error::Result;
-use crate::quant::{Projection, Quantization};
+use crate::quant::Projection;
 
 pub(crate) struct SwiGlu {
     gate: Projection,
@@ -13,22 +13,18 @@ pub(crate) struct SwiGlu {
 }
 
 impl SwiGlu {
-    /// Loads `gate_proj`, `up_proj` and `down_proj` under `vb` (the vision tower's carry biases,
-    /// the decoder's do not), packed as `quant` says.
+    /// Loads `gate_proj`, `up_proj` and `down_proj` under `vb`, each by `load` (given its
+    /// builder, inputs and outputs), which decides how the tower keeps them.
     pub(crate) fn load(
         hidden: usize,
         intermediate: usize,
-        bias: bool,
-        quant: Quantization,
         vb: VarBuilder,
+        mut load: impl FnMut(VarBuilder, usize, usize) -> Result<Projection>,
     ) -> Result<Self> {
-        let load = |inputs, outputs, name| -> Result<Projection> {
-            Projection::new(linear_b(inputs, outputs, bias, vb.pp(name))?, quant)
-        };
         Ok(SwiGlu {
-            gate: load(hidden, intermediate, "gate_proj")?,
-            up: load(hidden, intermediate, "up_proj")?,
-            down: load(intermediate, hidden, "down_proj")?,
+            gate: load(vb.pp("gate_proj"), hidden, intermediate)?,
+            up: load(vb.pp("up_proj"), hidden, intermediate)?,
+            down: load(vb.pp("down_proj"), intermediate, hidden)?,
         })
     }
 }

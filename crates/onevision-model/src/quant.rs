@@ -9,13 +9,17 @@
 use std::fmt;
 use std::str::FromStr;
 
+use std::sync::Arc;
+
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Module, Tensor};
-use candle_nn::Linear;
+use candle_nn::{linear_b, Linear, VarBuilder};
 
+use crate::cpu_q4k;
 use crate::cpu_q8;
 use crate::cpu_rows;
 use crate::error::{Error, Result};
+use crate::packed::Packs;
 
 /// How the decoder's linear layers are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -71,38 +75,123 @@ impl FromStr for Quantization {
 /// A linear layer that is either dense or packed in quantised blocks.
 pub(crate) enum Projection {
     Dense(Linear),
+    /// Kept in the checkpoint's narrower dtype and widened to the activations' for each product:
+    /// for layers that run on many rows at once (the vision tower), where the widening costs
+    /// little beside the product and halves what the weights hold in memory.
+    Widened(Linear),
     Quantized {
         weight: QMatMul,
         bias: Option<Tensor>,
     },
 }
 
-impl Projection {
-    /// Packs `linear` as `quant` asks. An input width that is not a whole number of blocks takes
-    /// the next finer format that fits (Q4K -> Q8_0 -> dense), so odd checkpoints still load.
-    pub(crate) fn new(linear: Linear, quant: Quantization) -> Result<Self> {
-        let Some(wanted) = quant.block_type() else {
-            return Ok(Projection::Dense(linear));
-        };
-        let weight = linear.weight();
-        let (_, inputs) = weight.dims2()?;
-        let fits = |t: GgmlDType| inputs % t.block_size() == 0;
-        let chosen = [wanted, GgmlDType::Q8_0].into_iter().find(|&t| fits(t));
-        let Some(block) = chosen else {
-            tracing::debug!(
-                inputs,
-                "input width is not a whole number of blocks; kept dense"
-            );
-            return Ok(Projection::Dense(linear));
-        };
-        if block != wanted {
-            tracing::debug!(inputs, ?wanted, ?block, "input width needs a finer block");
+/// The block format `quant` gives a weight with `inputs` columns: an input width that is not a
+/// whole number of blocks takes the next finer format that fits (Q4K -> Q8_0 -> dense), so odd
+/// checkpoints still load.
+fn block_for(inputs: usize, quant: Quantization) -> Option<GgmlDType> {
+    let wanted = quant.block_type()?;
+    let chosen = [wanted, GgmlDType::Q8_0]
+        .into_iter()
+        .find(|t| inputs % t.block_size() == 0);
+    match chosen {
+        None => tracing::debug!(
+            inputs,
+            "input width is not a whole number of blocks; kept dense"
+        ),
+        Some(block) if block != wanted => {
+            tracing::debug!(inputs, ?wanted, ?block, "input width needs a finer block")
         }
-        let packed = QTensor::quantize(weight, block)?;
+        Some(_) => {}
+    }
+    chosen
+}
+
+impl Projection {
+    /// Packs `linear` as `quant` asks (see [`block_for`]).
+    pub(crate) fn new(linear: Linear, quant: Quantization) -> Result<Self> {
+        let (_, inputs) = linear.weight().dims2()?;
+        let Some(block) = block_for(inputs, quant) else {
+            return Ok(Projection::Dense(linear));
+        };
+        let packed = QTensor::quantize(linear.weight(), block)?;
         Ok(Projection::Quantized {
             weight: QMatMul::from_qtensor(packed)?,
             bias: linear.bias().cloned(),
         })
+    }
+
+    /// The linear layer at `vb` kept in `stored`, the checkpoint's dtype, when that is narrower
+    /// than the compute dtype (see [`Projection::Widened`]); dense in the compute dtype otherwise.
+    pub(crate) fn load_stored(
+        vb: VarBuilder,
+        inputs: usize,
+        outputs: usize,
+        bias: bool,
+        stored: DType,
+    ) -> Result<Self> {
+        if stored.size_in_bytes() < vb.dtype().size_in_bytes() {
+            Ok(Projection::Widened(linear_b(
+                inputs,
+                outputs,
+                bias,
+                vb.set_dtype(stored),
+            )?))
+        } else {
+            Ok(Projection::Dense(linear_b(inputs, outputs, bias, vb)?))
+        }
+    }
+
+    /// The linear layer at `vb` ((outputs, inputs) weight, with or without a bias), packed as
+    /// `quant` asks, through `packs` (see [`Projection::load_with`]).
+    pub(crate) fn load(
+        vb: VarBuilder,
+        inputs: usize,
+        outputs: usize,
+        bias: bool,
+        quant: Quantization,
+        packs: &mut Packs,
+    ) -> Result<Self> {
+        let name = format!("{}.weight", vb.prefix());
+        Projection::load_with(
+            &name,
+            (outputs, inputs),
+            quant,
+            packs,
+            vb.device(),
+            || Ok(bias.then(|| vb.get(outputs, "bias")).transpose()?),
+            || Ok(linear_b(inputs, outputs, bias, vb.clone())?),
+        )
+    }
+
+    /// The weight `name` of shape (outputs, inputs) packed as `quant` asks: taken from `packs`
+    /// when it holds it (then only `bias` is read from the checkpoint), otherwise read whole by
+    /// `linear`, packed, and given to `packs` so the next load can skip reading and packing it.
+    pub(crate) fn load_with(
+        name: &str,
+        shape: (usize, usize),
+        quant: Quantization,
+        packs: &mut Packs,
+        device: &candle_core::Device,
+        bias: impl FnOnce() -> Result<Option<Tensor>>,
+        linear: impl FnOnce() -> Result<Linear>,
+    ) -> Result<Self> {
+        if let Some(block) = block_for(shape.1, quant) {
+            if let Some(weight) = packs.take(name, shape, block, device) {
+                return Ok(Projection::Quantized {
+                    weight: QMatMul::from_arc(weight)?,
+                    bias: bias()?,
+                });
+            }
+        }
+        let projection = Projection::new(linear()?, quant)?;
+        if let Projection::Quantized {
+            weight: QMatMul::QTensor(packed),
+            ..
+        } = &projection
+        {
+            packs.keep(name, Arc::clone(packed));
+        }
+        Ok(projection)
     }
 
     #[cfg(test)]
@@ -129,22 +218,31 @@ impl Module for Projection {
                 add_bias(cpu_rows::rows_times_weight(x, l.weight())?, l.bias())
             }
             Projection::Dense(l) => l.forward(x),
+            Projection::Widened(l) => {
+                let bias = l.bias().map(|b| b.to_dtype(x.dtype())).transpose()?;
+                Linear::new(l.weight().to_dtype(x.dtype())?, bias).forward(x)
+            }
             Projection::Quantized { weight, bias } => {
                 // The block kernels take f32 activations.
                 let dtype = x.dtype();
                 let x = x.to_dtype(DType::F32)?;
                 let rows = x.elem_count() / x.dim(candle_core::D::Minus1)?;
                 let y = match weight {
-                    QMatMul::QTensor(packed)
-                        if rows <= cpu_q8::MAX_ROWS
-                            && cpu_q8::applies(&x.reshape((rows, ()))?, packed) =>
-                    {
-                        let mut shape = x.dims().to_vec();
-                        if let Some(last) = shape.last_mut() {
+                    QMatMul::QTensor(packed) if rows <= cpu_q8::MAX_ROWS => {
+                        let mut out_shape = x.dims().to_vec();
+                        if let Some(last) = out_shape.last_mut() {
                             *last = packed.shape().dims()[0];
                         }
-                        cpu_q8::rows_times_weight(&x.reshape((rows, ()))?, packed)?
-                            .reshape(shape)?
+                        let flat = x.reshape((rows, ()))?;
+                        if cpu_q8::FORMAT.applies(&flat, packed) {
+                            cpu_rows::blocks_times_weight(&flat, packed, &cpu_q8::FORMAT)?
+                                .reshape(out_shape)?
+                        } else if cpu_q4k::FORMAT.applies(&flat, packed) {
+                            cpu_rows::blocks_times_weight(&flat, packed, &cpu_q4k::FORMAT)?
+                                .reshape(out_shape)?
+                        } else {
+                            weight.forward(&x)?
+                        }
                     }
                     QMatMul::QTensor(packed) if rows >= UNPACK_FROM_ROWS => {
                         let w = packed.dequantize(x.device())?;

@@ -3,14 +3,13 @@
 //! key/value cache that grows as the conversation does.
 
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{
-    embedding, linear, linear_no_bias, rms_norm, Embedding, Linear, RmsNorm, VarBuilder,
-};
+use candle_nn::{embedding, rms_norm, Embedding, Linear, RmsNorm, VarBuilder};
 
 use crate::attention::attention;
 use crate::config::TextConfig;
 use crate::error::Result;
 use crate::mlp::SwiGlu;
+use crate::packed::Packs;
 use crate::quant::{Projection, Quantization};
 use crate::rope_index::RopePositions;
 
@@ -98,7 +97,10 @@ impl KvCache {
 }
 
 pub struct TextModel {
+    /// Kept as the checkpoint stores it when nothing shares it dense (see [`TextModel::load`]).
     embed: Embedding,
+    /// The compute dtype, which looked-up embeddings are widened to.
+    dtype: DType,
     layers: Vec<DecoderLayer>,
     norm: RmsNorm,
     lm_head: Projection,
@@ -110,51 +112,74 @@ pub struct TextModel {
 impl TextModel {
     /// `vb` points at the decoder (`model` or `model.language_model`); `lm_head` at the output
     /// projection, or `None` when the output projection shares the embedding's weights. `quant`
-    /// packs every projection of every layer; the output projection then takes Q8_0 whatever
-    /// `quant` is, as the logits are what sampling reads (the embedding table stays dense).
-    pub fn load(
+    /// packs every projection of every layer, through `packs`; the output projection then takes
+    /// Q8_0 whatever `quant` is, as the logits are what sampling reads. The embedding table is
+    /// looked up a few rows at a time, so it stays in `table_dtype` (the checkpoint's, normally:
+    /// a 7B's is 1 GB in bf16, 2 GB widened to f32) unless a dense output projection shares it.
+    pub(crate) fn load(
         vb: VarBuilder,
         lm_head: Option<VarBuilder>,
         cfg: &TextConfig,
         quant: Quantization,
+        table_dtype: DType,
+        packs: &mut Packs,
     ) -> Result<Self> {
         let c = cfg;
-        let q = |l: Linear| Projection::new(l, quant);
+        let dtype = vb.dtype();
         let (h, hd) = (c.hidden_size, c.head_dim);
-        let embed = embedding(c.vocab_size, h, vb.pp("embed_tokens"))?;
+        let shares_dense_table = lm_head.is_none() && quant == Quantization::None;
+        let table_dtype = if shares_dense_table {
+            dtype
+        } else {
+            table_dtype
+        };
+        let embed = embedding(
+            c.vocab_size,
+            h,
+            vb.pp("embed_tokens").set_dtype(table_dtype),
+        )?;
         let mut layers = Vec::with_capacity(c.num_hidden_layers);
         for i in 0..c.num_hidden_layers {
             let l = vb.pp(format!("layers.{i}"));
             let a = l.pp("self_attn");
+            let mut q = |name: &str, inputs, outputs, bias| {
+                Projection::load(a.pp(name), inputs, outputs, bias, quant, packs)
+            };
+            let attn = SelfAttention {
+                q: q("q_proj", h, c.num_attention_heads * hd, true)?,
+                k: q("k_proj", h, c.num_key_value_heads * hd, true)?,
+                v: q("v_proj", h, c.num_key_value_heads * hd, true)?,
+                o: q("o_proj", c.num_attention_heads * hd, h, false)?,
+                heads: c.num_attention_heads,
+                kv_heads: c.num_key_value_heads,
+                head_dim: hd,
+            };
             layers.push(DecoderLayer {
                 input_norm: rms_norm(h, c.rms_norm_eps, l.pp("input_layernorm"))?,
                 post_attention_norm: rms_norm(h, c.rms_norm_eps, l.pp("post_attention_layernorm"))?,
-                attn: SelfAttention {
-                    q: q(linear(h, c.num_attention_heads * hd, a.pp("q_proj"))?)?,
-                    k: q(linear(h, c.num_key_value_heads * hd, a.pp("k_proj"))?)?,
-                    v: q(linear(h, c.num_key_value_heads * hd, a.pp("v_proj"))?)?,
-                    o: q(linear_no_bias(
-                        c.num_attention_heads * hd,
-                        h,
-                        a.pp("o_proj"),
-                    )?)?,
-                    heads: c.num_attention_heads,
-                    kv_heads: c.num_key_value_heads,
-                    head_dim: hd,
-                },
-                mlp: SwiGlu::load(h, c.intermediate_size, false, quant, l.pp("mlp"))?,
+                attn,
+                mlp: SwiGlu::load(h, c.intermediate_size, l.pp("mlp"), |vb, i, o| {
+                    Projection::load(vb, i, o, false, quant, packs)
+                })?,
             });
         }
         let norm = rms_norm(h, c.rms_norm_eps, vb.pp("norm"))?;
-        let lm_head = match lm_head {
-            Some(vb) => linear_no_bias(h, c.vocab_size, vb)?,
-            None => Linear::new(embed.embeddings().clone(), None),
-        };
         let head_quant = match quant {
             Quantization::None => Quantization::None,
             Quantization::Q8_0 | Quantization::Q4K => Quantization::Q8_0,
         };
-        let lm_head = Projection::new(lm_head, head_quant)?;
+        let lm_head = match lm_head {
+            Some(vb) => Projection::load(vb, h, c.vocab_size, false, head_quant, packs)?,
+            None => Projection::load_with(
+                "lm_head.weight",
+                (c.vocab_size, h),
+                head_quant,
+                packs,
+                vb.device(),
+                || Ok(None),
+                || Ok(Linear::new(embed.embeddings().to_dtype(dtype)?, None)),
+            )?,
+        };
         let half = hd / 2;
         let inv_freq = (0..half)
             .map(|j| (1.0 / c.rope_theta.powf(2.0 * j as f64 / hd as f64)) as f32)
@@ -173,6 +198,7 @@ impl TextModel {
             .collect();
         Ok(TextModel {
             embed,
+            dtype,
             layers,
             norm,
             lm_head,
@@ -190,7 +216,7 @@ impl TextModel {
     /// Token embeddings, (len, hidden).
     pub fn embed(&self, ids: &[u32], device: &Device) -> Result<Tensor> {
         let ids = Tensor::from_slice(ids, ids.len(), device)?;
-        Ok(self.embed.forward(&ids)?)
+        Ok(self.embed.forward(&ids)?.to_dtype(self.dtype)?)
     }
 
     /// Runs `embeds` (len, hidden) at `positions` after what `cache` holds, appending to it;

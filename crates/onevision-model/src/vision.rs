@@ -2,21 +2,21 @@
 //! full-attention blocks, and the patch merger that turns 2x2 patches into one decoder token.
 
 use candle_core::{DType, IndexOp, Module, Tensor};
-use candle_nn::{linear, rms_norm, Linear, RmsNorm, VarBuilder};
+use candle_nn::{rms_norm, RmsNorm, VarBuilder};
 
 use crate::attention::attention;
 use crate::config::VisionConfig;
 use crate::error::{Error, Result};
 use crate::mlp::SwiGlu;
-use crate::quant::Quantization;
+use crate::quant::Projection;
 
 /// The vision blocks' RMSNorm epsilon, fixed in the reference architecture.
 const NORM_EPS: f64 = 1e-6;
 const ROPE_THETA: f64 = 10_000.0;
 
 struct VisionAttention {
-    qkv: Linear,
-    proj: Linear,
+    qkv: Projection,
+    proj: Projection,
     heads: usize,
     head_dim: usize,
 }
@@ -30,8 +30,8 @@ struct VisionBlock {
 
 struct PatchMerger {
     norm: RmsNorm,
-    fc1: Linear,
-    fc2: Linear,
+    fc1: Projection,
+    fc2: Projection,
     group: usize,
 }
 
@@ -140,8 +140,14 @@ impl WindowPlan {
 }
 
 impl VisionTower {
-    pub fn load(vb: VarBuilder, cfg: &VisionConfig) -> Result<Self> {
+    /// `stored` is the checkpoint's dtype for the tower's linear layers: they stay in it when it
+    /// is narrower than the compute dtype (a 7B's tower holds 1.3 GB in bf16, 2.7 GB in f32) and
+    /// are widened for each product, which runs over every patch of a picture at once.
+    pub(crate) fn load(vb: VarBuilder, cfg: &VisionConfig, stored: DType) -> Result<Self> {
         let c = cfg;
+        let linear = |inputs, outputs, vb: VarBuilder| {
+            Projection::load_stored(vb, inputs, outputs, true, stored)
+        };
         let hd = c.head_dim();
         let patch_embed = vb
             .pp("patch_embed.proj")
@@ -171,9 +177,8 @@ impl VisionTower {
                 mlp: SwiGlu::load(
                     c.hidden_size,
                     c.intermediate_size,
-                    true,
-                    Quantization::None,
                     b.pp("mlp"),
+                    |vb, i, o| linear(i, o, vb),
                 )?,
             });
         }

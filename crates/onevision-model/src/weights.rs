@@ -1,12 +1,17 @@
-//! Finding, checking and memory-mapping a checkpoint's safetensors files (single or sharded), and
-//! the tensor-name layout (published checkpoints prefix the decoder with `model.` and the vision
+//! Finding, checking and reading a checkpoint's safetensors files (single or sharded), and the
+//! tensor-name layout (published checkpoints prefix the decoder with `model.` and the vision
 //! tower with `visual.`; newer transformers writes `model.language_model.` and `model.visual.`).
+//!
+//! Tensors are read one at a time with positioned reads rather than through a memory map: the
+//! pages of a mapped 16 GB 7B checkpoint count as this process's resident memory until it is
+//! unmapped, so a map doubled the peak memory of a load that keeps a quarter of those bytes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use candle_core::safetensors::MmapedSafetensors;
-use candle_core::{DType, Device};
+use candle_core::{DType, Device, Shape, Tensor};
+use candle_nn::var_builder::SimpleBackend;
 use candle_nn::VarBuilder;
 use serde_json::Value;
 
@@ -23,26 +28,42 @@ pub struct TensorLayout {
     pub has_lm_head: bool,
 }
 
+/// Where one tensor's bytes lie.
+#[derive(Debug, Clone)]
+struct TensorEntry {
+    file: usize,
+    dtype: DType,
+    shape: Vec<usize>,
+    /// Absolute byte range in the file.
+    start: u64,
+    end: u64,
+}
+
 pub struct Checkpoint {
     pub files: Vec<PathBuf>,
     pub layout: TensorLayout,
-    tensors: MmapedSafetensors,
+    tensors: TensorFiles,
+}
+
+/// The open shards and where each tensor lies in them.
+struct TensorFiles {
+    paths: Vec<PathBuf>,
+    handles: Vec<File>,
+    entries: HashMap<String, TensorEntry>,
 }
 
 impl Checkpoint {
     /// Opens every safetensors file of `dir`, refusing a missing or damaged shard by name.
     pub fn open(dir: &Path) -> Result<Self> {
         let files = weight_files(dir)?;
-        for file in &files {
-            check_file(file)?;
+        let mut entries = HashMap::new();
+        let mut handles = Vec::with_capacity(files.len());
+        for (i, file) in files.iter().enumerate() {
+            let (handle, found) = index_file(file, i)?;
+            handles.push(handle);
+            entries.extend(found);
         }
-        // SAFETY: the files are mapped read-only; as with every memory-mapped checkpoint loader,
-        // another process truncating them while we run is outside what we can defend against.
-        let tensors = unsafe { MmapedSafetensors::multi(&files) }.map_err(|e| Error::Weights {
-            path: dir.to_path_buf(),
-            reason: format!("the safetensors files cannot be mapped: {e}"),
-        })?;
-        let names: BTreeSet<String> = tensors.tensors().into_iter().map(|(n, _)| n).collect();
+        let names: BTreeSet<&str> = entries.keys().map(String::as_str).collect();
         let layout = if names.contains("model.language_model.embed_tokens.weight") {
             TensorLayout {
                 text: "model.language_model",
@@ -63,28 +84,76 @@ impl Checkpoint {
                     .into(),
             });
         };
-        for (name, view) in tensors.tensors() {
-            let dtype = DType::try_from(view.dtype()).ok();
-            if !matches!(dtype, Some(DType::F32 | DType::F16 | DType::BF16)) {
-                return Err(Error::Weights {
-                    path: dir.to_path_buf(),
-                    reason: format!(
-                        "tensor `{name}` is stored as {:?}; supported are f32, f16 and bf16",
-                        view.dtype()
-                    ),
-                });
-            }
-        }
         Ok(Checkpoint {
+            tensors: TensorFiles {
+                paths: files.clone(),
+                handles,
+                entries,
+            },
             files,
             layout,
-            tensors,
         })
+    }
+
+    /// How the tensor `name` is stored, if the checkpoint holds it.
+    pub fn stored_dtype(&self, name: &str) -> Option<DType> {
+        self.tensors.entries.get(name).map(|e| e.dtype)
     }
 
     /// A builder reading tensors converted to `dtype` on `device`.
     pub fn var_builder(self, dtype: DType, device: &Device) -> VarBuilder<'static> {
         VarBuilder::from_backend(Box::new(self.tensors), dtype, device.clone())
+    }
+}
+
+impl TensorFiles {
+    fn read(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
+        use std::os::unix::fs::FileExt;
+        let Some(e) = self.entries.get(name) else {
+            candle_core::bail!("the checkpoint holds no tensor `{name}`");
+        };
+        let mut bytes = vec![0u8; (e.end - e.start) as usize];
+        self.handles[e.file]
+            .read_exact_at(&mut bytes, e.start)
+            .map_err(|err| {
+                candle_core::Error::Msg(format!(
+                    "cannot read `{name}` from {}: {err}",
+                    self.paths[e.file].display()
+                ))
+            })?;
+        let stored = Tensor::from_raw_buffer(&bytes, e.dtype, &e.shape, &Device::Cpu)?;
+        drop(bytes);
+        stored.to_dtype(dtype)?.to_device(dev)
+    }
+}
+
+impl SimpleBackend for TensorFiles {
+    fn get(
+        &self,
+        s: Shape,
+        name: &str,
+        _: candle_nn::Init,
+        dtype: DType,
+        dev: &Device,
+    ) -> candle_core::Result<Tensor> {
+        if let Some(e) = self.entries.get(name) {
+            if e.shape.as_slice() != s.dims() {
+                candle_core::bail!(
+                    "tensor `{name}` has shape {:?} where {:?} is expected",
+                    e.shape,
+                    s.dims()
+                );
+            }
+        }
+        self.read(name, dtype, dev)
+    }
+
+    fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
+        self.read(name, dtype, dev)
+    }
+
+    fn contains_tensor(&self, name: &str) -> bool {
+        self.entries.contains_key(name)
     }
 }
 
@@ -142,14 +211,15 @@ fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
     })
 }
 
-/// Reads a safetensors header and checks the file is as long as the header says.
-fn check_file(path: &Path) -> Result<()> {
+/// Reads a safetensors header, checks the file is as long as the header says and every tensor's
+/// bytes fit its dtype and shape, and returns the open file with where each tensor lies.
+fn index_file(path: &Path, file: usize) -> Result<(File, Vec<(String, TensorEntry)>)> {
     use std::io::Read;
     let fail = |reason: String| Error::Weights {
         path: path.to_path_buf(),
         reason,
     };
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
     let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut head = [0u8; 8];
     f.read_exact(&mut head).map_err(|_| {
@@ -167,19 +237,72 @@ fn check_file(path: &Path) -> Result<()> {
     f.read_exact(&mut header).map_err(|e| Error::io(path, e))?;
     let v: Value = serde_json::from_slice(&header)
         .map_err(|e| fail(format!("has a damaged safetensors header: {e}")))?;
-    let data_end = v
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(k, _)| *k != "__metadata__")
-        .filter_map(|(_, t)| t.get("data_offsets")?.get(1)?.as_u64())
-        .max()
-        .unwrap_or(0);
-    let expected = 8 + header_len + data_end;
+    let Some(map) = v.as_object() else {
+        return Err(fail(
+            "has a safetensors header that is not a JSON object".into(),
+        ));
+    };
+    let data_start = 8 + header_len;
+    let mut entries = Vec::with_capacity(map.len());
+    let mut data_end = 0;
+    for (name, t) in map.iter().filter(|(k, _)| *k != "__metadata__") {
+        let damaged = |what: &str| {
+            fail(format!(
+                "has a damaged safetensors header: tensor `{name}` {what}"
+            ))
+        };
+        let dtype_name = t.get("dtype").and_then(Value::as_str).unwrap_or("");
+        let dtype = match dtype_name {
+            "F32" => DType::F32,
+            "F16" => DType::F16,
+            "BF16" => DType::BF16,
+            other => {
+                return Err(fail(format!(
+                    "tensor `{name}` is stored as {other}; supported are F32, F16 and BF16"
+                )))
+            }
+        };
+        let shape: Vec<usize> = t
+            .get("shape")
+            .and_then(Value::as_array)
+            .and_then(|dims| {
+                dims.iter()
+                    .map(|d| d.as_u64().map(|d| d as usize))
+                    .collect()
+            })
+            .ok_or_else(|| damaged("has no shape"))?;
+        let offsets: Vec<u64> = t
+            .get("data_offsets")
+            .and_then(Value::as_array)
+            .and_then(|o| o.iter().map(Value::as_u64).collect())
+            .ok_or_else(|| damaged("has no data offsets"))?;
+        let [start, end] = offsets[..] else {
+            return Err(damaged("has no data offsets"));
+        };
+        let elements = shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d as u64));
+        let bytes = elements.and_then(|n| n.checked_mul(dtype.size_in_bytes() as u64));
+        if start > end || bytes != Some(end - start) {
+            return Err(damaged(&format!(
+                "spans bytes {start}..{end}, which do not hold a {dtype_name} tensor of shape {shape:?}"
+            )));
+        }
+        data_end = data_end.max(end);
+        entries.push((
+            name.clone(),
+            TensorEntry {
+                file,
+                dtype,
+                shape,
+                start: data_start + start,
+                end: data_start + end,
+            },
+        ));
+    }
+    let expected = data_start + data_end;
     if len < expected {
         return Err(fail(format!(
             "is truncated: {len} bytes on disk, {expected} expected (re-download this file)"
         )));
     }
-    Ok(())
+    Ok((f, entries))
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use onevision_model::{
-    DType, Device, LoadOptions, Logits, Model, PixelPatches, Quantization, Tensor,
+    DType, Device, LoadOptions, Logits, Model, PackedWeights, PixelPatches, Quantization, Tensor,
 };
 use serde_json::Value;
 
@@ -38,8 +38,6 @@ enum Reading {
 
 fn logits_with(quant: Quantization, dtype: DType, reading: Reading) -> (Tensor, Tensor) {
     let dir = case_dir();
-    let case: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("case.json")).unwrap()).unwrap();
     let reference: HashMap<String, Tensor> =
         candle_core::safetensors::load(dir.join("reference.safetensors"), &Device::Cpu).unwrap();
     let mut model = Model::load(
@@ -48,10 +46,24 @@ fn logits_with(quant: Quantization, dtype: DType, reading: Reading) -> (Tensor, 
             device: Device::Cpu,
             dtype: Some(dtype),
             quant,
+            packed_dir: None,
         },
     )
     .unwrap();
     assert_eq!(model.quantization(), quant);
+    (
+        read_prompt(&mut model, reading),
+        reference["logits"].clone(),
+    )
+}
+
+/// The fixture's prompt read by `model`: the logits of every position.
+fn read_prompt(model: &mut Model, reading: Reading) -> Tensor {
+    let dir = case_dir();
+    let case: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("case.json")).unwrap()).unwrap();
+    let reference: HashMap<String, Tensor> =
+        candle_core::safetensors::load(dir.join("reference.safetensors"), &Device::Cpu).unwrap();
     // The processor's own pixels: this test is about the decoder, not the picture pipeline.
     let pixels = &reference["pixel_values"];
     let grid: Vec<usize> = case["image_grid_thw"][0]
@@ -72,7 +84,7 @@ fn logits_with(quant: Quantization, dtype: DType, reading: Reading) -> (Tensor, 
         .map(|v| v.as_u64().unwrap() as u32)
         .collect();
     let embeds = model.encode_images(&[&patches]).unwrap();
-    let logits = match reading {
+    match reading {
         Reading::Whole => model.prefill(&ids, &embeds, Logits::All).unwrap(),
         Reading::TokenByToken => {
             let image_id = model.config().image_token_id;
@@ -85,8 +97,7 @@ fn logits_with(quant: Quantization, dtype: DType, reading: Reading) -> (Tensor, 
             }
             Tensor::cat(&parts, 0).unwrap()
         }
-    };
-    (logits, reference["logits"].clone())
+    }
 }
 
 fn drift(quant: Quantization, reading: Reading) -> Drift {
@@ -107,15 +118,7 @@ fn drift_in(quant: Quantization, dtype: DType, reading: Reading) -> Drift {
         .to_scalar::<f32>()
         .unwrap();
     let d = (&got - &want).unwrap();
-    let max = d
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let max = max_difference(&got, &want);
     let rms = d
         .sqr()
         .unwrap()
@@ -202,4 +205,116 @@ fn q4k_drift_is_bounded() {
         assert!(d.top1_agree >= 0.75, "q4k top-1 agreement");
         assert!(d.widest_flipped_margin < 0.3, "q4k flipped a clear winner");
     }
+}
+
+/// The largest |a - b| over two logit tables.
+fn max_difference(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
+fn cache_files(dir: &Path) -> Vec<(String, u64)> {
+    let mut files: Vec<(String, u64)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                e.metadata().unwrap().len(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// A quantised load keeps its packed weights; the next load reads them back instead of the
+/// checkpoint's projections, with the same logits to the bit; a damaged cache file or a changed
+/// checkpoint is packed again; an unquantised load keeps nothing.
+#[test]
+fn packed_weights_are_kept_reused_and_renewed() {
+    let cache = tempfile::tempdir().unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(case_dir().join("model")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, folder.path().join(path.file_name().unwrap())).unwrap();
+    }
+    let options = |quant| LoadOptions {
+        device: Device::Cpu,
+        dtype: Some(DType::F32),
+        quant,
+        packed_dir: Some(cache.path().to_path_buf()),
+    };
+    let load = |quant| Model::load(folder.path(), &options(quant)).unwrap();
+
+    let plain = load(Quantization::None);
+    assert_eq!(plain.packed_weights(), PackedWeights::NotKept);
+    assert!(cache_files(cache.path()).is_empty());
+
+    let mut first = load(Quantization::Q4K);
+    assert_eq!(first.packed_weights(), PackedWeights::Kept);
+    let kept = cache_files(cache.path());
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(
+        kept[0].0.ends_with(".gguf") && kept[0].0.contains("-q4k-"),
+        "{kept:?}"
+    );
+    let packed_logits = read_prompt(&mut first, Reading::TokenByToken);
+
+    let mut second = load(Quantization::Q4K);
+    assert_eq!(second.packed_weights(), PackedWeights::Reused);
+    assert_eq!(
+        max_difference(
+            &read_prompt(&mut second, Reading::TokenByToken),
+            &packed_logits
+        ),
+        0.0
+    );
+    assert_eq!(cache_files(cache.path()), kept);
+
+    // A cut-off file (a full disk, a killed copy) is packed again and replaced whole.
+    let file = cache.path().join(&kept[0].0);
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    let mut renewed = load(Quantization::Q4K);
+    assert_eq!(renewed.packed_weights(), PackedWeights::Kept);
+    assert_eq!(cache_files(cache.path()), kept);
+    assert_eq!(
+        max_difference(
+            &read_prompt(&mut renewed, Reading::TokenByToken),
+            &packed_logits
+        ),
+        0.0
+    );
+
+    // A checkpoint changed since (a new download) is packed again.
+    let weights = std::fs::File::options()
+        .write(true)
+        .open(folder.path().join("model.safetensors"))
+        .unwrap();
+    let earlier = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    weights.set_modified(earlier).unwrap();
+    assert_eq!(
+        load(Quantization::Q4K).packed_weights(),
+        PackedWeights::Kept
+    );
+    assert_eq!(
+        load(Quantization::Q4K).packed_weights(),
+        PackedWeights::Reused
+    );
+
+    // Another quantisation of the same folder has its own file.
+    assert_eq!(
+        load(Quantization::Q8_0).packed_weights(),
+        PackedWeights::Kept
+    );
+    assert_eq!(cache_files(cache.path()).len(), 2);
 }

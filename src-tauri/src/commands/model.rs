@@ -63,6 +63,7 @@ pub fn load_options(r: &LoadRequest) -> AppResult<(PathBuf, DeviceChoice, LoadOp
             device: onevision_model::Device::Cpu,
             dtype: dtype.dtype(),
             quant,
+            packed_dir: onevision_engine::catalog::cache::packed_dir(),
         },
     ))
 }

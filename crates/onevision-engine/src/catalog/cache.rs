@@ -13,29 +13,35 @@ use std::path::{Path, PathBuf};
 
 use super::error::{CatalogError, Result};
 
+/// A path from the environment variable `name`, unless unset or empty.
+fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
 /// The hub cache: `HF_HUB_CACHE`, else `HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub`,
 /// else `~/.cache/huggingface/hub` (the same order `huggingface_hub` uses).
 pub fn hub_cache_dir() -> Option<PathBuf> {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    env("HF_HUB_CACHE")
-        .or_else(|| env("HUGGINGFACE_HUB_CACHE"))
+    env_path("HF_HUB_CACHE")
+        .or_else(|| env_path("HUGGINGFACE_HUB_CACHE"))
         .or_else(|| hf_home().map(|h| h.join("hub")))
 }
 
 /// `HF_HOME`, else `$XDG_CACHE_HOME/huggingface`, else `~/.cache/huggingface`.
 pub fn hf_home() -> Option<PathBuf> {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    env("HF_HOME")
-        .or_else(|| env("XDG_CACHE_HOME").map(|x| x.join("huggingface")))
+    env_path("HF_HOME")
+        .or_else(|| env_path("XDG_CACHE_HOME").map(|x| x.join("huggingface")))
         .or_else(|| dirs::home_dir().map(|h| h.join(".cache").join("huggingface")))
+}
+
+/// Where packed (quantised) weights are kept between starts (onevision-model's `packed`):
+/// `ONEVISION_PACKED_DIR`, else `$XDG_CACHE_HOME/onevision/packed`, else
+/// `~/.cache/onevision/packed`.
+pub fn packed_dir() -> Option<PathBuf> {
+    env_path("ONEVISION_PACKED_DIR")
+        .or_else(|| env_path("XDG_CACHE_HOME").map(|x| x.join("onevision").join("packed")))
+        .or_else(|| dirs::home_dir().map(|h| h.join(".cache").join("onevision").join("packed")))
 }
 
 /// "Org/Name" -> "models--Org--Name".

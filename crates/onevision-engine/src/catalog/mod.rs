@@ -95,9 +95,7 @@ const SIZE_3B: ModelSize = ModelSize::qwen25_vl(
 
 /// bf16 on disk, plus ~20 MB of tokenizer and configs.
 const fn download_bytes(size: ModelSize) -> u64 {
-    let stored =
-        size.projection_params + size.dense_params + if size.tied { 0 } else { size.head_params };
-    stored * 2 + 20_000_000
+    size.total_params() * 2 + 20_000_000
 }
 
 const QWEN_7B_LICENCE: &str = "Apache-2.0 (Qwen2.5-VL-7B-Instruct)";

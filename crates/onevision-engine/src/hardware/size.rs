@@ -2,9 +2,11 @@
 //! knows the shapes of models not yet downloaded, and a folder's config.json gives the rest.
 //!
 //! The counts follow the loader in `onevision-model`: the decoder's projections are what
-//! `--quant` packs; the embedding table, norms, biases and the whole vision tower stay in the
-//! compute dtype; the output projection is packed as Q8_0 whenever any quantisation is on (even
-//! when it shares the embedding's weights, which then exist twice).
+//! `--quant` packs; the embedding table and the vision tower's linear layers stay as the
+//! checkpoint stores them (bf16 for every published one) when that is narrower than the compute
+//! dtype, except a table that a dense output projection shares; norms, biases and the patch
+//! embedding take the compute dtype; the output projection is packed as Q8_0 whenever any
+//! quantisation is on (even when it shares the embedding's weights, which then exist twice).
 
 use onevision_model::{DType, ModelConfig, Quantization};
 use serde::Serialize;
@@ -39,7 +41,12 @@ pub struct VisionDims {
 pub struct ModelSize {
     /// Weights of the decoder's attention and MLP projections: what quantisation packs.
     pub projection_params: u64,
-    /// Everything kept in the compute dtype: embeddings, norms, biases, the vision tower.
+    /// The embedding table (vocab x hidden).
+    pub table_params: u64,
+    /// The vision tower's linear layers, weights and biases.
+    pub vision_linear_params: u64,
+    /// Everything else, kept in the compute dtype: norms, the decoder's biases, the patch
+    /// embedding.
     pub dense_params: u64,
     /// The output projection's weight count (vocab x hidden), whether or not it is tied.
     pub head_params: u64,
@@ -67,21 +74,23 @@ impl ModelSize {
             + 3 * t.hidden * t.intermediate;
         // q, k and v carry biases; two RMS norms per layer.
         let per_layer_dense = q_out + 2 * kv_out + 2 * t.hidden;
-        let text_dense = t.vocab * t.hidden + t.layers * per_layer_dense + t.hidden;
+        let text_dense = t.layers * per_layer_dense + t.hidden;
 
         let patch_embed = v.in_channels * v.temporal_patch * v.patch * v.patch * v.hidden;
-        let block = 2 * v.hidden // two RMS norms
-            + v.hidden * 3 * v.hidden + 3 * v.hidden // qkv
+        let block_linear = v.hidden * 3 * v.hidden + 3 * v.hidden // qkv
             + v.hidden * v.hidden + v.hidden // proj
             + 2 * (v.hidden * v.intermediate + v.intermediate) // gate, up
             + v.intermediate * v.hidden + v.hidden; // down
+        let block_norms = 2 * v.hidden;
         let merged = v.hidden * v.merge * v.merge;
-        let merger = v.hidden + merged * merged + merged + merged * v.out_hidden + v.out_hidden;
-        let vision = patch_embed + v.depth * block + merger;
+        let merger_linear = merged * merged + merged + merged * v.out_hidden + v.out_hidden;
+        let vision_dense = patch_embed + v.depth * block_norms + v.hidden;
 
         ModelSize {
             projection_params: t.layers * per_layer_projections,
-            dense_params: text_dense + vision,
+            table_params: t.vocab * t.hidden,
+            vision_linear_params: v.depth * block_linear + merger_linear,
+            dense_params: text_dense + vision_dense,
             head_params: t.vocab * t.hidden,
             tied,
             kv_elems_per_token: 2 * t.layers * kv_out,
@@ -117,13 +126,26 @@ impl ModelSize {
     }
 
     /// Parameters as stored in the checkpoint (a tied head counts once).
-    pub fn total_params(&self) -> u64 {
-        self.projection_params + self.dense_params + if self.tied { 0 } else { self.head_params }
+    pub const fn total_params(&self) -> u64 {
+        self.projection_params
+            + self.table_params
+            + self.vision_linear_params
+            + self.dense_params
+            + if self.tied { 0 } else { self.head_params }
     }
 
     /// Bytes of the weights once loaded in `dtype` with `quant`.
     pub fn weight_bytes(&self, dtype: DType, quant: Quantization) -> u64 {
-        let dense = self.dense_params * dtype_bytes(dtype);
+        let compute = dtype_bytes(dtype);
+        let kept = CHECKPOINT_BYTES.min(compute);
+        let table = if self.tied && quant == Quantization::None {
+            compute
+        } else {
+            kept
+        };
+        let dense = self.dense_params * compute
+            + self.table_params * table
+            + self.vision_linear_params * kept;
         let projections = scaled(self.projection_params, quant_bytes(quant, dtype));
         let head = match (quant, self.tied) {
             (Quantization::None, true) => 0,
@@ -141,6 +163,9 @@ impl ModelSize {
             + ACTIVATION_BYTES
     }
 }
+
+/// Bytes per weight in the checkpoints the catalog offers (bf16).
+const CHECKPOINT_BYTES: u64 = 2;
 
 /// (numerator, denominator) bytes per weight.
 fn quant_bytes(quant: Quantization, dtype: DType) -> (u64, u64) {
@@ -172,39 +197,45 @@ mod tests {
 
     #[test]
     fn weights_shrink_with_quantisation_and_a_tied_head_costs_nothing_dense() {
+        // 1024 projection weights, a table of 64 (tied), 200 vision linear weights, 100 others.
         let s = ModelSize {
             projection_params: 1024,
+            table_params: 64,
+            vision_linear_params: 200,
             dense_params: 100,
             head_params: 64,
             tied: true,
             kv_elems_per_token: 8,
         };
+        // f32 compute: the tied table is shared by the dense head, so it is widened; the vision
+        // tower stays bf16.
         assert_eq!(
             s.weight_bytes(DType::F32, Quantization::None),
-            (1024 + 100) * 4
+            (1024 + 64 + 100) * 4 + 200 * 2
         );
         assert_eq!(
             s.weight_bytes(DType::BF16, Quantization::None),
-            (1024 + 100) * 2
+            (1024 + 64 + 100 + 200) * 2
         );
+        // Quantised: the head is packed apart, so the table stays bf16 too.
         assert_eq!(
             s.weight_bytes(DType::F32, Quantization::Q8_0),
-            100 * 4 + 1024 * 34 / 32 + 64 * 34 / 32
+            100 * 4 + (64 + 200) * 2 + 1024 * 34 / 32 + 64 * 34 / 32
         );
         assert_eq!(
             s.weight_bytes(DType::BF16, Quantization::Q4K),
-            100 * 2 + 1024 * 144 / 256 + 64 * 34 / 32
+            (100 + 64 + 200) * 2 + 1024 * 144 / 256 + 64 * 34 / 32
         );
         let untied = ModelSize { tied: false, ..s };
         assert_eq!(
             untied.weight_bytes(DType::F32, Quantization::None),
-            (1024 + 100 + 64) * 4
+            (1024 + 100 + 64) * 4 + (64 + 200) * 2
         );
-        assert_eq!(untied.total_params(), 1024 + 100 + 64);
-        assert_eq!(s.total_params(), 1024 + 100);
+        assert_eq!(untied.total_params(), 1024 + 64 + 200 + 100 + 64);
+        assert_eq!(s.total_params(), 1024 + 64 + 200 + 100);
         assert_eq!(
             s.runtime_bytes(DType::F32, Quantization::None),
-            (1024 + 100) * 4 + 8 * CONTEXT_TOKENS * 4 + ACTIVATION_BYTES
+            (1024 + 64 + 100) * 4 + 200 * 2 + 8 * CONTEXT_TOKENS * 4 + ACTIVATION_BYTES
         );
     }
 }

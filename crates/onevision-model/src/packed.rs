@@ -1,0 +1,318 @@
+//! The decoder's quantised projections kept on disk after the first load.
+//!
+//! Packing a 7B checkpoint's projections means reading ~15 GB of bf16 and quantising 6.5 billion
+//! weights, which takes minutes on a laptop; every later start reads the ~4 GB of packed blocks
+//! back instead. One GGUF file per model folder and quantisation, written once the whole model
+//! has loaded (under a temporary name, then renamed, so an interrupted first start leaves nothing
+//! that looks complete). It records the checkpoint files' names, sizes and modification times and
+//! is ignored, then replaced, when any of them changed. The cache only saves time: a file that
+//! cannot be read or written is logged and the weights are packed from the checkpoint as before.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use candle_core::quantized::gguf_file::{self, Value};
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::Device;
+
+use crate::quant::Quantization;
+
+/// Bumped whenever what is packed, or how, changes: older files are then rebuilt.
+const FORMAT: u32 = 1;
+const FINGERPRINT_KEY: &str = "onevision.packed.source";
+
+/// What became of the packed weights in one load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackedWeights {
+    /// Nothing was packed, or no cache folder was given, or the file could not be written.
+    NotKept,
+    /// Packed from the checkpoint and written to the cache for the next start.
+    Kept,
+    /// Read back from the cache: the checkpoint's projections were not read.
+    Reused,
+}
+
+impl PackedWeights {
+    pub fn name(self) -> &'static str {
+        match self {
+            PackedWeights::NotKept => "not kept",
+            PackedWeights::Kept => "kept",
+            PackedWeights::Reused => "reused",
+        }
+    }
+}
+
+/// Packed projections for one load: read from a cache file when a valid one exists, otherwise
+/// collected as they are packed so [`Packs::finish`] can write them.
+pub(crate) struct Packs {
+    target: Option<PathBuf>,
+    fingerprint: String,
+    reading: Option<(BufReader<File>, gguf_file::Content)>,
+    packed: Vec<(String, Arc<QTensor>)>,
+    /// Whether any projection had to be packed from the checkpoint this time.
+    missed: bool,
+}
+
+impl Packs {
+    /// No cache: every projection is packed from the checkpoint and nothing is written.
+    pub(crate) fn none() -> Self {
+        Packs {
+            target: None,
+            fingerprint: String::new(),
+            reading: None,
+            packed: Vec::new(),
+            missed: false,
+        }
+    }
+
+    /// The cache for `model_dir`'s `files` packed as `quant`, under `cache_dir`.
+    pub(crate) fn open(
+        cache_dir: Option<&Path>,
+        model_dir: &Path,
+        files: &[PathBuf],
+        quant: Quantization,
+    ) -> Self {
+        let Some(cache_dir) = cache_dir.filter(|_| quant != Quantization::None) else {
+            return Packs::none();
+        };
+        let target = cache_dir.join(file_name(model_dir, quant));
+        let fingerprint = fingerprint(files, quant);
+        let reading = match read_header(&target, &fingerprint) {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(file = %target.display(), "packed weights unreadable, packing again: {e}");
+                None
+            }
+        };
+        if reading.is_some() {
+            tracing::info!(file = %target.display(), "reading packed weights");
+        }
+        Packs {
+            target: Some(target),
+            fingerprint,
+            reading,
+            packed: Vec::new(),
+            missed: false,
+        }
+    }
+
+    /// The packed weight `name` of shape (outputs, inputs) in `block`, if the cache holds it.
+    pub(crate) fn take(
+        &mut self,
+        name: &str,
+        shape: (usize, usize),
+        block: GgmlDType,
+        device: &Device,
+    ) -> Option<Arc<QTensor>> {
+        let (reader, content) = self.reading.as_mut()?;
+        let info = content.tensor_infos.get(name)?;
+        if info.ggml_dtype != block || info.shape.dims() != [shape.0, shape.1] {
+            tracing::warn!(
+                name,
+                "packed weight has another shape or format; packing again"
+            );
+            return None;
+        }
+        match content.tensor(reader, name, device) {
+            Ok(t) => {
+                let t = Arc::new(t);
+                self.packed.push((name.to_owned(), t.clone()));
+                Some(t)
+            }
+            Err(e) => {
+                tracing::warn!(name, "packed weight unreadable; packing again: {e}");
+                None
+            }
+        }
+    }
+
+    /// Records a projection packed from the checkpoint, to be written by [`Packs::finish`].
+    pub(crate) fn keep(&mut self, name: &str, packed: Arc<QTensor>) {
+        self.missed = true;
+        self.packed.push((name.to_owned(), packed));
+    }
+
+    /// Writes the cache file when anything was packed from the checkpoint during this load.
+    pub(crate) fn finish(self) -> PackedWeights {
+        let Some(target) = self.target else {
+            return PackedWeights::NotKept;
+        };
+        if self.packed.is_empty() {
+            return PackedWeights::NotKept;
+        }
+        if !self.missed {
+            return PackedWeights::Reused;
+        }
+        drop(self.reading);
+        match write(&target, &self.fingerprint, &self.packed) {
+            Ok(bytes) => {
+                tracing::info!(
+                    file = %target.display(),
+                    mib = bytes / (1 << 20),
+                    "kept the packed weights for the next start"
+                );
+                PackedWeights::Kept
+            }
+            Err(e) => {
+                tracing::warn!(file = %target.display(), "cannot keep the packed weights: {e}");
+                PackedWeights::NotKept
+            }
+        }
+    }
+}
+
+/// `<folder name>-<quant>-<hash of the folder's full path>.gguf`: one file per model folder.
+fn file_name(model_dir: &Path, quant: Quantization) -> String {
+    let full = std::fs::canonicalize(model_dir).unwrap_or_else(|_| model_dir.to_path_buf());
+    let stem: String = full
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    format!(
+        "{stem}-{quant}-{:016x}.gguf",
+        fnv1a(full.to_string_lossy().as_bytes())
+    )
+}
+
+/// FNV-1a: stable across builds and platforms, unlike the standard library's hasher.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// What the packed file was made from: any change to a checkpoint file makes it stale.
+fn fingerprint(files: &[PathBuf], quant: Quantization) -> String {
+    let mut s = format!("format {FORMAT}; {quant}");
+    for f in files {
+        let (len, modified) = std::fs::metadata(f)
+            .map(|m| {
+                let modified = m
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                (m.len(), modified)
+            })
+            .unwrap_or((0, 0));
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        s.push_str(&format!("; {name} {len} {modified}"));
+    }
+    s
+}
+
+type Header = (BufReader<File>, gguf_file::Content);
+
+/// The cache file's reader and header when it exists and was made from these files.
+fn read_header(path: &Path, fingerprint: &str) -> candle_core::Result<Option<Header>> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let mut reader = BufReader::new(file);
+    let content = gguf_file::Content::read(&mut reader)?;
+    let made_from = content
+        .metadata
+        .get(FINGERPRINT_KEY)
+        .and_then(|v| v.to_string().ok());
+    if made_from.map(String::as_str) != Some(fingerprint) {
+        tracing::info!(file = %path.display(), "packed weights are from another checkpoint; packing again");
+        return Ok(None);
+    }
+    let len = reader.get_ref().metadata()?.len();
+    let end = content
+        .tensor_infos
+        .values()
+        .map(|t| {
+            let elements = t.shape.elem_count();
+            let bytes = elements / t.ggml_dtype.block_size() * t.ggml_dtype.type_size();
+            content.tensor_data_offset + t.offset + bytes as u64
+        })
+        .max()
+        .unwrap_or(0);
+    if len < end {
+        candle_core::bail!("truncated: {len} bytes, {end} expected");
+    }
+    Ok(Some((reader, content)))
+}
+
+fn write(
+    target: &Path,
+    fingerprint: &str,
+    packed: &[(String, Arc<QTensor>)],
+) -> candle_core::Result<u64> {
+    if let Some(dir) = target.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let partial = target.with_extension("gguf.partial");
+    let result = (|| {
+        let mut w = BufWriter::new(File::create(&partial)?);
+        let source = Value::String(fingerprint.to_owned());
+        let tensors: Vec<(&str, &QTensor)> = packed
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_ref()))
+            .collect();
+        gguf_file::write(&mut w, &[(FINGERPRINT_KEY, &source)], &tensors)?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&partial, target)?;
+        Ok(std::fs::metadata(target)?.len())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_differ_by_folder_and_quantisation_and_stay_plain() {
+        let a = file_name(Path::new("/models/R1 Onevision/7B"), Quantization::Q4K);
+        let b = file_name(Path::new("/other/R1 Onevision/7B"), Quantization::Q4K);
+        let c = file_name(Path::new("/models/R1 Onevision/7B"), Quantization::Q8_0);
+        assert!(a.starts_with("7B-q4k-") && a.ends_with(".gguf"), "{a}");
+        assert_ne!(a, b);
+        assert!(c.starts_with("7B-q8_0-"), "{c}");
+        assert!(file_name(Path::new("/m/a b:c"), Quantization::Q4K).starts_with("a_b_c-"));
+    }
+
+    #[test]
+    fn the_fingerprint_follows_the_files_and_the_quantisation() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("model.safetensors");
+        std::fs::write(&f, b"12345678").unwrap();
+        let first = fingerprint(std::slice::from_ref(&f), Quantization::Q4K);
+        assert_eq!(
+            first,
+            fingerprint(std::slice::from_ref(&f), Quantization::Q4K)
+        );
+        assert_ne!(
+            first,
+            fingerprint(std::slice::from_ref(&f), Quantization::Q8_0)
+        );
+        std::fs::write(&f, b"123456789").unwrap();
+        assert_ne!(
+            first,
+            fingerprint(std::slice::from_ref(&f), Quantization::Q4K)
+        );
+    }
+}
