@@ -18,6 +18,7 @@ pub mod quant;
 pub mod resize;
 pub mod rope_index;
 pub mod text;
+mod token_table;
 pub mod vision;
 pub mod weights;
 

@@ -2,17 +2,18 @@
 //!
 //! The checkpoint is read in full precision and each decoder projection is packed into ggml blocks
 //! (Q8_0: 32 inputs per block; Q4K: 256) so decoding, which is bound by how many weight bytes it
-//! reads per token, reads a quarter to an eighth of what f32 does. The vision tower, norms and the
-//! embedding table stay in the compute dtype: they are a small share of the bytes and the vision
-//! tower runs once per picture.
+//! reads per token, reads a quarter to an eighth of what f32 does. The vision tower and the norms
+//! stay as the checkpoint stores them: the tower runs once per picture, on many rows. The
+//! embedding table is packed in Q8_0 (token_table.rs).
 
 use std::fmt;
 use std::str::FromStr;
 
 use std::sync::Arc;
 
+use candle_core::quantized::ggml_file::qtensor_from_ggml;
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-use candle_core::{DType, Module, Tensor};
+use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{linear_b, Linear, VarBuilder};
 
 use crate::cpu_q4k;
@@ -106,6 +107,37 @@ fn block_for(inputs: usize, quant: Quantization) -> Option<GgmlDType> {
     chosen
 }
 
+/// Packs the (outputs, inputs) `weight` into `block` like `QTensor::quantize`, to the same
+/// bytes, but splits the rows over the rayon pool: candle packs on one thread, which made the
+/// first quantised start of a 7B take minutes (Q4K's scale search is the slow part).
+fn pack_rows_in_parallel(weight: &Tensor, block: GgmlDType) -> Result<QTensor> {
+    use rayon::prelude::*;
+    let (outputs, inputs) = weight.dims2()?;
+    if outputs == 0 || inputs == 0 {
+        return Ok(QTensor::quantize(weight, block)?);
+    }
+    let values = weight
+        .to_dtype(DType::F32)?
+        .flatten_all()?
+        .to_vec1::<f32>()?;
+    // A few chunks per thread keep the threads busy when one chunk packs slower than another.
+    let chunks = (rayon::current_num_threads() * 4).clamp(1, outputs.max(1));
+    let rows_per_chunk = outputs.div_ceil(chunks).max(1);
+    let packed: Vec<Vec<u8>> = values
+        .par_chunks(rows_per_chunk * inputs)
+        .map(|rows| -> candle_core::Result<Vec<u8>> {
+            let chunk = Tensor::from_slice(rows, (rows.len() / inputs, inputs), &Device::Cpu)?;
+            Ok(QTensor::quantize(&chunk, block)?.data()?.into_owned())
+        })
+        .collect::<candle_core::Result<_>>()?;
+    Ok(qtensor_from_ggml(
+        block,
+        &packed.concat(),
+        vec![outputs, inputs],
+        weight.device(),
+    )?)
+}
+
 impl Projection {
     /// Packs `linear` as `quant` asks (see [`block_for`]).
     pub(crate) fn new(linear: Linear, quant: Quantization) -> Result<Self> {
@@ -113,7 +145,7 @@ impl Projection {
         let Some(block) = block_for(inputs, quant) else {
             return Ok(Projection::Dense(linear));
         };
-        let packed = QTensor::quantize(linear.weight(), block)?;
+        let packed = pack_rows_in_parallel(linear.weight(), block)?;
         Ok(Projection::Quantized {
             weight: QMatMul::from_qtensor(packed)?,
             bias: linear.bias().cloned(),
@@ -184,14 +216,21 @@ impl Projection {
             }
         }
         let projection = Projection::new(linear()?, quant)?;
-        if let Projection::Quantized {
-            weight: QMatMul::QTensor(packed),
-            ..
-        } = &projection
-        {
-            packs.keep(name, Arc::clone(packed));
+        if let Some(packed) = projection.packed_weight() {
+            packs.keep(name, packed);
         }
         Ok(projection)
+    }
+
+    /// The packed weight, when this projection is packed.
+    pub(crate) fn packed_weight(&self) -> Option<Arc<QTensor>> {
+        match self {
+            Projection::Quantized {
+                weight: QMatMul::QTensor(packed),
+                ..
+            } => Some(Arc::clone(packed)),
+            _ => None,
+        }
     }
 
     #[cfg(test)]
@@ -259,7 +298,6 @@ impl Module for Projection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Device;
 
     #[test]
     fn names_round_trip_and_unknown_names_are_refused() {
@@ -309,6 +347,33 @@ mod tests {
         assert!(packed && q8 < 0.01, "q8_0 relative error {q8}");
         let (packed, q4) = relative_error(Quantization::Q4K, 256);
         assert!(packed && q4 < 0.12 && q4 > q8, "q4k relative error {q4}");
+    }
+
+    #[test]
+    fn packing_rows_in_parallel_gives_candles_bytes() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        // 37 rows: not a multiple of the chunk count, so the last chunk is short.
+        for (block, inputs) in [(GgmlDType::Q8_0, 96), (GgmlDType::Q4K, 512)] {
+            let w = gaussian(&mut rng, &[37, inputs]);
+            let ours = pack_rows_in_parallel(&w, block).unwrap();
+            let candles = QTensor::quantize(&w, block).unwrap();
+            assert_eq!(ours.shape(), candles.shape());
+            assert_eq!(ours.dtype(), block);
+            assert!(
+                ours.data().unwrap() == candles.data().unwrap(),
+                "{block:?} blocks differ"
+            );
+        }
+        let one_row = gaussian(&mut rng, &[1, 256]);
+        let ours = pack_rows_in_parallel(&one_row, GgmlDType::Q4K).unwrap();
+        assert!(
+            ours.data().unwrap()
+                == QTensor::quantize(&one_row, GgmlDType::Q4K)
+                    .unwrap()
+                    .data()
+                    .unwrap()
+        );
     }
 
     #[test]

@@ -2,16 +2,18 @@
 //! temporal, height or width position according to `mrope_section`; grouped-query attention; a
 //! key/value cache that grows as the conversation does.
 
+use candle_core::quantized::GgmlDType;
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{embedding, rms_norm, Embedding, Linear, RmsNorm, VarBuilder};
+use candle_nn::{embedding, rms_norm, Linear, RmsNorm, VarBuilder};
 
 use crate::attention::attention;
 use crate::config::TextConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::mlp::SwiGlu;
 use crate::packed::Packs;
 use crate::quant::{Projection, Quantization};
 use crate::rope_index::RopePositions;
+use crate::token_table::TokenTable;
 
 /// Smallest cache allocation, in tokens; it then doubles as needed.
 const MIN_CACHE_TOKENS: usize = 256;
@@ -97,8 +99,9 @@ impl KvCache {
 }
 
 pub struct TextModel {
-    /// Kept as the checkpoint stores it when nothing shares it dense (see [`TextModel::load`]).
-    embed: Embedding,
+    /// Packed when the model is quantised, else as the checkpoint stores it unless a dense output
+    /// projection shares it (see [`TextModel::load`]).
+    embed: TokenTable,
     /// The compute dtype, which looked-up embeddings are widened to.
     dtype: DType,
     layers: Vec<DecoderLayer>,
@@ -113,9 +116,10 @@ impl TextModel {
     /// `vb` points at the decoder (`model` or `model.language_model`); `lm_head` at the output
     /// projection, or `None` when the output projection shares the embedding's weights. `quant`
     /// packs every projection of every layer, through `packs`; the output projection then takes
-    /// Q8_0 whatever `quant` is, as the logits are what sampling reads. The embedding table is
-    /// looked up a few rows at a time, so it stays in `table_dtype` (the checkpoint's, normally:
-    /// a 7B's is 1 GB in bf16, 2 GB widened to f32) unless a dense output projection shares it.
+    /// Q8_0 whatever `quant` is, as the logits are what sampling reads, and so does the embedding
+    /// table on the CPU (shared with a tied output projection). Unquantised, the table is looked
+    /// up a few rows at a time, so it stays in `table_dtype` (the checkpoint's, normally: a 7B's
+    /// is 1 GB in bf16, 2 GB widened to f32) unless a dense output projection shares it.
     pub(crate) fn load(
         vb: VarBuilder,
         lm_head: Option<VarBuilder>,
@@ -127,17 +131,34 @@ impl TextModel {
         let c = cfg;
         let dtype = vb.dtype();
         let (h, hd) = (c.hidden_size, c.head_dim);
-        let shares_dense_table = lm_head.is_none() && quant == Quantization::None;
-        let table_dtype = if shares_dense_table {
-            dtype
+        let tied = lm_head.is_none();
+        let table_vb = vb.pp("embed_tokens");
+        // A quantised model packs the table too (see token_table.rs); on a GPU the lookups would
+        // copy the packed table to the host, so it stays dense there.
+        let pack_table = quant != Quantization::None
+            && vb.device().is_cpu()
+            && h % GgmlDType::Q8_0.block_size() == 0;
+        let dense_table = if pack_table {
+            None
         } else {
-            table_dtype
+            let table_dtype = if tied && quant == Quantization::None {
+                dtype
+            } else {
+                table_dtype
+            };
+            Some(embedding(
+                c.vocab_size,
+                h,
+                table_vb.clone().set_dtype(table_dtype),
+            )?)
         };
-        let embed = embedding(
-            c.vocab_size,
-            h,
-            vb.pp("embed_tokens").set_dtype(table_dtype),
-        )?;
+        let read_table = || -> Result<Linear> {
+            let weight = match &dense_table {
+                Some(embed) => embed.embeddings().to_dtype(dtype)?,
+                None => table_vb.get((c.vocab_size, h), "weight")?,
+            };
+            Ok(Linear::new(weight, None))
+        };
         let mut layers = Vec::with_capacity(c.num_hidden_layers);
         for i in 0..c.num_hidden_layers {
             let l = vb.pp(format!("layers.{i}"));
@@ -177,8 +198,32 @@ impl TextModel {
                 packs,
                 vb.device(),
                 || Ok(None),
-                || Ok(Linear::new(embed.embeddings().to_dtype(dtype)?, None)),
+                read_table,
             )?,
+        };
+        let packed_table = match (&dense_table, tied) {
+            (Some(_), _) => None,
+            (None, true) => lm_head.packed_weight(),
+            (None, false) => Projection::load_with(
+                &format!("{}.weight", table_vb.prefix()),
+                (c.vocab_size, h),
+                Quantization::Q8_0,
+                packs,
+                vb.device(),
+                || Ok(None),
+                read_table,
+            )?
+            .packed_weight(),
+        };
+        let embed = match (dense_table, packed_table) {
+            (Some(embed), _) => TokenTable::Dense(embed),
+            (None, Some(packed)) => TokenTable::Packed(packed),
+            (None, None) => {
+                return Err(Error::Input(format!(
+                    "the embedding table ({} x {h}) could not be packed in Q8_0 blocks",
+                    c.vocab_size
+                )))
+            }
         };
         let half = hd / 2;
         let inv_freq = (0..half)
@@ -215,8 +260,7 @@ impl TextModel {
 
     /// Token embeddings, (len, hidden).
     pub fn embed(&self, ids: &[u32], device: &Device) -> Result<Tensor> {
-        let ids = Tensor::from_slice(ids, ids.len(), device)?;
-        Ok(self.embed.forward(&ids)?.to_dtype(self.dtype)?)
+        self.embed.rows(ids, self.dtype, device)
     }
 
     /// Runs `embeds` (len, hidden) at `positions` after what `cache` holds, appending to it;

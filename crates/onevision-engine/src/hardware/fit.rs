@@ -75,7 +75,7 @@ pub fn choose(name: &str, size: &ModelSize, hw: &Hardware, wish: Wish) -> Fit {
         // Every ladder has each quantisation, so one rung at least is left.
         candidates.retain(|(_, c)| *c == q);
     }
-    let need = |(d, q): (DType, Quantization)| size.runtime_bytes(d, q);
+    let need = |(d, q): (DType, Quantization)| size.runtime_bytes(d, q, !on_gpu);
     let fallback = (default_dtype, Quantization::None);
     let first = candidates.first().copied().unwrap_or(fallback);
     let smallest = candidates.last().copied().unwrap_or(fallback);
@@ -288,7 +288,7 @@ mod tests {
             fit.advice
         );
         // Q4K weights alone are ~6.7 GB: within an 8 GB card (DESIGN.md §7).
-        assert!(r1().weight_bytes(DType::BF16, Quantization::Q4K) < 7_000_000_000);
+        assert!(r1().weight_bytes(DType::BF16, Quantization::Q4K, false) < 7_000_000_000);
     }
 
     #[test]

@@ -134,31 +134,32 @@ impl ModelSize {
             + if self.tied { 0 } else { self.head_params }
     }
 
-    /// Bytes of the weights once loaded in `dtype` with `quant`.
-    pub fn weight_bytes(&self, dtype: DType, quant: Quantization) -> u64 {
+    /// Bytes of the weights once loaded in `dtype` with `quant`, on the CPU or a GPU.
+    pub fn weight_bytes(&self, dtype: DType, quant: Quantization, on_cpu: bool) -> u64 {
         let compute = dtype_bytes(dtype);
         let kept = CHECKPOINT_BYTES.min(compute);
-        let table = if self.tied && quant == Quantization::None {
-            compute
-        } else {
-            kept
+        let q8 = quant_bytes(Quantization::Q8_0, dtype);
+        let table = match (quant, self.tied, on_cpu) {
+            (Quantization::None, true, _) => self.table_params * compute,
+            (Quantization::None, false, _) | (_, _, false) => self.table_params * kept,
+            // Packed on the CPU: the tied head's packed weight is the table itself.
+            (_, true, true) => 0,
+            (_, false, true) => scaled(self.table_params, q8),
         };
-        let dense = self.dense_params * compute
-            + self.table_params * table
-            + self.vision_linear_params * kept;
+        let dense = self.dense_params * compute + table + self.vision_linear_params * kept;
         let projections = scaled(self.projection_params, quant_bytes(quant, dtype));
         let head = match (quant, self.tied) {
             (Quantization::None, true) => 0,
             (Quantization::None, false) => self.head_params * dtype_bytes(dtype),
-            // Packed separately from the embedding table, tied or not.
-            (_, _) => scaled(self.head_params, quant_bytes(Quantization::Q8_0, dtype)),
+            // Packed in Q8_0, tied or not.
+            (_, _) => scaled(self.head_params, q8),
         };
         dense + projections + head
     }
 
     /// Bytes needed to run: weights, a full key/value cache, activations.
-    pub fn runtime_bytes(&self, dtype: DType, quant: Quantization) -> u64 {
-        self.weight_bytes(dtype, quant)
+    pub fn runtime_bytes(&self, dtype: DType, quant: Quantization, on_cpu: bool) -> u64 {
+        self.weight_bytes(dtype, quant, on_cpu)
             + self.kv_elems_per_token * CONTEXT_TOKENS * dtype_bytes(dtype)
             + ACTIVATION_BYTES
     }
@@ -210,31 +211,41 @@ mod tests {
         // f32 compute: the tied table is shared by the dense head, so it is widened; the vision
         // tower stays bf16.
         assert_eq!(
-            s.weight_bytes(DType::F32, Quantization::None),
+            s.weight_bytes(DType::F32, Quantization::None, true),
             (1024 + 64 + 100) * 4 + 200 * 2
         );
         assert_eq!(
-            s.weight_bytes(DType::BF16, Quantization::None),
+            s.weight_bytes(DType::BF16, Quantization::None, true),
             (1024 + 64 + 100 + 200) * 2
         );
-        // Quantised: the head is packed apart, so the table stays bf16 too.
+        // Quantised on the CPU: the tied head's Q8_0 weight is the table too.
         assert_eq!(
-            s.weight_bytes(DType::F32, Quantization::Q8_0),
-            100 * 4 + (64 + 200) * 2 + 1024 * 34 / 32 + 64 * 34 / 32
+            s.weight_bytes(DType::F32, Quantization::Q8_0, true),
+            100 * 4 + 200 * 2 + 1024 * 34 / 32 + 64 * 34 / 32
         );
         assert_eq!(
-            s.weight_bytes(DType::BF16, Quantization::Q4K),
+            s.weight_bytes(DType::BF16, Quantization::Q4K, true),
+            (100 + 200) * 2 + 1024 * 144 / 256 + 64 * 34 / 32
+        );
+        // On a GPU the table stays as stored beside the packed head.
+        assert_eq!(
+            s.weight_bytes(DType::BF16, Quantization::Q4K, false),
             (100 + 64 + 200) * 2 + 1024 * 144 / 256 + 64 * 34 / 32
         );
         let untied = ModelSize { tied: false, ..s };
         assert_eq!(
-            untied.weight_bytes(DType::F32, Quantization::None),
+            untied.weight_bytes(DType::F32, Quantization::None, true),
             (1024 + 100 + 64) * 4 + (64 + 200) * 2
+        );
+        // Untied and quantised on the CPU: the table and the head are each packed in Q8_0.
+        assert_eq!(
+            untied.weight_bytes(DType::F32, Quantization::Q4K, true),
+            100 * 4 + 200 * 2 + 1024 * 144 / 256 + 2 * (64 * 34 / 32)
         );
         assert_eq!(untied.total_params(), 1024 + 64 + 200 + 100 + 64);
         assert_eq!(s.total_params(), 1024 + 64 + 200 + 100);
         assert_eq!(
-            s.runtime_bytes(DType::F32, Quantization::None),
+            s.runtime_bytes(DType::F32, Quantization::None, true),
             (1024 + 64 + 100) * 4 + 200 * 2 + 8 * CONTEXT_TOKENS * 4 + ACTIVATION_BYTES
         );
     }
