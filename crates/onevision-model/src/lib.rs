@@ -15,6 +15,7 @@ pub mod image;
 mod mlp;
 pub mod packed;
 pub mod quant;
+mod quantization;
 pub mod resize;
 pub mod rope_index;
 pub mod text;

@@ -17,7 +17,7 @@ use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::Device;
 
-use crate::quant::Quantization;
+use crate::quantization::Quantization;
 
 /// Bumped whenever what is packed, or how, changes: older files are then rebuilt.
 const FORMAT: u32 = 1;

@@ -6,9 +6,6 @@
 //! stay as the checkpoint stores them: the tower runs once per picture, on many rows. The
 //! embedding table is packed in Q8_0 (token_table.rs).
 
-use std::fmt;
-use std::str::FromStr;
-
 use std::sync::Arc;
 
 use candle_core::quantized::ggml_file::qtensor_from_ggml;
@@ -19,59 +16,10 @@ use candle_nn::{linear_b, Linear, VarBuilder};
 use crate::cpu_q4k;
 use crate::cpu_q8;
 use crate::cpu_rows;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::packed::Packs;
 
-/// How the decoder's linear layers are stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Quantization {
-    /// As loaded, in the compute dtype.
-    #[default]
-    None,
-    /// 8-bit blocks of 32 with one f16 scale: about 1.06 bytes per weight.
-    Q8_0,
-    /// 4-bit k-quants in super-blocks of 256: about 0.56 bytes per weight.
-    Q4K,
-}
-
-impl Quantization {
-    pub fn name(self) -> &'static str {
-        match self {
-            Quantization::None => "none",
-            Quantization::Q8_0 => "q8_0",
-            Quantization::Q4K => "q4k",
-        }
-    }
-
-    fn block_type(self) -> Option<GgmlDType> {
-        match self {
-            Quantization::None => None,
-            Quantization::Q8_0 => Some(GgmlDType::Q8_0),
-            Quantization::Q4K => Some(GgmlDType::Q4K),
-        }
-    }
-}
-
-impl fmt::Display for Quantization {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Quantization {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "none" => Ok(Quantization::None),
-            "q8_0" => Ok(Quantization::Q8_0),
-            "q4k" => Ok(Quantization::Q4K),
-            other => Err(Error::Input(format!(
-                "unknown quantisation {other:?}; expected none, q8_0 or q4k"
-            ))),
-        }
-    }
-}
+pub use crate::quantization::Quantization;
 
 /// A linear layer that is either dense or packed in quantised blocks.
 pub(crate) enum Projection {
