@@ -18,6 +18,8 @@ pub mod quant;
 mod quantization;
 pub mod resize;
 pub mod rope_index;
+#[cfg(test)]
+mod test_data;
 pub mod text;
 mod token_table;
 pub mod vision;
@@ -155,6 +157,15 @@ impl Model {
         let vision_stored = checkpoint
             .stored_dtype(&format!("{}.blocks.0.attn.qkv.weight", layout.vision))
             .unwrap_or(dtype);
+        let text_stored = checkpoint
+            .stored_dtype(&format!("{}.layers.0.mlp.gate_proj.weight", layout.text))
+            .unwrap_or(dtype);
+        // On a GPU the tower's products would copy packed weights to the host (see quant.rs).
+        let vision_quant = if opts.device.is_cpu() {
+            opts.quant
+        } else {
+            Quantization::None
+        };
         let vb = checkpoint.var_builder(dtype, &opts.device);
         let wrap = |e: Error| match e {
             Error::Candle(e) => Error::Weights {
@@ -163,8 +174,14 @@ impl Model {
             },
             other => other,
         };
-        let vision =
-            VisionTower::load(vb.pp(layout.vision), &config.vision, vision_stored).map_err(wrap)?;
+        let vision = VisionTower::load(
+            vb.pp(layout.vision),
+            &config.vision,
+            vision_stored,
+            vision_quant,
+            &mut packs,
+        )
+        .map_err(wrap)?;
         let lm_head = if config.tie_word_embeddings {
             None
         } else if layout.has_lm_head {
@@ -181,6 +198,7 @@ impl Model {
             &config.text,
             opts.quant,
             table_dtype,
+            text_stored,
             &mut packs,
         )
         .map_err(wrap)?;

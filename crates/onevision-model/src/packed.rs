@@ -8,13 +8,16 @@
 //! is ignored, then replaced, when any of them changed. The cache only saves time: a file that
 //! cannot be read or written is logged and the weights are packed from the checkpoint as before.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use candle_core::quantized::ggml_file::qtensor_from_ggml;
 use candle_core::quantized::gguf_file::{self, Value};
-use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::quantized::k_quants::{BlockQ4K, BlockQ8_0, GgmlType};
+use candle_core::quantized::{GgmlDType, QStorage, QTensor};
 use candle_core::Device;
 
 use crate::quantization::Quantization;
@@ -49,7 +52,7 @@ impl PackedWeights {
 pub(crate) struct Packs {
     target: Option<PathBuf>,
     fingerprint: String,
-    reading: Option<(BufReader<File>, gguf_file::Content)>,
+    reading: Option<Reading>,
     packed: Vec<(String, Arc<QTensor>)>,
     /// Whether any projection had to be packed from the checkpoint this time.
     missed: bool,
@@ -106,8 +109,8 @@ impl Packs {
         block: GgmlDType,
         device: &Device,
     ) -> Option<Arc<QTensor>> {
-        let (reader, content) = self.reading.as_mut()?;
-        let info = content.tensor_infos.get(name)?;
+        let reading = self.reading.as_mut()?;
+        let info = reading.content.tensor_infos.get(name)?;
         if info.ggml_dtype != block || info.shape.dims() != [shape.0, shape.1] {
             tracing::warn!(
                 name,
@@ -115,7 +118,18 @@ impl Packs {
             );
             return None;
         }
-        match content.tensor(reader, name, device) {
+        let read = match reading.read_ahead.remove(name) {
+            Some(read) => read,
+            None => read_tensor(&reading.file, &reading.content, name),
+        };
+        let read = read.and_then(|t| {
+            if device.is_cpu() {
+                Ok(t)
+            } else {
+                qtensor_from_ggml(block, &t.data()?, vec![shape.0, shape.1], device)
+            }
+        });
+        match read {
             Ok(t) => {
                 let t = Arc::new(t);
                 self.packed.push((name.to_owned(), t.clone()));
@@ -216,10 +230,74 @@ fn fingerprint(files: &[PathBuf], quant: Quantization) -> String {
     s
 }
 
-type Header = (BufReader<File>, gguf_file::Content);
+/// A valid cache file being read back.
+struct Reading {
+    file: File,
+    content: gguf_file::Content,
+    /// Every tensor, read on all cores as the file was opened: one thread copies from the page
+    /// cache at a fraction of memory's speed, and a 7B's file is 5 GB.
+    read_ahead: HashMap<String, candle_core::Result<QTensor>>,
+}
+
+impl Reading {
+    fn new(file: File, content: gguf_file::Content) -> Self {
+        use rayon::prelude::*;
+        let names: Vec<&String> = content.tensor_infos.keys().collect();
+        let read_ahead = names
+            .par_iter()
+            .map(|&name| (name.clone(), read_tensor(&file, &content, name)))
+            .collect();
+        Reading {
+            file,
+            content,
+            read_ahead,
+        }
+    }
+}
+
+/// The tensor `name` of the file, read straight into its blocks (candle's reader copies twice).
+fn read_tensor(
+    file: &File,
+    content: &gguf_file::Content,
+    name: &str,
+) -> candle_core::Result<QTensor> {
+    let Some(info) = content.tensor_infos.get(name) else {
+        candle_core::bail!("no tensor `{name}`");
+    };
+    let offset = content.tensor_data_offset + info.offset;
+    match info.ggml_dtype {
+        GgmlDType::Q8_0 => read_blocks::<BlockQ8_0>(file, offset, &info.shape),
+        GgmlDType::Q4K => read_blocks::<BlockQ4K>(file, offset, &info.shape),
+        other => candle_core::bail!("`{name}` is packed as {other:?}, which no projection uses"),
+    }
+}
+
+fn read_blocks<B: GgmlType + 'static>(
+    file: &File,
+    offset: u64,
+    shape: &candle_core::Shape,
+) -> candle_core::Result<QTensor> {
+    use std::os::unix::fs::FileExt;
+    let elements = shape.elem_count();
+    if elements % B::BLCK_SIZE != 0 || std::mem::size_of::<B>() != B::DTYPE.type_size() {
+        candle_core::bail!("{shape:?} is not whole {:?} blocks", B::DTYPE);
+    }
+    let mut blocks = vec![B::zeros(); elements / B::BLCK_SIZE];
+    // SAFETY: ggml's blocks are plain `repr(C)` bytes (f16 scales, u8/i8 quants) with no
+    // padding (their size is ggml's type size, checked above) and any bit pattern is a valid
+    // block; the slice covers exactly the vector's initialised elements.
+    let bytes = unsafe {
+        std::slice::from_raw_parts_mut(
+            blocks.as_mut_ptr().cast::<u8>(),
+            blocks.len() * std::mem::size_of::<B>(),
+        )
+    };
+    file.read_exact_at(bytes, offset)?;
+    QTensor::new(QStorage::Cpu(Box::new(blocks)), shape.clone())
+}
 
 /// The cache file's reader and header when it exists and was made from these files.
-fn read_header(path: &Path, fingerprint: &str) -> candle_core::Result<Option<Header>> {
+fn read_header(path: &Path, fingerprint: &str) -> candle_core::Result<Option<Reading>> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -249,7 +327,7 @@ fn read_header(path: &Path, fingerprint: &str) -> candle_core::Result<Option<Hea
     if len < end {
         candle_core::bail!("truncated: {len} bytes, {end} expected");
     }
-    Ok(Some((reader, content)))
+    Ok(Some(Reading::new(reader.into_inner(), content)))
 }
 
 fn write(

@@ -9,8 +9,9 @@
 use std::sync::Arc;
 
 use candle_core::quantized::ggml_file::qtensor_from_ggml;
-use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::quantized::k_quants::{BlockQ4K, BlockQ8_0, GgmlType};
+use candle_core::quantized::{GgmlDType, QMatMul, QStorage, QTensor};
+use candle_core::{DType, Module, Tensor};
 use candle_nn::{linear_b, Linear, VarBuilder};
 
 use crate::cpu_q4k;
@@ -55,39 +56,50 @@ fn block_for(inputs: usize, quant: Quantization) -> Option<GgmlDType> {
     chosen
 }
 
-/// Packs the (outputs, inputs) `weight` into `block` like `QTensor::quantize`, to the same
-/// bytes, but splits the rows over the rayon pool: candle packs on one thread, which made the
-/// first quantised start of a 7B take minutes (Q4K's scale search is the slow part).
+/// Packs the (outputs, inputs) `weight`, in any float dtype, into `block` like
+/// `QTensor::quantize` does, to the same bytes, but splits the rows over the rayon pool (candle
+/// packs on one thread, which made the first quantised start of a 7B take minutes: Q4K's scale
+/// search is the slow part) and widens only a few rows to f32 at a time, so a bf16 checkpoint's
+/// weight is never held in f32 whole (a 7B's output projection is 2.2 GB so).
 fn pack_rows_in_parallel(weight: &Tensor, block: GgmlDType) -> Result<QTensor> {
+    match block {
+        GgmlDType::Q8_0 => pack_rows_as::<BlockQ8_0>(weight),
+        GgmlDType::Q4K => pack_rows_as::<BlockQ4K>(weight),
+        other => Ok(QTensor::quantize(&weight.to_dtype(DType::F32)?, other)?),
+    }
+}
+
+/// Values widened to f32 at once per rayon task while packing.
+const PACK_TASK_VALUES: usize = 1 << 20;
+
+fn pack_rows_as<B: GgmlType + 'static>(weight: &Tensor) -> Result<QTensor> {
     use rayon::prelude::*;
     let (outputs, inputs) = weight.dims2()?;
-    if outputs == 0 || inputs == 0 {
-        return Ok(QTensor::quantize(weight, block)?);
+    if outputs == 0 || inputs == 0 || inputs % B::BLCK_SIZE != 0 {
+        return Ok(QTensor::quantize(&weight.to_dtype(DType::F32)?, B::DTYPE)?);
     }
-    let values = weight
-        .to_dtype(DType::F32)?
-        .flatten_all()?
-        .to_vec1::<f32>()?;
-    // A few chunks per thread keep the threads busy when one chunk packs slower than another.
-    let chunks = (rayon::current_num_threads() * 4).clamp(1, outputs.max(1));
-    let rows_per_chunk = outputs.div_ceil(chunks).max(1);
-    let packed: Vec<Vec<u8>> = values
-        .par_chunks(rows_per_chunk * inputs)
-        .map(|rows| -> candle_core::Result<Vec<u8>> {
-            let chunk = Tensor::from_slice(rows, (rows.len() / inputs, inputs), &Device::Cpu)?;
-            Ok(QTensor::quantize(&chunk, block)?.data()?.into_owned())
-        })
-        .collect::<candle_core::Result<_>>()?;
-    Ok(qtensor_from_ggml(
-        block,
-        &packed.concat(),
-        vec![outputs, inputs],
-        weight.device(),
+    let weight = weight.contiguous()?;
+    let blocks_per_row = inputs / B::BLCK_SIZE;
+    let rows_per_task = (PACK_TASK_VALUES / inputs).max(1);
+    let mut blocks = vec![B::zeros(); outputs * blocks_per_row];
+    blocks
+        .par_chunks_mut(rows_per_task * blocks_per_row)
+        .enumerate()
+        .try_for_each(|(task, out)| -> candle_core::Result<()> {
+            let rows = weight.narrow(0, task * rows_per_task, out.len() / blocks_per_row)?;
+            let values = rows.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+            B::from_float(&values, out);
+            Ok(())
+        })?;
+    Ok(QTensor::new(
+        QStorage::Cpu(Box::new(blocks)),
+        (outputs, inputs),
     )?)
 }
 
 impl Projection {
     /// Packs `linear` as `quant` asks (see [`block_for`]).
+    #[cfg(test)]
     pub(crate) fn new(linear: Linear, quant: Quantization) -> Result<Self> {
         let (_, inputs) = linear.weight().dims2()?;
         let Some(block) = block_for(inputs, quant) else {
@@ -122,14 +134,18 @@ impl Projection {
     }
 
     /// The linear layer at `vb` ((outputs, inputs) weight, with or without a bias), packed as
-    /// `quant` asks, through `packs` (see [`Projection::load_with`]).
+    /// `quant` asks through `packs`; a weight that is not packed is made by `unpacked`. `stored`
+    /// is the checkpoint's dtype for the weight, which packing reads it in.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn load(
         vb: VarBuilder,
         inputs: usize,
         outputs: usize,
         bias: bool,
         quant: Quantization,
+        stored: DType,
         packs: &mut Packs,
+        unpacked: impl FnOnce(VarBuilder) -> Result<Self>,
     ) -> Result<Self> {
         let name = format!("{}.weight", vb.prefix());
         Projection::load_with(
@@ -138,36 +154,66 @@ impl Projection {
             quant,
             packs,
             vb.device(),
+            || {
+                Ok(vb
+                    .clone()
+                    .set_dtype(stored)
+                    .get((outputs, inputs), "weight")?)
+            },
             || Ok(bias.then(|| vb.get(outputs, "bias")).transpose()?),
-            || Ok(linear_b(inputs, outputs, bias, vb.clone())?),
+            || unpacked(vb.clone()),
         )
     }
 
+    /// The dense linear layer at `vb`, in the builder's dtype: what a decoder projection is when
+    /// it is not packed.
+    pub(crate) fn dense(vb: VarBuilder, inputs: usize, outputs: usize, bias: bool) -> Result<Self> {
+        Ok(Projection::Dense(linear_b(inputs, outputs, bias, vb)?))
+    }
+
     /// The weight `name` of shape (outputs, inputs) packed as `quant` asks: taken from `packs`
-    /// when it holds it (then only `bias` is read from the checkpoint), otherwise read whole by
-    /// `linear`, packed, and given to `packs` so the next load can skip reading and packing it.
+    /// when it holds it (then only `bias` is read from the checkpoint), otherwise read by
+    /// `stored`, packed, and given to `packs` so the next load can skip reading and packing it.
+    /// A weight `quant` does not pack (see [`block_for`]) is made by `unpacked`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn load_with(
         name: &str,
         shape: (usize, usize),
         quant: Quantization,
         packs: &mut Packs,
         device: &candle_core::Device,
+        stored: impl FnOnce() -> Result<Tensor>,
         bias: impl FnOnce() -> Result<Option<Tensor>>,
-        linear: impl FnOnce() -> Result<Linear>,
+        unpacked: impl FnOnce() -> Result<Self>,
     ) -> Result<Self> {
-        if let Some(block) = block_for(shape.1, quant) {
-            if let Some(weight) = packs.take(name, shape, block, device) {
-                return Ok(Projection::Quantized {
-                    weight: QMatMul::from_arc(weight)?,
-                    bias: bias()?,
-                });
-            }
+        let Some(block) = block_for(shape.1, quant) else {
+            return unpacked();
+        };
+        if let Some(weight) = packs.take(name, shape, block, device) {
+            return Ok(Projection::Quantized {
+                weight: QMatMul::from_arc(weight)?,
+                bias: bias()?,
+            });
         }
-        let projection = Projection::new(linear()?, quant)?;
-        if let Some(packed) = projection.packed_weight() {
-            packs.keep(name, packed);
-        }
-        Ok(projection)
+        let weight = stored()?;
+        let packed = Arc::new(pack_rows_in_parallel(&weight, block)?);
+        drop(weight);
+        let packed = if device.is_cpu() {
+            packed
+        } else {
+            // Packed on the host; the products run where the activations are.
+            Arc::new(qtensor_from_ggml(
+                block,
+                &packed.data()?,
+                vec![shape.0, shape.1],
+                device,
+            )?)
+        };
+        packs.keep(name, Arc::clone(&packed));
+        Ok(Projection::Quantized {
+            weight: QMatMul::from_arc(packed)?,
+            bias: bias()?,
+        })
     }
 
     /// The packed weight, when this projection is packed.
@@ -246,6 +292,7 @@ impl Module for Projection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_data::{gaussian, seeded};
 
     #[test]
     fn names_round_trip_and_unknown_names_are_refused() {
@@ -256,24 +303,8 @@ mod tests {
         assert!(err.contains("\"q5\""), "{err}");
     }
 
-    /// Seeded standard-normal values (Box-Muller), so a bound checks one known draw, not luck:
-    /// candle's `randn` on the CPU cannot be seeded.
-    fn gaussian(rng: &mut rand::rngs::StdRng, shape: &[usize]) -> Tensor {
-        use rand::Rng;
-        let n: usize = shape.iter().product();
-        let data: Vec<f32> = (0..n)
-            .map(|_| {
-                let u1: f32 = rng.random_range(f32::EPSILON..1.0);
-                let u2: f32 = rng.random();
-                (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
-            })
-            .collect();
-        Tensor::from_vec(data, shape, &Device::Cpu).unwrap()
-    }
-
     fn relative_error(quant: Quantization, inputs: usize) -> (bool, f32) {
-        use rand::SeedableRng;
-        let mut rng = rand::rngs::StdRng::seed_from_u64(20261202);
+        let mut rng = seeded(20261202);
         let w = gaussian(&mut rng, &[64, inputs]);
         let b = gaussian(&mut rng, &[64]);
         let dense = Linear::new(w, Some(b));
@@ -299,8 +330,7 @@ mod tests {
 
     #[test]
     fn packing_rows_in_parallel_gives_candles_bytes() {
-        use rand::SeedableRng;
-        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut rng = seeded(3);
         // 37 rows: not a multiple of the chunk count, so the last chunk is short.
         for (block, inputs) in [(GgmlDType::Q8_0, 96), (GgmlDType::Q4K, 512)] {
             let w = gaussian(&mut rng, &[37, inputs]);

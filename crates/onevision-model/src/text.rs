@@ -126,6 +126,7 @@ impl TextModel {
         cfg: &TextConfig,
         quant: Quantization,
         table_dtype: DType,
+        stored: DType,
         packs: &mut Packs,
     ) -> Result<Self> {
         let c = cfg;
@@ -152,19 +153,32 @@ impl TextModel {
                 table_vb.clone().set_dtype(table_dtype),
             )?)
         };
-        let read_table = || -> Result<Linear> {
-            let weight = match &dense_table {
+        // The table's weight in `dtype`, for an output projection or a packed table.
+        let read_table = |dtype: DType| -> Result<Tensor> {
+            Ok(match &dense_table {
                 Some(embed) => embed.embeddings().to_dtype(dtype)?,
-                None => table_vb.get((c.vocab_size, h), "weight")?,
-            };
-            Ok(Linear::new(weight, None))
+                None => table_vb
+                    .clone()
+                    .set_dtype(dtype)
+                    .get((c.vocab_size, h), "weight")?,
+            })
         };
+        let dense_from_table = || Ok(Projection::Dense(Linear::new(read_table(dtype)?, None)));
         let mut layers = Vec::with_capacity(c.num_hidden_layers);
         for i in 0..c.num_hidden_layers {
             let l = vb.pp(format!("layers.{i}"));
             let a = l.pp("self_attn");
             let mut q = |name: &str, inputs, outputs, bias| {
-                Projection::load(a.pp(name), inputs, outputs, bias, quant, packs)
+                Projection::load(
+                    a.pp(name),
+                    inputs,
+                    outputs,
+                    bias,
+                    quant,
+                    stored,
+                    packs,
+                    |vb| Projection::dense(vb, inputs, outputs, bias),
+                )
             };
             let attn = SelfAttention {
                 q: q("q_proj", h, c.num_attention_heads * hd, true)?,
@@ -180,7 +194,9 @@ impl TextModel {
                 post_attention_norm: rms_norm(h, c.rms_norm_eps, l.pp("post_attention_layernorm"))?,
                 attn,
                 mlp: SwiGlu::load(h, c.intermediate_size, l.pp("mlp"), |vb, i, o| {
-                    Projection::load(vb, i, o, false, quant, packs)
+                    Projection::load(vb, i, o, false, quant, stored, packs, |vb| {
+                        Projection::dense(vb, i, o, false)
+                    })
                 })?,
             });
         }
@@ -190,15 +206,25 @@ impl TextModel {
             Quantization::Q8_0 | Quantization::Q4K => Quantization::Q8_0,
         };
         let lm_head = match lm_head {
-            Some(vb) => Projection::load(vb, h, c.vocab_size, false, head_quant, packs)?,
+            Some(vb) => Projection::load(
+                vb,
+                h,
+                c.vocab_size,
+                false,
+                head_quant,
+                stored,
+                packs,
+                |vb| Projection::dense(vb, h, c.vocab_size, false),
+            )?,
             None => Projection::load_with(
                 "lm_head.weight",
                 (c.vocab_size, h),
                 head_quant,
                 packs,
                 vb.device(),
+                || read_table(table_dtype),
                 || Ok(None),
-                read_table,
+                dense_from_table,
             )?,
         };
         let packed_table = match (&dense_table, tied) {
@@ -210,8 +236,9 @@ impl TextModel {
                 Quantization::Q8_0,
                 packs,
                 vb.device(),
+                || read_table(table_dtype),
                 || Ok(None),
-                read_table,
+                dense_from_table,
             )?
             .packed_weight(),
         };

@@ -8,7 +8,8 @@ use crate::attention::attention;
 use crate::config::VisionConfig;
 use crate::error::{Error, Result};
 use crate::mlp::SwiGlu;
-use crate::quant::Projection;
+use crate::packed::Packs;
+use crate::quant::{Projection, Quantization};
 
 /// The vision blocks' RMSNorm epsilon, fixed in the reference architecture.
 const NORM_EPS: f64 = 1e-6;
@@ -142,11 +143,25 @@ impl WindowPlan {
 impl VisionTower {
     /// `stored` is the checkpoint's dtype for the tower's linear layers: they stay in it when it
     /// is narrower than the compute dtype (a 7B's tower holds 1.3 GB in bf16, 2.7 GB in f32) and
-    /// are widened for each product, which runs over every patch of a picture at once.
-    pub(crate) fn load(vb: VarBuilder, cfg: &VisionConfig, stored: DType) -> Result<Self> {
+    /// are widened for each product, which runs over every patch of a picture at once. `quant`
+    /// packs them instead, through `packs` (Q8_0 at most: the tower runs once per picture, so
+    /// its weights cost memory, not time); an input width that is not whole blocks stays stored.
+    pub(crate) fn load(
+        vb: VarBuilder,
+        cfg: &VisionConfig,
+        stored: DType,
+        quant: Quantization,
+        packs: &mut Packs,
+    ) -> Result<Self> {
         let c = cfg;
-        let linear = |inputs, outputs, vb: VarBuilder| {
-            Projection::load_stored(vb, inputs, outputs, true, stored)
+        let quant = match quant {
+            Quantization::None => Quantization::None,
+            Quantization::Q8_0 | Quantization::Q4K => Quantization::Q8_0,
+        };
+        let mut linear = |inputs, outputs, vb: VarBuilder| {
+            Projection::load(vb, inputs, outputs, true, quant, stored, packs, |vb| {
+                Projection::load_stored(vb, inputs, outputs, true, stored)
+            })
         };
         let hd = c.head_dim();
         let patch_embed = vb

@@ -2,11 +2,12 @@
 //! knows the shapes of models not yet downloaded, and a folder's config.json gives the rest.
 //!
 //! The counts follow the loader in `onevision-model`: the decoder's projections are what
-//! `--quant` packs; the embedding table and the vision tower's linear layers stay as the
-//! checkpoint stores them (bf16 for every published one) when that is narrower than the compute
-//! dtype, except a table that a dense output projection shares; norms, biases and the patch
-//! embedding take the compute dtype; the output projection is packed as Q8_0 whenever any
-//! quantisation is on (even when it shares the embedding's weights, which then exist twice).
+//! `--quant` packs; unquantised, the embedding table and the vision tower's linear layers stay
+//! as the checkpoint stores them (bf16 for every published one) when that is narrower than the
+//! compute dtype, except a table that a dense output projection shares; quantised on the CPU,
+//! the table and the tower's linear layers whose input width is whole blocks are packed in Q8_0
+//! (the table shared with a tied output projection); norms, biases and the patch embedding take
+//! the compute dtype; the output projection is packed as Q8_0 whenever any quantisation is on.
 
 use onevision_model::{DType, ModelConfig, Quantization};
 use serde::Serialize;
@@ -45,6 +46,9 @@ pub struct ModelSize {
     pub table_params: u64,
     /// The vision tower's linear layers, weights and biases.
     pub vision_linear_params: u64,
+    /// The part of `vision_linear_params` a quantised load packs on the CPU: the weights whose
+    /// input width is a whole number of Q8_0 blocks.
+    pub vision_packable_params: u64,
     /// Everything else, kept in the compute dtype: norms, the decoder's biases, the patch
     /// embedding.
     pub dense_params: u64,
@@ -85,11 +89,16 @@ impl ModelSize {
         let merged = v.hidden * v.merge * v.merge;
         let merger_linear = merged * merged + merged + merged * v.out_hidden + v.out_hidden;
         let vision_dense = patch_embed + v.depth * block_norms + v.hidden;
+        let block_packable = whole_blocks(v.hidden, 4 * v.hidden * v.hidden)
+            + whole_blocks(v.hidden, 2 * v.hidden * v.intermediate)
+            + whole_blocks(v.intermediate, v.intermediate * v.hidden);
+        let merger_packable = whole_blocks(merged, merged * merged + merged * v.out_hidden);
 
         ModelSize {
             projection_params: t.layers * per_layer_projections,
             table_params: t.vocab * t.hidden,
             vision_linear_params: v.depth * block_linear + merger_linear,
+            vision_packable_params: v.depth * block_packable + merger_packable,
             dense_params: text_dense + vision_dense,
             head_params: t.vocab * t.hidden,
             tied,
@@ -146,7 +155,14 @@ impl ModelSize {
             (_, true, true) => 0,
             (_, false, true) => scaled(self.table_params, q8),
         };
-        let dense = self.dense_params * compute + table + self.vision_linear_params * kept;
+        let vision = match (quant, on_cpu) {
+            (Quantization::None, _) | (_, false) => self.vision_linear_params * kept,
+            (_, true) => {
+                scaled(self.vision_packable_params, q8)
+                    + (self.vision_linear_params - self.vision_packable_params) * kept
+            }
+        };
+        let dense = self.dense_params * compute + table + vision;
         let projections = scaled(self.projection_params, quant_bytes(quant, dtype));
         let head = match (quant, self.tied) {
             (Quantization::None, true) => 0,
@@ -162,6 +178,15 @@ impl ModelSize {
         self.weight_bytes(dtype, quant, on_cpu)
             + self.kv_elems_per_token * CONTEXT_TOKENS * dtype_bytes(dtype)
             + ACTIVATION_BYTES
+    }
+}
+
+/// `weights` when their input width is a whole number of Q8_0 blocks, else none.
+const fn whole_blocks(inputs: u64, weights: u64) -> u64 {
+    if inputs % 32 == 0 {
+        weights
+    } else {
+        0
     }
 }
 
@@ -198,11 +223,13 @@ mod tests {
 
     #[test]
     fn weights_shrink_with_quantisation_and_a_tied_head_costs_nothing_dense() {
-        // 1024 projection weights, a table of 64 (tied), 200 vision linear weights, 100 others.
+        // 1024 projection weights, a table of 64 (tied), 200 vision linear weights of which 160
+        // are whole blocks, 100 others.
         let s = ModelSize {
             projection_params: 1024,
             table_params: 64,
             vision_linear_params: 200,
+            vision_packable_params: 160,
             dense_params: 100,
             head_params: 64,
             tied: true,
@@ -218,14 +245,16 @@ mod tests {
             s.weight_bytes(DType::BF16, Quantization::None, true),
             (1024 + 64 + 100 + 200) * 2
         );
-        // Quantised on the CPU: the tied head's Q8_0 weight is the table too.
+        // Quantised on the CPU: the tied head's Q8_0 weight is the table too; the tower's whole
+        // blocks are packed in Q8_0, the rest stays as stored.
+        let vision_packed = 160 * 34 / 32 + 40 * 2;
         assert_eq!(
             s.weight_bytes(DType::F32, Quantization::Q8_0, true),
-            100 * 4 + 200 * 2 + 1024 * 34 / 32 + 64 * 34 / 32
+            100 * 4 + vision_packed + 1024 * 34 / 32 + 64 * 34 / 32
         );
         assert_eq!(
             s.weight_bytes(DType::BF16, Quantization::Q4K, true),
-            (100 + 200) * 2 + 1024 * 144 / 256 + 64 * 34 / 32
+            100 * 2 + vision_packed + 1024 * 144 / 256 + 64 * 34 / 32
         );
         // On a GPU the table stays as stored beside the packed head.
         assert_eq!(
@@ -240,7 +269,7 @@ mod tests {
         // Untied and quantised on the CPU: the table and the head are each packed in Q8_0.
         assert_eq!(
             untied.weight_bytes(DType::F32, Quantization::Q4K, true),
-            100 * 4 + 200 * 2 + 1024 * 144 / 256 + 2 * (64 * 34 / 32)
+            100 * 4 + vision_packed + 1024 * 144 / 256 + 2 * (64 * 34 / 32)
         );
         assert_eq!(untied.total_params(), 1024 + 64 + 200 + 100 + 64);
         assert_eq!(s.total_params(), 1024 + 64 + 200 + 100);
