@@ -1,12 +1,14 @@
 //! Products of a few activation rows with a Q4K weight matrix on the CPU: decoding.
 //!
 //! candle's Q4K dot product unpacks each super-block's 6-bit scales and 4-bit values through
-//! scalar code and quantises the activations to per-256 blocks on every call; on a q4k decode
-//! it reached 33 % of the memory-bandwidth bound where llama.cpp reached 39 %
-//! (docs/performance.md). As in cpu_q8.rs the activations are quantised once per call (per block
-//! of 32, with each block's sum kept for the minimums), and each weight row is read once: per
-//! sub-block of 32, the unsigned 4-bit values multiply the signed activation bytes in 256-bit
-//! integer instructions, scaled in f32; output rows split across the rayon pool.
+//! scalar code and quantises the activations on every call; on a q4k decode it reached 33 % of
+//! the memory-bandwidth bound where llama.cpp reached 39 % (docs/performance.md). Here the
+//! activations are quantised once per call, to 8 bits with one scale per super-block of 256
+//! (what lets a super-block's eight sub-blocks add up in integers) and each 32-block's byte sum
+//! kept for the minimums; each weight row is read once. Per super-block the 4-bit values
+//! multiply the activation bytes in 256-bit integer instructions, each sub-block's products are
+//! weighted by its 6-bit scale while still integers, and one f32 multiply-add per super-block
+//! applies both f16 scales; output rows split across the rayon pool.
 //!
 //! A Q4K super-block covers 256 inputs in 144 bytes: f16 `d`, f16 `dmin`, 12 bytes holding eight
 //! 6-bit scales and eight 6-bit minimums, then 128 bytes of 4-bit values in which bytes
@@ -16,7 +18,7 @@
 use candle_core::quantized::GgmlDType;
 use half::f16;
 
-use crate::cpu_q8::{self, QuantisedRow};
+use crate::cpu_q8;
 use crate::cpu_rows;
 
 const SUPER: usize = 256;
@@ -26,56 +28,79 @@ const SUB: usize = 32;
 /// Activation rows up to which this kernel runs.
 pub(crate) const MAX_ROWS: usize = cpu_q8::MAX_ROWS;
 
-/// A quantised activation row with each 32-block's sum of bytes, which the minimums multiply.
+/// An activation row quantised per super-block: one scale per 256 values, the signed bytes, and
+/// each 32-block's sum of bytes, which the minimums multiply.
 pub(crate) struct Activations {
-    row: QuantisedRow,
-    sums: Vec<i32>,
+    scales: Vec<f32>,
+    values: Vec<i8>,
+    /// |sum| <= 32 * 127, so i16 holds it.
+    sums: Vec<i16>,
 }
 
 fn activations(x: &[f32]) -> Activations {
-    let row = cpu_q8::quantise_row(x);
-    let sums = row
-        .values
+    let supers = x.len() / SUPER;
+    let mut scales = Vec::with_capacity(supers);
+    let mut values = vec![0i8; supers * SUPER];
+    for (chunk, out) in x.chunks_exact(SUPER).zip(values.chunks_exact_mut(SUPER)) {
+        let amax = chunk.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let d = amax / 127.0;
+        let inv = if d > 0.0 { 1.0 / d } else { 0.0 };
+        for (v, q) in chunk.iter().zip(out.iter_mut()) {
+            *q = (v * inv).round() as i8;
+        }
+        scales.push(d);
+    }
+    let sums = values
         .chunks_exact(SUB)
-        .map(|b| b.iter().map(|&v| i32::from(v)).sum())
+        .map(|b| b.iter().map(|&v| i16::from(v)).sum())
         .collect();
-    Activations { row, sums }
+    Activations {
+        scales,
+        values,
+        sums,
+    }
 }
 
 fn half(bytes: &[u8], at: usize) -> f32 {
     f16::from_bits(u16::from_le_bytes([bytes[at], bytes[at + 1]])).to_f32()
 }
 
-/// The eight (scale, minimum) pairs of one super-block, from its 12 packed bytes.
-fn scales_and_mins(packed: &[u8]) -> ([u8; 8], [u8; 8]) {
-    let (mut sc, mut mn) = ([0u8; 8], [0u8; 8]);
-    for j in 0..8 {
-        (sc[j], mn[j]) = if j < 4 {
-            (packed[j] & 63, packed[j + 4] & 63)
-        } else {
-            (
-                (packed[j + 4] & 0xF) | ((packed[j - 4] >> 6) << 4),
-                (packed[j + 4] >> 4) | ((packed[j] >> 6) << 4),
-            )
-        };
-    }
-    (sc, mn)
+/// The eight 6-bit scales and eight 6-bit minimums of one super-block, from its 12 packed bytes,
+/// as two little-endian words each (byte j of the pair is sub-block j's). Bytes 0-3 hold scales
+/// 0-3 in their low six bits, bytes 4-7 minimums 0-3; bytes 8-11 hold the low four bits of
+/// scales 4-7 (low halves) and minimums 4-7 (high halves), whose top two bits are the top two
+/// bits of bytes 0-3 and 4-7.
+#[inline(always)]
+fn scales_and_mins_words(packed: &[u8]) -> ([u32; 2], [u32; 2]) {
+    let word =
+        |i: usize| u32::from_le_bytes([packed[i], packed[i + 1], packed[i + 2], packed[i + 3]]);
+    let (a0, a1, a2) = (word(0), word(4), word(8));
+    const LOW6: u32 = 0x3f3f_3f3f;
+    const LOW4: u32 = 0x0f0f_0f0f;
+    const TOP2: u32 = 0x0303_0303;
+    let scales = [a0 & LOW6, (a2 & LOW4) | (((a0 >> 6) & TOP2) << 4)];
+    let mins = [a1 & LOW6, ((a2 >> 4) & LOW4) | (((a1 >> 6) & TOP2) << 4)];
+    (scales, mins)
 }
 
-/// The minimums' share of one super-block's dot product: `sum_j dmin * min_j * dx_j * sum(x_j)`.
-fn minimums(dmin: f32, mn: &[u8; 8], x: &Activations, first_sub: usize) -> f32 {
-    (0..8)
-        .map(|j| {
-            let b = first_sub + j;
-            f32::from(mn[j]) * x.row.scales[b] * x.sums[b] as f32
-        })
-        .sum::<f32>()
-        * dmin
+/// [`scales_and_mins_words`] as eight bytes each.
+fn scales_and_mins(packed: &[u8]) -> ([u8; 8], [u8; 8]) {
+    let bytes = |w: [u32; 2]| {
+        let mut out = [0u8; 8];
+        out[..4].copy_from_slice(&w[0].to_le_bytes());
+        out[4..].copy_from_slice(&w[1].to_le_bytes());
+        out
+    };
+    let (sc, mn) = scales_and_mins_words(packed);
+    (bytes(sc), bytes(mn))
 }
 
 fn dot(w: &[u8], x: &Activations) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+    if std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("fma")
+        && std::is_x86_feature_detected!("f16c")
+    {
         // SAFETY: the features were just detected on the running CPU.
         return unsafe { dot_avx2(w, x) };
     }
@@ -88,66 +113,80 @@ fn dot_portable(w: &[u8], x: &Activations) -> f32 {
         let (d, dmin) = (half(block, 0), half(block, 2));
         let (sc, mn) = scales_and_mins(&block[4..16]);
         let qs = &block[16..];
-        let first_sub = s * SUPER / SUB;
+        let xs = &x.values[s * SUPER..(s + 1) * SUPER];
+        let mut scaled = 0i32;
+        let mut mins = 0i32;
         for j in 0..8 {
             let bytes = &qs[(j / 2) * 32..(j / 2) * 32 + 32];
-            let xs = &x.row.values[(first_sub + j) * SUB..(first_sub + j + 1) * SUB];
             let q: i32 = bytes
                 .iter()
-                .zip(xs)
+                .zip(&xs[j * SUB..(j + 1) * SUB])
                 .map(|(&b, &xv)| {
                     let nibble = if j % 2 == 0 { b & 0xF } else { b >> 4 };
                     i32::from(nibble) * i32::from(xv)
                 })
                 .sum();
-            sum += d * f32::from(sc[j]) * x.row.scales[first_sub + j] * q as f32;
+            scaled += i32::from(sc[j]) * q;
+            mins += i32::from(mn[j]) * i32::from(x.sums[s * 8 + j]);
         }
-        sum -= minimums(dmin, &mn, x, first_sub);
+        sum += x.scales[s] * (d * scaled as f32 - dmin * mins as f32);
     }
     sum
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_avx2(w: &[u8], x: &Activations) -> f32 {
     use std::arch::x86_64::*;
 
-    /// The 32 products of one sub-block's unsigned 4-bit values with its activation bytes,
-    /// summed into eight i32 lanes, as f32.
-    #[inline(always)]
-    unsafe fn products(q: __m256i, x: *const i8) -> __m256 {
-        let xs = _mm256_loadu_si256(x as *const __m256i);
-        let pairs = _mm256_maddubs_epi16(q, xs);
-        _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
-    }
-
     let low = _mm256_set1_epi8(0x0F);
-    let xp = x.row.values.as_ptr();
-    let mut acc = [_mm256_setzero_ps(); 2];
-    let mut mins = 0f32;
+    let xp = x.values.as_ptr();
+    let sums = x.sums.as_ptr();
+    let mut acc = _mm256_setzero_ps();
+    let mut acc_mins = _mm_setzero_ps();
     for (s, block) in w.chunks_exact(SUPER_BYTES).enumerate() {
-        let (d, dmin) = (half(block, 0), half(block, 2));
-        let (sc, mn) = scales_and_mins(&block[4..16]);
-        let first_sub = s * SUPER / SUB;
-        let qs = block.as_ptr().add(16);
+        let bp = block.as_ptr();
+        // d and dmin in lanes 0 and 1, times the activations' scale.
+        let both = _mm_cvtph_ps(_mm_cvtsi32_si128(bp.cast::<i32>().read_unaligned()));
+        let both = _mm_mul_ps(both, _mm_set1_ps(*x.scales.get_unchecked(s)));
+        let (sc, mn) = scales_and_mins_words(&block[4..16]);
+        let scales16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, sc[1] as i32, sc[0] as i32));
+        let mins16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, mn[1] as i32, mn[0] as i32));
+        let scale_of = |j: i32| -> __m256i {
+            // Broadcast i16 lane j of `scales16` to all 16 lanes.
+            let pair = _mm_shuffle_epi8(
+                scales16,
+                _mm_set1_epi16((((2 * j + 1) << 8) | (2 * j)) as i16),
+            );
+            _mm256_broadcastsi128_si256(pair)
+        };
+        let qs = bp.add(16);
+        let xs = xp.add(s * SUPER);
+        let mut sumi = _mm256_setzero_si256();
         for k in 0..4 {
-            let packed = _mm256_loadu_si256(qs.add(32 * k) as *const __m256i);
+            let packed = _mm256_loadu_si256(qs.add(32 * k).cast::<__m256i>());
             let lo = _mm256_and_si256(packed, low);
             let hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low);
-            for (half_index, q) in [lo, hi].into_iter().enumerate() {
-                let j = 2 * k + half_index;
-                let b = first_sub + j;
-                let scale = _mm256_set1_ps(d * f32::from(sc[j]) * x.row.scales[b]);
-                acc[half_index] =
-                    _mm256_fmadd_ps(scale, products(q, xp.add(b * SUB)), acc[half_index]);
-            }
+            let x_lo = _mm256_loadu_si256(xs.add(64 * k).cast::<__m256i>());
+            let x_hi = _mm256_loadu_si256(xs.add(64 * k + 32).cast::<__m256i>());
+            // Unsigned nibble times signed byte, pairs summed: at most 2 * 15 * 127, an i16.
+            let p_lo = _mm256_maddubs_epi16(lo, x_lo);
+            let p_hi = _mm256_maddubs_epi16(hi, x_hi);
+            let j = 2 * k as i32;
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p_lo, scale_of(j)));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p_hi, scale_of(j + 1)));
         }
-        mins += minimums(dmin, &mn, x, first_sub);
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(both), _mm256_cvtepi32_ps(sumi), acc);
+        // The minimums: sum_j min_j * bytesum_j, in four i32 lanes, times dmin's lane.
+        let block_sums = _mm_loadu_si128(sums.add(s * 8).cast::<__m128i>());
+        let m = _mm_cvtepi32_ps(_mm_madd_epi16(mins16, block_sums));
+        acc_mins = _mm_fmadd_ps(_mm_permute_ps(both, 0b0101_0101), m, acc_mins);
     }
-    let total = _mm256_add_ps(acc[0], acc[1]);
     let mut lanes = [0f32; 8];
-    _mm256_storeu_ps(lanes.as_mut_ptr(), total);
-    lanes.iter().sum::<f32>() - mins
+    _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
+    let mut min_lanes = [0f32; 4];
+    _mm_storeu_ps(min_lanes.as_mut_ptr(), acc_mins);
+    lanes.iter().sum::<f32>() - min_lanes.iter().sum::<f32>()
 }
 
 /// How [`cpu_rows::blocks_times_weight`] reads Q4K.

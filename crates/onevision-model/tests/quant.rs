@@ -183,7 +183,7 @@ fn bf16_compute_stays_close() {
 
 // Measured (x86-64, candle 0.11.1), whole / token by token, with the embedding table and the
 // vision tower packed in Q8_0 too: q8_0 max 0.12 / 0.12, rms 0.018 / 0.019, flipped only
-// near-ties (margin at most 0.039); q4k max 0.68, rms 0.14, top-1 kept at 84-87 % of positions,
+// near-ties (margin at most 0.039); q4k max 0.68, rms 0.14, top-1 kept at 84 % of positions,
 // flipped margins at most 0.28. (Tower unpacked: q8_0 max 0.053 / 0.062, rms 0.013 / 0.015,
 // margin 0.009; q4k max 0.66, rms 0.14, margin 0.13. Table in bf16 as well: q8_0 0.051 / 0.076,
 // rms 0.011 / 0.015; q4k 0.64, rms 0.14.)
