@@ -40,6 +40,11 @@ pub struct BenchArgs {
     /// Tokens decoded per run (end-of-sequence tokens do not stop a run).
     #[arg(long, default_value_t = 32)]
     pub max_new_tokens: usize,
+    /// Tokens of earlier worked steps put before the question (about as many; the report gives
+    /// the prompt's real length), to time decoding that deep into a context: where a long
+    /// reasoning, or a long conversation, has the model.
+    #[arg(long, default_value_t = 0)]
+    pub context_tokens: usize,
     /// Largest picture area in pixels after resizing (default: the model folder's).
     #[arg(long)]
     pub max_pixels: Option<usize>,
@@ -122,7 +127,11 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
     let prompt = PromptBuilder::from_dir(dir, model.config().image_token_id)?;
     let load_ms = load_start.elapsed().as_secs_f64() * 1e3;
 
-    let mut parts: Vec<Part> = (0..pictures.len()).map(Part::Image).collect();
+    let mut parts: Vec<Part> = Vec::new();
+    if args.context_tokens > 0 {
+        parts.push(Part::Text(earlier_steps(&prompt, args.context_tokens)?));
+    }
+    parts.extend((0..pictures.len()).map(Part::Image));
     parts.push(Part::Text(args.prompt.clone()));
     let messages = [Message {
         role: Role::User,
@@ -207,6 +216,26 @@ pub fn bench(args: BenchArgs) -> Result<u8> {
         Format::Text => print_table(&report),
     }
     Ok(0)
+}
+
+/// Worked steps of about `tokens` tokens: text of the kind a long answer holds, for
+/// `--context-tokens`. Lines are counted one at a time, so the total is close, not exact.
+fn earlier_steps(prompt: &PromptBuilder, tokens: usize) -> Result<String> {
+    let mut text = String::from("My working so far:\n");
+    let mut count = prompt.encode(&text, &[])?.len();
+    let mut step = 1u64;
+    while count < tokens {
+        let line = format!(
+            "Step {step}: a triangle with base {b} cm and height {h} cm has area {b} x {h} / 2 = {a} cm^2.\n",
+            b = step % 17 + 2,
+            h = step % 11 + 3,
+            a = (step % 17 + 2) * (step % 11 + 3) / 2,
+        );
+        count += prompt.encode(&line, &[])?.len();
+        text.push_str(&line);
+        step += 1;
+    }
+    Ok(text)
 }
 
 fn print_table(r: &Report) {

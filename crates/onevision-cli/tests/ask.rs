@@ -294,6 +294,29 @@ fn bench_reports_every_measure_over_its_runs() {
     );
     assert_eq!(sampled["generated_tokens"], 3);
 
+    // Earlier steps put decoding deep into a context.
+    let deep = json_of(&[
+        "bench",
+        "--model",
+        &model(),
+        "--runs",
+        "1",
+        "--warmup",
+        "0",
+        "--max-new-tokens",
+        "2",
+        "--context-tokens",
+        "300",
+        "--format",
+        "json",
+    ]);
+    let short = sampled["prompt_tokens"].as_u64().unwrap();
+    let long = deep["prompt_tokens"].as_u64().unwrap();
+    assert!(
+        (short + 290..short + 360).contains(&long),
+        "{short} -> {long}"
+    );
+
     let out = onevision(&["bench", "--model", &model(), "--runs", "0"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("--runs"), "{err}");

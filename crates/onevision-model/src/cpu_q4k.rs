@@ -25,8 +25,8 @@ const SUPER: usize = 256;
 const SUPER_BYTES: usize = 144;
 const SUB: usize = 32;
 
-/// Activation rows up to which this kernel runs.
-pub(crate) const MAX_ROWS: usize = cpu_q8::MAX_ROWS;
+/// Activation rows per pass over the weight.
+pub(crate) const CHUNK_ROWS: usize = cpu_q8::CHUNK_ROWS;
 
 /// An activation row quantised per super-block: one scale per 256 values, the signed bytes, and
 /// each 32-block's sum of bytes, which the minimums multiply.
@@ -194,7 +194,7 @@ pub(crate) const FORMAT: cpu_rows::BlockFormat<Activations> = cpu_rows::BlockFor
     dtype: GgmlDType::Q4K,
     block_inputs: SUPER,
     block_bytes: SUPER_BYTES,
-    max_rows: MAX_ROWS,
+    chunk_rows: CHUNK_ROWS,
     prepare: activations,
     dot,
 };
@@ -207,7 +207,13 @@ mod tests {
 
     #[test]
     fn equals_the_dequantised_product_within_the_activations_rounding() {
-        let shapes = [(1, 3584, 67), (3, 256, 9), (8, 1024, 5), (1, 512, 1)];
+        let shapes = [
+            (1, 3584, 67),
+            (3, 256, 9),
+            (8, 1024, 5),
+            (1, 512, 1),
+            (70, 256, 3),
+        ];
         cpu_rows::check_block_kernel(&FORMAT, &shapes, dot_portable);
     }
 
@@ -226,7 +232,7 @@ mod tests {
     }
 
     #[test]
-    fn other_formats_and_many_rows_are_left_to_the_other_paths() {
+    fn other_formats_are_left_to_the_other_paths() {
         let dev = Device::Cpu;
         let w = Tensor::randn(0f32, 1.0, (4, 256), &dev).unwrap();
         let q4 = QTensor::quantize(&w, GgmlDType::Q4K).unwrap();
@@ -234,7 +240,8 @@ mod tests {
         let one = Tensor::zeros((1, 256), DType::F32, &dev).unwrap();
         assert!(FORMAT.applies(&one, &q4));
         assert!(!FORMAT.applies(&one, &q8));
-        let many = Tensor::zeros((MAX_ROWS + 1, 256), DType::F32, &dev).unwrap();
-        assert!(!FORMAT.applies(&many, &q4));
+        let many = Tensor::zeros((CHUNK_ROWS + 1, 256), DType::F32, &dev).unwrap();
+        assert!(FORMAT.applies(&many, &q4));
+        assert!(!FORMAT.applies(&many.to_dtype(DType::BF16).unwrap(), &q4));
     }
 }

@@ -174,7 +174,10 @@ pub(crate) struct BlockFormat<A> {
     pub(crate) dtype: GgmlDType,
     pub(crate) block_inputs: usize,
     pub(crate) block_bytes: usize,
-    pub(crate) max_rows: usize,
+    /// Activation rows prepared and multiplied per pass over the weight: enough to keep the
+    /// cores busy on each weight row while it is in cache, few enough that the prepared rows
+    /// stay in the core's own cache.
+    pub(crate) chunk_rows: usize,
     pub(crate) prepare: fn(&[f32]) -> A,
     pub(crate) dot: fn(&[u8], &A) -> f32,
 }
@@ -186,13 +189,13 @@ impl<A: Sync> BlockFormat<A> {
             && x.device().is_cpu()
             && x.dtype() == DType::F32
             && x.rank() == 2
-            && x.dim(0).is_ok_and(|rows| rows <= self.max_rows)
             && packed.shape().dims().len() == 2
     }
 }
 
 /// `x (rows, inputs) @ packed (outputs, inputs)^T`, `packed` in `format`, `x` in f32 on the CPU:
-/// each activation row prepared once, each weight row read once, output rows over the pool.
+/// each activation row prepared once, each weight row read once per `format.chunk_rows` rows,
+/// output rows over the pool.
 pub(crate) fn blocks_times_weight<A: Sync>(
     x: &Tensor,
     packed: &QTensor,
@@ -213,13 +216,16 @@ pub(crate) fn blocks_times_weight<A: Sync>(
         );
     }
     let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
-    let prepared: Vec<A> = xs.chunks_exact(inputs).map(format.prepare).collect();
-    let result = per_output(rows, outputs, |o, out| {
-        let w = &data[o * row_bytes..(o + 1) * row_bytes];
-        for (r, a) in out.iter_mut().zip(&prepared) {
-            *r = (format.dot)(w, a);
-        }
-    });
+    let mut result = Vec::with_capacity(rows * outputs);
+    for chunk in xs.chunks(format.chunk_rows.max(1) * inputs) {
+        let prepared: Vec<A> = chunk.chunks_exact(inputs).map(format.prepare).collect();
+        result.extend(per_output(prepared.len(), outputs, |o, out| {
+            let w = &data[o * row_bytes..(o + 1) * row_bytes];
+            for (r, a) in out.iter_mut().zip(&prepared) {
+                *r = (format.dot)(w, a);
+            }
+        }));
+    }
     Tensor::from_vec(result, (rows, outputs), x.device())
 }
 

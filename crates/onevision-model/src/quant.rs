@@ -233,9 +233,18 @@ impl Projection {
     }
 }
 
-/// Activation rows from which a quantised product is faster as one f32 matrix product over the
-/// unpacked weight: the block kernels shine on the one row of a decode step, not on a prefill.
+/// Activation rows from which a quantised product off the CPU is faster as one matrix product
+/// over the unpacked weight.
 const UNPACK_FROM_ROWS: usize = 16;
+
+/// `x`'s shape with the last dimension the packed weight's outputs.
+fn out_shape(x: &Tensor, packed: &QTensor) -> Vec<usize> {
+    let mut shape = x.dims().to_vec();
+    if let Some(last) = shape.last_mut() {
+        *last = packed.shape().dims()[0];
+    }
+    shape
+}
 
 fn add_bias(y: Tensor, bias: Option<&Tensor>) -> candle_core::Result<Tensor> {
     match bias {
@@ -260,23 +269,17 @@ impl Module for Projection {
                 let dtype = x.dtype();
                 let x = x.to_dtype(DType::F32)?;
                 let rows = x.elem_count() / x.dim(candle_core::D::Minus1)?;
+                let flat = x.reshape((rows, ()))?;
                 let y = match weight {
-                    QMatMul::QTensor(packed) if rows <= cpu_q8::MAX_ROWS => {
-                        let mut out_shape = x.dims().to_vec();
-                        if let Some(last) = out_shape.last_mut() {
-                            *last = packed.shape().dims()[0];
-                        }
-                        let flat = x.reshape((rows, ()))?;
-                        if cpu_q8::FORMAT.applies(&flat, packed) {
-                            cpu_rows::blocks_times_weight(&flat, packed, &cpu_q8::FORMAT)?
-                                .reshape(out_shape)?
-                        } else if cpu_q4k::FORMAT.applies(&flat, packed) {
-                            cpu_rows::blocks_times_weight(&flat, packed, &cpu_q4k::FORMAT)?
-                                .reshape(out_shape)?
-                        } else {
-                            weight.forward(&x)?
-                        }
+                    QMatMul::QTensor(packed) if cpu_q8::FORMAT.applies(&flat, packed) => {
+                        cpu_rows::blocks_times_weight(&flat, packed, &cpu_q8::FORMAT)?
+                            .reshape(out_shape(&x, packed))?
                     }
+                    QMatMul::QTensor(packed) if cpu_q4k::FORMAT.applies(&flat, packed) => {
+                        cpu_rows::blocks_times_weight(&flat, packed, &cpu_q4k::FORMAT)?
+                            .reshape(out_shape(&x, packed))?
+                    }
+                    // On a GPU: unpacking once beats candle's per-row kernels on a prompt.
                     QMatMul::QTensor(packed) if rows >= UNPACK_FROM_ROWS => {
                         let w = packed.dequantize(x.device())?;
                         x.broadcast_matmul(&w.t()?)?
