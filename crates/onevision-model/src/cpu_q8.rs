@@ -18,9 +18,8 @@ const BLOCK: usize = 32;
 const BLOCK_BYTES: usize = 34;
 
 /// Activation rows per pass over the weight (see [`cpu_rows::BlockFormat::chunk_rows`]). The
-/// kernels serve prompts too: on a 3584x18944 product they beat unpacking the weight to f32 for
-/// candle's matrix product up to about 128 rows (Q8_0) and past 256 (Q4K), and chunks of 64 cost
-/// the same per row as one pass (docs/performance.md).
+/// kernels serve short prompts too (up to where unpacking wins: cpu_unpack.rs), and passes of 64
+/// rows cost the same per row as one pass (docs/performance.md).
 pub(crate) const CHUNK_ROWS: usize = 64;
 
 /// One activation row quantised: per block, the scale and the 32 signed bytes.

@@ -10,6 +10,7 @@ pub mod config;
 mod cpu_q4k;
 mod cpu_q8;
 mod cpu_rows;
+mod cpu_unpack;
 pub mod error;
 pub mod image;
 mod mlp;

@@ -17,6 +17,7 @@ use candle_nn::{linear_b, Linear, VarBuilder};
 use crate::cpu_q4k;
 use crate::cpu_q8;
 use crate::cpu_rows;
+use crate::cpu_unpack;
 use crate::error::Result;
 use crate::packed::Packs;
 
@@ -271,6 +272,13 @@ impl Module for Projection {
                 let rows = x.elem_count() / x.dim(candle_core::D::Minus1)?;
                 let flat = x.reshape((rows, ()))?;
                 let y = match weight {
+                    QMatMul::QTensor(packed)
+                        if x.device().is_cpu()
+                            && cpu_unpack::worth_unpacking(packed.dtype(), rows) =>
+                    {
+                        cpu_unpack::unpacked_product(&flat, packed)?
+                            .reshape(out_shape(&x, packed))?
+                    }
                     QMatMul::QTensor(packed) if cpu_q8::FORMAT.applies(&flat, packed) => {
                         cpu_rows::blocks_times_weight(&flat, packed, &cpu_q8::FORMAT)?
                             .reshape(out_shape(&x, packed))?
