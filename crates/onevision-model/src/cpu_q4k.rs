@@ -38,25 +38,15 @@ pub(crate) struct Activations {
 }
 
 fn activations(x: &[f32]) -> Activations {
-    let supers = x.len() / SUPER;
-    let mut scales = Vec::with_capacity(supers);
-    let mut values = vec![0i8; supers * SUPER];
-    for (chunk, out) in x.chunks_exact(SUPER).zip(values.chunks_exact_mut(SUPER)) {
-        let amax = chunk.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let d = amax / 127.0;
-        let inv = if d > 0.0 { 1.0 / d } else { 0.0 };
-        for (v, q) in chunk.iter().zip(out.iter_mut()) {
-            *q = (v * inv).round() as i8;
-        }
-        scales.push(d);
-    }
-    let sums = values
+    let row = cpu_q8::quantise_in_blocks(x, SUPER);
+    let sums = row
+        .values
         .chunks_exact(SUB)
         .map(|b| b.iter().map(|&v| i16::from(v)).sum())
         .collect();
     Activations {
-        scales,
-        values,
+        scales: row.scales,
+        values: row.values,
         sums,
     }
 }

@@ -29,10 +29,15 @@ pub(crate) struct QuantisedRow {
 }
 
 pub(crate) fn quantise_row(x: &[f32]) -> QuantisedRow {
-    let blocks = x.len() / BLOCK;
+    quantise_in_blocks(x, BLOCK)
+}
+
+/// `x` rounded to signed bytes with one f32 scale (largest magnitude / 127) per `block` values.
+pub(crate) fn quantise_in_blocks(x: &[f32], block: usize) -> QuantisedRow {
+    let blocks = x.len() / block;
     let mut scales = Vec::with_capacity(blocks);
-    let mut values = vec![0i8; x.len()];
-    for (chunk, out) in x.chunks_exact(BLOCK).zip(values.chunks_exact_mut(BLOCK)) {
+    let mut values = vec![0i8; blocks * block];
+    for (chunk, out) in x.chunks_exact(block).zip(values.chunks_exact_mut(block)) {
         let amax = chunk.iter().fold(0f32, |m, v| m.max(v.abs()));
         let d = amax / 127.0;
         let inv = if d > 0.0 { 1.0 / d } else { 0.0 };

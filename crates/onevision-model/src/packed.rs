@@ -1,8 +1,9 @@
-//! The decoder's quantised projections kept on disk after the first load.
+//! A quantised model's packed weights (the decoder's projections, the output projection, the
+//! embedding table and, on the CPU, the vision tower) kept on disk after the first load.
 //!
-//! Packing a 7B checkpoint's projections means reading ~15 GB of bf16 and quantising 6.5 billion
-//! weights, which takes minutes on a laptop; every later start reads the ~4 GB of packed blocks
-//! back instead. One GGUF file per model folder and quantisation, written once the whole model
+//! Packing a 7B checkpoint means reading ~16 GB of bf16 and quantising 7.5 billion weights,
+//! which takes minutes on a laptop; every later start reads the ~5 GB of packed blocks back
+//! instead, on every core. One GGUF file per model folder and quantisation, written once the whole model
 //! has loaded (under a temporary name, then renamed, so an interrupted first start leaves nothing
 //! that looks complete). It records the checkpoint files' names, sizes and modification times and
 //! is ignored, then replaced, when any of them changed. The cache only saves time: a file that

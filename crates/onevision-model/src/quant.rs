@@ -1,10 +1,11 @@
-//! In-situ quantisation of the decoder's linear layers at load time.
+//! In-situ quantisation of the linear layers at load time.
 //!
-//! The checkpoint is read in full precision and each decoder projection is packed into ggml blocks
-//! (Q8_0: 32 inputs per block; Q4K: 256) so decoding, which is bound by how many weight bytes it
-//! reads per token, reads a quarter to an eighth of what f32 does. The vision tower and the norms
-//! stay as the checkpoint stores them: the tower runs once per picture, on many rows. The
-//! embedding table is packed in Q8_0 (token_table.rs).
+//! Each decoder projection is packed from the checkpoint's stored values into ggml blocks (Q8_0:
+//! 32 inputs per block; Q4K: 256) so decoding, which is bound by how many weight bytes it reads
+//! per token, reads a quarter to an eighth of what f32 does. On the CPU the vision tower's linear
+//! layers are packed in Q8_0 too, which halves what they hold (they run once per picture, so
+//! memory, not time, is what they cost), and so is the embedding table (token_table.rs). Norms
+//! stay as the checkpoint stores them.
 
 use std::sync::Arc;
 

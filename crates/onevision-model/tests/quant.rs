@@ -57,26 +57,34 @@ fn logits_with(quant: Quantization, dtype: DType, reading: Reading) -> (Tensor, 
     )
 }
 
-/// The fixture's prompt read by `model`: the logits of every position.
-fn read_prompt(model: &mut Model, reading: Reading) -> Tensor {
-    let dir = case_dir();
-    let case: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("case.json")).unwrap()).unwrap();
+fn case() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(case_dir().join("case.json")).unwrap()).unwrap()
+}
+
+/// The fixture's picture as the processor made it: these tests are about the weights' formats,
+/// not the picture pipeline.
+fn fixture_picture() -> PixelPatches {
     let reference: HashMap<String, Tensor> =
-        candle_core::safetensors::load(dir.join("reference.safetensors"), &Device::Cpu).unwrap();
-    // The processor's own pixels: this test is about the decoder, not the picture pipeline.
+        candle_core::safetensors::load(case_dir().join("reference.safetensors"), &Device::Cpu)
+            .unwrap();
     let pixels = &reference["pixel_values"];
-    let grid: Vec<usize> = case["image_grid_thw"][0]
+    let grid: Vec<usize> = case()["image_grid_thw"][0]
         .as_array()
         .unwrap()
         .iter()
         .map(|v| v.as_u64().unwrap() as usize)
         .collect();
-    let patches = PixelPatches {
+    PixelPatches {
         data: pixels.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
         grid_thw: [grid[0], grid[1], grid[2]],
         patch_dim: pixels.dim(1).unwrap(),
-    };
+    }
+}
+
+/// The fixture's prompt read by `model`: the logits of every position.
+fn read_prompt(model: &mut Model, reading: Reading) -> Tensor {
+    let case = case();
+    let patches = fixture_picture();
     let ids: Vec<u32> = case["input_ids"]
         .as_array()
         .unwrap()
@@ -217,27 +225,10 @@ fn q4k_drift_is_bounded() {
 /// rounds their activations to 8 bits as well).
 #[test]
 fn quantised_vision_tower_stays_close() {
+    let patches = fixture_picture();
     let embeddings = |quant| {
-        let dir = case_dir();
-        let reference: HashMap<String, Tensor> =
-            candle_core::safetensors::load(dir.join("reference.safetensors"), &Device::Cpu)
-                .unwrap();
-        let case: Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("case.json")).unwrap()).unwrap();
-        let pixels = &reference["pixel_values"];
-        let grid: Vec<usize> = case["image_grid_thw"][0]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap() as usize)
-            .collect();
-        let patches = PixelPatches {
-            data: pixels.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
-            grid_thw: [grid[0], grid[1], grid[2]],
-            patch_dim: pixels.dim(1).unwrap(),
-        };
         let model = Model::load(
-            &dir.join("model"),
+            &case_dir().join("model"),
             &LoadOptions {
                 device: Device::Cpu,
                 dtype: Some(DType::F32),
