@@ -139,9 +139,10 @@ fn dot_rows_with<W: Weight, const FUSED: bool>(xs: &[f32], w: &[W], out: &mut [f
 }
 
 /// Weight bytes times activation rows below which a product stays on the calling thread: waking
-/// the pool costs 25-45 us a call here, more than a small product takes (a 128x896 Q8_0 product:
-/// 18 us on one thread, 44 us split over two; at 896x896 the two break even).
-const PARALLEL_FROM: usize = 1 << 20;
+/// the pool costs 25-45 us a call here, more than a small product takes (a 128x896 Q8_0 product,
+/// 122 KB: 14 us on one thread, 44 us split over two). At 896x896 (0.85 MB) the two broke even
+/// with the weight in cache; decoding reads it from memory, where two threads stream faster.
+const PARALLEL_FROM: usize = 256 << 10;
 
 /// The `(rows, outputs)` result of a product computed one output at a time: `product(o, out)`
 /// fills `out` with output `o` for every activation row. Outputs are split across the rayon pool
