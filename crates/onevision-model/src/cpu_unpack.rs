@@ -12,13 +12,17 @@ use rayon::prelude::*;
 /// Weight values unpacked at once (16 MB of f32).
 const SLICE_VALUES: usize = 1 << 22;
 
+/// Activation rows from which a product in a format without block kernels (or off the CPU) is
+/// faster as one matrix product over the unpacked weight.
+pub(crate) const UNPACK_FROM_ROWS: usize = 16;
+
 /// Activation rows from which [`unpacked_product`] beats the block kernels, per format
 /// (measured on a 3584x18944 product: docs/performance.md).
 pub(crate) fn worth_unpacking(block: GgmlDType, rows: usize) -> bool {
     match block {
         GgmlDType::Q8_0 => rows > 96,
         GgmlDType::Q4K => rows > 192,
-        _ => rows > 16,
+        _ => rows >= UNPACK_FROM_ROWS,
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! Packing a 7B checkpoint means reading ~16 GB of bf16 and quantising 7.5 billion weights,
 //! which takes minutes on a laptop; every later start reads the ~5 GB of packed blocks back
-//! instead, on every core. One GGUF file per model folder and quantisation, written once the whole model
+//! instead, on every core. One GGUF file per model folder and quantisation, written once the
+//! whole model
 //! has loaded (under a temporary name, then renamed, so an interrupted first start leaves nothing
 //! that looks complete). It records the checkpoint files' names, sizes and modification times and
 //! is ignored, then replaced, when any of them changed. The cache only saves time: a file that
@@ -119,11 +120,8 @@ impl Packs {
             );
             return None;
         }
-        let read = match reading.read_ahead.remove(name) {
-            Some(read) => read,
-            None => read_tensor(&reading.file, &reading.content, name),
-        };
-        let read = read.and_then(|t| {
+        // Every tensor of the file was read as it was opened; each is taken once.
+        let read = reading.read_ahead.remove(name)?.and_then(|t| {
             if device.is_cpu() {
                 Ok(t)
             } else {
@@ -233,7 +231,6 @@ fn fingerprint(files: &[PathBuf], quant: Quantization) -> String {
 
 /// A valid cache file being read back.
 struct Reading {
-    file: File,
     content: gguf_file::Content,
     /// Every tensor, read on all cores as the file was opened: one thread copies from the page
     /// cache at a fraction of memory's speed, and a 7B's file is 5 GB.
@@ -249,7 +246,6 @@ impl Reading {
             .map(|&name| (name.clone(), read_tensor(&file, &content, name)))
             .collect();
         Reading {
-            file,
             content,
             read_ahead,
         }

@@ -64,9 +64,14 @@ fn block_for(inputs: usize, quant: Quantization) -> Option<GgmlDType> {
 /// search is the slow part) and widens only a few rows to f32 at a time, so a bf16 checkpoint's
 /// weight is never held in f32 whole (a 7B's output projection is 2.2 GB so).
 fn pack_rows_in_parallel(weight: &Tensor, block: GgmlDType) -> Result<QTensor> {
+    pack_rows_in_tasks(weight, block, PACK_TASK_VALUES)
+}
+
+/// [`pack_rows_in_parallel`] with about `task_values` values widened per rayon task.
+fn pack_rows_in_tasks(weight: &Tensor, block: GgmlDType, task_values: usize) -> Result<QTensor> {
     match block {
-        GgmlDType::Q8_0 => pack_rows_as::<BlockQ8_0>(weight),
-        GgmlDType::Q4K => pack_rows_as::<BlockQ4K>(weight),
+        GgmlDType::Q8_0 => pack_rows_as::<BlockQ8_0>(weight, task_values),
+        GgmlDType::Q4K => pack_rows_as::<BlockQ4K>(weight, task_values),
         other => Ok(QTensor::quantize(&weight.to_dtype(DType::F32)?, other)?),
     }
 }
@@ -74,7 +79,7 @@ fn pack_rows_in_parallel(weight: &Tensor, block: GgmlDType) -> Result<QTensor> {
 /// Values widened to f32 at once per rayon task while packing.
 const PACK_TASK_VALUES: usize = 1 << 20;
 
-fn pack_rows_as<B: GgmlType + 'static>(weight: &Tensor) -> Result<QTensor> {
+fn pack_rows_as<B: GgmlType + 'static>(weight: &Tensor, task_values: usize) -> Result<QTensor> {
     use rayon::prelude::*;
     let (outputs, inputs) = weight.dims2()?;
     if outputs == 0 || inputs == 0 || inputs % B::BLCK_SIZE != 0 {
@@ -82,7 +87,7 @@ fn pack_rows_as<B: GgmlType + 'static>(weight: &Tensor) -> Result<QTensor> {
     }
     let weight = weight.contiguous()?;
     let blocks_per_row = inputs / B::BLCK_SIZE;
-    let rows_per_task = (PACK_TASK_VALUES / inputs).max(1);
+    let rows_per_task = (task_values / inputs).max(1);
     let mut blocks = vec![B::zeros(); outputs * blocks_per_row];
     blocks
         .par_chunks_mut(rows_per_task * blocks_per_row)
@@ -235,10 +240,6 @@ impl Projection {
     }
 }
 
-/// Activation rows from which a quantised product off the CPU is faster as one matrix product
-/// over the unpacked weight.
-const UNPACK_FROM_ROWS: usize = 16;
-
 /// `x`'s shape with the last dimension the packed weight's outputs.
 fn out_shape(x: &Tensor, packed: &QTensor) -> Vec<usize> {
     let mut shape = x.dims().to_vec();
@@ -289,7 +290,7 @@ impl Module for Projection {
                             .reshape(out_shape(&x, packed))?
                     }
                     // On a GPU: unpacking once beats candle's per-row kernels on a prompt.
-                    QMatMul::QTensor(packed) if rows >= UNPACK_FROM_ROWS => {
+                    QMatMul::QTensor(packed) if rows >= cpu_unpack::UNPACK_FROM_ROWS => {
                         let w = packed.dequantize(x.device())?;
                         x.broadcast_matmul(&w.t()?)?
                     }
@@ -343,10 +344,10 @@ mod tests {
     #[test]
     fn packing_rows_in_parallel_gives_candles_bytes() {
         let mut rng = seeded(3);
-        // 37 rows: not a multiple of the chunk count, so the last chunk is short.
+        // 37 rows in tasks of 5 rows: the last task is short.
         for (block, inputs) in [(GgmlDType::Q8_0, 96), (GgmlDType::Q4K, 512)] {
             let w = gaussian(&mut rng, &[37, inputs]);
-            let ours = pack_rows_in_parallel(&w, block).unwrap();
+            let ours = pack_rows_in_tasks(&w, block, 5 * inputs).unwrap();
             let candles = QTensor::quantize(&w, block).unwrap();
             assert_eq!(ours.shape(), candles.shape());
             assert_eq!(ours.dtype(), block);

@@ -239,25 +239,18 @@ fn quantised_vision_tower_stays_close() {
         .unwrap();
         model.encode_images(&[&patches]).unwrap().remove(0).embeds
     };
-    let dense = embeddings(Quantization::None);
-    let scale = dense
-        .sqr()
-        .unwrap()
-        .mean_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    for quant in [Quantization::Q8_0, Quantization::Q4K] {
-        let packed = embeddings(quant);
-        let err = (&packed - &dense)
-            .unwrap()
-            .sqr()
+    let mean_square = |t: &Tensor| {
+        t.sqr()
             .unwrap()
             .mean_all()
             .unwrap()
             .to_scalar::<f32>()
-            .unwrap();
-        let rel = (err / scale).sqrt();
+            .unwrap()
+    };
+    let dense = embeddings(Quantization::None);
+    let scale = mean_square(&dense);
+    for quant in [Quantization::Q8_0, Quantization::Q4K] {
+        let rel = (mean_square(&(&embeddings(quant) - &dense).unwrap()) / scale).sqrt();
         eprintln!(
             "{quant} vision tower: {:.3} % relative RMS difference",
             rel * 100.0
