@@ -192,7 +192,7 @@ fn codes(tokens: &[u32], seed: u64) -> HashMap<u32, Vec<f32>> {
                 let r = n - CODE;
                 (0..CODE)
                     .map(|c| {
-                        if (r & c).count_ones() % 2 == 0 {
+                        if (r & c).count_ones().is_multiple_of(2) {
                             scale
                         } else {
                             -scale

@@ -19,7 +19,7 @@ use candle_core::quantized::GgmlDType;
 use half::f16;
 
 use crate::cpu_q8;
-use crate::cpu_rows;
+use crate::cpu_rows::{self, VectorLevel};
 
 const SUPER: usize = 256;
 const SUPER_BYTES: usize = 144;
@@ -41,6 +41,13 @@ pub(crate) struct Activations {
     sums: Vec<i16>,
 }
 
+/// Where sub-block `j`'s 32 activation bytes sit within their super-block: in the order 0, 2, 1,
+/// 3, 4, 6, 5, 7, so that one 64-byte load of activations meets the low (or the high) nibbles of
+/// 64 packed weight bytes, which hold sub-blocks 2k and 2k+2 (or 2k+1 and 2k+3).
+const fn slot(j: usize) -> usize {
+    (j & 4) | ((j & 1) << 1) | ((j >> 1) & 1)
+}
+
 fn activations(x: &[f32]) -> Activations {
     let row = cpu_q8::quantise_in_blocks(x, SUPER);
     let sums = row
@@ -48,9 +55,19 @@ fn activations(x: &[f32]) -> Activations {
         .chunks_exact(SUB)
         .map(|b| b.iter().map(|&v| i16::from(v)).sum())
         .collect();
+    let mut values = vec![0i8; row.values.len()];
+    for (from, to) in row
+        .values
+        .chunks_exact(SUPER)
+        .zip(values.chunks_exact_mut(SUPER))
+    {
+        for j in 0..SUPER / SUB {
+            to[slot(j) * SUB..][..SUB].copy_from_slice(&from[j * SUB..][..SUB]);
+        }
+    }
     Activations {
         scales: row.scales,
-        values: row.values,
+        values,
         sums,
     }
 }
@@ -90,15 +107,22 @@ fn scales_and_mins(packed: &[u8]) -> ([u8; 8], [u8; 8]) {
 }
 
 fn dot(w: &[u8], x: &Activations) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2")
-        && std::is_x86_feature_detected!("fma")
-        && std::is_x86_feature_detected!("f16c")
-    {
-        // SAFETY: the features were just detected on the running CPU.
-        return unsafe { dot_avx2(w, x) };
+    // SAFETY: the level was detected on the running CPU.
+    unsafe { dot_with(VectorLevel::detected(), w, x) }
+}
+
+/// The dot product in the instructions of `level`.
+///
+/// # Safety
+/// The running CPU has `level` ([`VectorLevel::detected`] or below).
+unsafe fn dot_with(level: VectorLevel, w: &[u8], x: &Activations) -> f32 {
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        VectorLevel::Avx512Vnni => dot_avx512(w, x),
+        #[cfg(target_arch = "x86_64")]
+        VectorLevel::Avx2 => dot_avx2(w, x),
+        _ => dot_portable(w, x),
     }
-    dot_portable(w, x)
 }
 
 fn dot_portable(w: &[u8], x: &Activations) -> f32 {
@@ -114,7 +138,7 @@ fn dot_portable(w: &[u8], x: &Activations) -> f32 {
             let bytes = &qs[(j / 2) * 32..(j / 2) * 32 + 32];
             let q: i32 = bytes
                 .iter()
-                .zip(&xs[j * SUB..(j + 1) * SUB])
+                .zip(&xs[slot(j) * SUB..][..SUB])
                 .map(|(&b, &xv)| {
                     let nibble = if j % 2 == 0 { b & 0xF } else { b >> 4 };
                     i32::from(nibble) * i32::from(xv)
@@ -165,8 +189,8 @@ unsafe fn dot_avx2(w: &[u8], x: &Activations) -> f32 {
             let packed = _mm256_loadu_si256(qs.add(32 * k).cast::<__m256i>());
             let lo = _mm256_and_si256(packed, low);
             let hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low);
-            let x_lo = _mm256_loadu_si256(xs.add(64 * k).cast::<__m256i>());
-            let x_hi = _mm256_loadu_si256(xs.add(64 * k + 32).cast::<__m256i>());
+            let x_lo = _mm256_loadu_si256(xs.add(SUB * slot(2 * k)).cast::<__m256i>());
+            let x_hi = _mm256_loadu_si256(xs.add(SUB * slot(2 * k + 1)).cast::<__m256i>());
             // Unsigned nibble times signed byte, pairs summed: at most 2 * 15 * 127, an i16.
             let p_lo = _mm256_maddubs_epi16(lo, x_lo);
             let p_hi = _mm256_maddubs_epi16(hi, x_hi);
@@ -182,6 +206,87 @@ unsafe fn dot_avx2(w: &[u8], x: &Activations) -> f32 {
     }
     let mut lanes = [0f32; 8];
     _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
+    let mut min_lanes = [0f32; 4];
+    _mm_storeu_ps(min_lanes.as_mut_ptr(), acc_mins);
+    lanes.iter().sum::<f32>() - min_lanes.iter().sum::<f32>()
+}
+
+/// The byte-shuffle controls that spread sub-blocks `a` and `b`'s 6-bit scales (bytes `a` and
+/// `b` of a 128-bit lane) over the 32 i16 lanes of a 512-bit product: `a`'s in the low 256 bits,
+/// `b`'s in the high, each as a little-endian i16 (the zero byte from a control byte with its top
+/// bit set).
+#[cfg(target_arch = "x86_64")]
+const fn scale_spread(a: u8, b: u8) -> [u8; 64] {
+    let mut control = [0x80u8; 64];
+    let mut i = 0;
+    while i < 64 {
+        control[i] = if i < 32 { a } else { b };
+        i += 2;
+    }
+    control
+}
+
+/// [`dot_avx2`] in 512-bit registers: 64 packed bytes (128 weights) a step, and VNNI's
+/// `vpdpwssd` weights each sub-block's i16 products by its scale and adds them in one
+/// instruction. Measured on a 2-core Xeon (docs/performance.md): the AVX2 loop was
+/// compute-bound there, not bandwidth-bound.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vnni")]
+unsafe fn dot_avx512(w: &[u8], x: &Activations) -> f32 {
+    use std::arch::x86_64::*;
+
+    const SPREAD: [[u8; 64]; 4] = [
+        scale_spread(0, 2),
+        scale_spread(1, 3),
+        scale_spread(4, 6),
+        scale_spread(5, 7),
+    ];
+    let spread = SPREAD.map(|c| _mm512_loadu_si512(c.as_ptr().cast()));
+    let low = _mm512_set1_epi8(0x0F);
+    let xp = x.values.as_ptr();
+    let sums = x.sums.as_ptr();
+    let mut acc = _mm512_setzero_ps();
+    let mut acc_mins = _mm_setzero_ps();
+    for (s, block) in w.chunks_exact(SUPER_BYTES).enumerate() {
+        let bp = block.as_ptr();
+        for line in [0, 64, 128] {
+            _mm_prefetch::<_MM_HINT_T0>(bp.wrapping_add(PREFETCH_AHEAD + line).cast::<i8>());
+        }
+        let both = _mm_cvtph_ps(_mm_cvtsi32_si128(bp.cast::<i32>().read_unaligned()));
+        let both = _mm_mul_ps(both, _mm_set1_ps(*x.scales.get_unchecked(s)));
+        let (sc, mn) = scales_and_mins_words(&block[4..16]);
+        // The eight scale bytes in the low half of every 128-bit lane, for the shuffles.
+        let scale_bytes = _mm512_set1_epi64((u64::from(sc[1]) << 32 | u64::from(sc[0])) as i64);
+        let qs = bp.add(16);
+        let xs = xp.add(s * SUPER);
+        let mut sumi = _mm512_setzero_si512();
+        for half in 0..2 {
+            let packed = _mm512_loadu_si512(qs.add(64 * half).cast());
+            let lo = _mm512_and_si512(packed, low);
+            let hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low);
+            let x_lo = _mm512_loadu_si512(xs.add(128 * half).cast());
+            let x_hi = _mm512_loadu_si512(xs.add(128 * half + 64).cast());
+            // As in the AVX2 loop, each i16 is at most 2 * 15 * 127; times a 6-bit scale and
+            // summed over a super-block it stays far inside an i32.
+            let p_lo = _mm512_maddubs_epi16(lo, x_lo);
+            let p_hi = _mm512_maddubs_epi16(hi, x_hi);
+            let s_lo = _mm512_shuffle_epi8(scale_bytes, spread[2 * half]);
+            let s_hi = _mm512_shuffle_epi8(scale_bytes, spread[2 * half + 1]);
+            sumi = _mm512_dpwssd_epi32(sumi, p_lo, s_lo);
+            sumi = _mm512_dpwssd_epi32(sumi, p_hi, s_hi);
+        }
+        acc = _mm512_fmadd_ps(
+            _mm512_set1_ps(_mm_cvtss_f32(both)),
+            _mm512_cvtepi32_ps(sumi),
+            acc,
+        );
+        let mins16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, mn[1] as i32, mn[0] as i32));
+        let block_sums = _mm_loadu_si128(sums.add(s * 8).cast::<__m128i>());
+        let m = _mm_cvtepi32_ps(_mm_madd_epi16(mins16, block_sums));
+        acc_mins = _mm_fmadd_ps(_mm_permute_ps(both, 0b0101_0101), m, acc_mins);
+    }
+    let mut lanes = [0f32; 16];
+    _mm512_storeu_ps(lanes.as_mut_ptr(), acc);
     let mut min_lanes = [0f32; 4];
     _mm_storeu_ps(min_lanes.as_mut_ptr(), acc_mins);
     lanes.iter().sum::<f32>() - min_lanes.iter().sum::<f32>()
@@ -213,6 +318,32 @@ mod tests {
             (70, 256, 3),
         ];
         cpu_rows::check_block_kernel(&FORMAT, &shapes, dot_portable);
+    }
+
+    #[test]
+    fn every_kernel_this_cpu_has_agrees_with_the_portable_loop() {
+        let mut rng = crate::test_data::seeded(4);
+        for inputs in [256, 3584] {
+            let w = crate::test_data::gaussian(&mut rng, &[3, inputs]);
+            let packed = QTensor::quantize(&w, GgmlDType::Q4K).unwrap();
+            let data = packed.data().unwrap();
+            let row_bytes = inputs / SUPER * SUPER_BYTES;
+            let x: Vec<f32> = crate::test_data::gaussian(&mut rng, &[inputs])
+                .to_vec1()
+                .unwrap();
+            let a = activations(&x);
+            for row in data.chunks_exact(row_bytes) {
+                let expected = dot_portable(row, &a);
+                for level in VectorLevel::available() {
+                    // SAFETY: `available` lists only what the running CPU has.
+                    let got = unsafe { dot_with(level, row, &a) };
+                    assert!(
+                        (got - expected).abs() <= 1e-4 * expected.abs().max(1.0),
+                        "{level:?} at {inputs} inputs: {got} vs {expected}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

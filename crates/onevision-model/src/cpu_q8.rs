@@ -11,7 +11,7 @@
 use candle_core::quantized::GgmlDType;
 use half::f16;
 
-use crate::cpu_rows;
+use crate::cpu_rows::{self, VectorLevel};
 
 /// Inputs per block, and the bytes of one weight block: an f16 scale, then 32 signed bytes.
 const BLOCK: usize = 32;
@@ -53,15 +53,22 @@ pub(crate) fn quantise_in_blocks(x: &[f32], block: usize) -> QuantisedRow {
 
 /// The dot product of one weight row (`blocks` Q8_0 blocks) with a quantised activation row.
 fn dot(w: &[u8], x: &QuantisedRow) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2")
-        && std::is_x86_feature_detected!("fma")
-        && std::is_x86_feature_detected!("f16c")
-    {
-        // SAFETY: the features were just detected on the running CPU.
-        return unsafe { dot_avx2(w, x) };
+    // SAFETY: the level was detected on the running CPU.
+    unsafe { dot_with(VectorLevel::detected(), w, x) }
+}
+
+/// The dot product in the instructions of `level`.
+///
+/// # Safety
+/// The running CPU has `level` ([`VectorLevel::detected`] or below).
+unsafe fn dot_with(level: VectorLevel, w: &[u8], x: &QuantisedRow) -> f32 {
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        VectorLevel::Avx512Vnni => dot_avx512(w, x),
+        #[cfg(target_arch = "x86_64")]
+        VectorLevel::Avx2 => dot_avx2(w, x),
+        _ => dot_portable(w, x),
     }
-    dot_portable(w, x)
 }
 
 fn block_scale(block: &[u8]) -> f32 {
@@ -149,6 +156,78 @@ unsafe fn dot_avx2(w: &[u8], x: &QuantisedRow) -> f32 {
     lanes.iter().sum()
 }
 
+/// [`dot_avx2`] in 512-bit registers, two blocks a step: VNNI's `vpdpbusd` multiplies the
+/// weight's magnitudes by the activations carrying the weight's sign and sums each four
+/// products into an i32 in one instruction.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vnni")]
+unsafe fn dot_avx512(w: &[u8], x: &QuantisedRow) -> f32 {
+    use std::arch::x86_64::*;
+
+    /// The two blocks' 32 i32 sums of four products: block `w`'s in lanes 0-7, the next's in
+    /// lanes 8-15.
+    #[inline(always)]
+    unsafe fn pair_products(w: *const u8, x: *const i8) -> __m512i {
+        let first = _mm256_loadu_si256(w.add(2).cast::<__m256i>());
+        let second = _mm256_loadu_si256(w.add(BLOCK_BYTES + 2).cast::<__m256i>());
+        let wq = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(first), second);
+        let xq = _mm512_loadu_si512(x.cast());
+        let zero = _mm512_setzero_si512();
+        // vpdpbusd multiplies unsigned by signed bytes: the weight's sign moves onto the
+        // activation (|x| <= 127, so negating it cannot overflow).
+        let x_signed = _mm512_mask_sub_epi8(xq, _mm512_movepi8_mask(wq), zero, xq);
+        _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(wq), x_signed)
+    }
+
+    /// The two blocks' weight scales times the activation's, each over its block's eight lanes.
+    #[inline(always)]
+    unsafe fn pair_scales(w: *const u8, dx: *const f32) -> __m512 {
+        let bits = |at: usize| i16::from_le_bytes([*w.add(at), *w.add(at + 1)]);
+        let dw = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, 0, 0, bits(BLOCK_BYTES), bits(0)));
+        let dxs = _mm_castpd_ps(_mm_load_sd(dx.cast::<f64>()));
+        let both = _mm512_castps128_ps512(_mm_mul_ps(dw, dxs));
+        _mm512_permutexvar_ps(
+            _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+            both,
+        )
+    }
+
+    let blocks = x.scales.len();
+    let wp = w.as_ptr();
+    let xp = x.values.as_ptr();
+    let dx = x.scales.as_ptr();
+    let mut acc = [_mm512_setzero_ps(); 2];
+    let mut b = 0;
+    while b + 4 <= blocks {
+        let ahead = wp.wrapping_add(b * BLOCK_BYTES + PREFETCH_AHEAD);
+        _mm_prefetch::<_MM_HINT_T0>(ahead.cast::<i8>());
+        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(64).cast::<i8>());
+        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(128).cast::<i8>());
+        for (k, a) in acc.iter_mut().enumerate() {
+            let i = b + 2 * k;
+            let wb = wp.add(i * BLOCK_BYTES);
+            *a = _mm512_fmadd_ps(
+                pair_scales(wb, dx.add(i)),
+                _mm512_cvtepi32_ps(pair_products(wb, xp.add(i * BLOCK))),
+                *a,
+            );
+        }
+        b += 4;
+    }
+    let mut lanes = [0f32; 16];
+    _mm512_storeu_ps(lanes.as_mut_ptr(), _mm512_add_ps(acc[0], acc[1]));
+    let mut sum: f32 = lanes.iter().sum();
+    // The last one to three blocks (no width the models use leaves any).
+    let tail = QuantisedRow {
+        scales: x.scales[b..].to_vec(),
+        values: x.values[b * BLOCK..].to_vec(),
+    };
+    if !tail.scales.is_empty() {
+        sum += dot_avx2(&w[b * BLOCK_BYTES..], &tail);
+    }
+    sum
+}
+
 /// How [`cpu_rows::blocks_times_weight`] reads Q8_0.
 pub(crate) const FORMAT: cpu_rows::BlockFormat<QuantisedRow> = cpu_rows::BlockFormat {
     dtype: GgmlDType::Q8_0,
@@ -176,6 +255,32 @@ mod tests {
             (70, 128, 3),
         ];
         cpu_rows::check_block_kernel(&FORMAT, &shapes, dot_portable);
+    }
+
+    #[test]
+    fn every_kernel_this_cpu_has_agrees_with_the_portable_loop() {
+        let mut rng = crate::test_data::seeded(8);
+        // 32 to 160 inputs leave 1-5 blocks: every tail the four-block steps can leave.
+        for inputs in [32, 64, 96, 128, 160, 896, 3584] {
+            let w = crate::test_data::gaussian(&mut rng, &[3, inputs]);
+            let packed = QTensor::quantize(&w, GgmlDType::Q8_0).unwrap();
+            let data = packed.data().unwrap();
+            let x: Vec<f32> = crate::test_data::gaussian(&mut rng, &[inputs])
+                .to_vec1()
+                .unwrap();
+            let a = quantise_row(&x);
+            for row in data.chunks_exact(inputs / BLOCK * BLOCK_BYTES) {
+                let expected = dot_portable(row, &a);
+                for level in VectorLevel::available() {
+                    // SAFETY: `available` lists only what the running CPU has.
+                    let got = unsafe { dot_with(level, row, &a) };
+                    assert!(
+                        (got - expected).abs() <= 1e-4 * expected.abs().max(1.0),
+                        "{level:?} at {inputs} inputs: {got} vs {expected}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -188,6 +188,49 @@ pub(crate) fn per_output(
     result
 }
 
+/// The vector instructions the block kernels (cpu_q8.rs, cpu_q4k.rs) may use on the running CPU;
+/// each level includes the ones before it.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub(crate) enum VectorLevel {
+    Portable,
+    /// AVX2 with FMA and F16C (x86-64 from 2013 on).
+    Avx2,
+    /// AVX-512 (foundation and byte/word) with VNNI: Ice Lake, Zen 4 and later.
+    Avx512Vnni,
+}
+
+impl VectorLevel {
+    /// The running CPU's level, detected once.
+    pub(crate) fn detected() -> VectorLevel {
+        static LEVEL: std::sync::OnceLock<VectorLevel> = std::sync::OnceLock::new();
+        *LEVEL.get_or_init(|| {
+            #[cfg(target_arch = "x86_64")]
+            {
+                use std::is_x86_feature_detected as has;
+                if has!("avx2") && has!("fma") && has!("f16c") {
+                    if has!("avx512f") && has!("avx512bw") && has!("avx512vnni") {
+                        return VectorLevel::Avx512Vnni;
+                    }
+                    return VectorLevel::Avx2;
+                }
+            }
+            VectorLevel::Portable
+        })
+    }
+
+    /// Every level the running CPU has, the portable one first: what the kernels' tests compare.
+    #[cfg(test)]
+    pub(crate) fn available() -> impl Iterator<Item = VectorLevel> {
+        [
+            VectorLevel::Portable,
+            VectorLevel::Avx2,
+            VectorLevel::Avx512Vnni,
+        ]
+        .into_iter()
+        .filter(|level| *level <= VectorLevel::detected())
+    }
+}
+
 /// How the block kernels (cpu_q8.rs, cpu_q4k.rs) read one packed format: the inputs and bytes of
 /// a block, how an activation row is prepared once per product, and the dot product of one
 /// packed weight row with a prepared row.

@@ -276,7 +276,7 @@ fn read_blocks<B: GgmlType + 'static>(
 ) -> candle_core::Result<QTensor> {
     use std::os::unix::fs::FileExt;
     let elements = shape.elem_count();
-    if elements % B::BLCK_SIZE != 0 || std::mem::size_of::<B>() != B::DTYPE.type_size() {
+    if !elements.is_multiple_of(B::BLCK_SIZE) || std::mem::size_of::<B>() != B::DTYPE.type_size() {
         candle_core::bail!("{shape:?} is not whole {:?} blocks", B::DTYPE);
     }
     let mut blocks = vec![B::zeros(); elements / B::BLCK_SIZE];

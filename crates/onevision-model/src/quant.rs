@@ -44,7 +44,7 @@ fn block_for(inputs: usize, quant: Quantization) -> Option<GgmlDType> {
     let wanted = quant.block_type()?;
     let chosen = [wanted, GgmlDType::Q8_0]
         .into_iter()
-        .find(|t| inputs % t.block_size() == 0);
+        .find(|t| inputs.is_multiple_of(t.block_size()));
     match chosen {
         None => tracing::debug!(
             inputs,

@@ -183,7 +183,7 @@ impl ModelSize {
 
 /// `weights` when their input width is a whole number of Q8_0 blocks, else none.
 const fn whole_blocks(inputs: u64, weights: u64) -> u64 {
-    if inputs % 32 == 0 {
+    if inputs.is_multiple_of(32) {
         weights
     } else {
         0
