@@ -6,6 +6,7 @@
 //! Hugging Face transformers by the parity suite in `tests/parity`.
 
 mod attention;
+mod block_memory;
 pub mod config;
 mod cpu_q4k;
 mod cpu_q8;

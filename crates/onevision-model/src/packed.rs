@@ -279,7 +279,7 @@ fn read_blocks<B: GgmlType + 'static>(
     if !elements.is_multiple_of(B::BLCK_SIZE) || std::mem::size_of::<B>() != B::DTYPE.type_size() {
         candle_core::bail!("{shape:?} is not whole {:?} blocks", B::DTYPE);
     }
-    let mut blocks = vec![B::zeros(); elements / B::BLCK_SIZE];
+    let mut blocks = crate::block_memory::zeroed_blocks::<B>(elements / B::BLCK_SIZE);
     // SAFETY: ggml's blocks are plain `repr(C)` bytes (f16 scales, u8/i8 quants) with no
     // padding (their size is ggml's type size, checked above) and any bit pattern is a valid
     // block; the slice covers exactly the vector's initialised elements.

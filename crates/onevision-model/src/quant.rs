@@ -88,7 +88,7 @@ fn pack_rows_as<B: GgmlType + 'static>(weight: &Tensor, task_values: usize) -> R
     let weight = weight.contiguous()?;
     let blocks_per_row = inputs / B::BLCK_SIZE;
     let rows_per_task = (task_values / inputs).max(1);
-    let mut blocks = vec![B::zeros(); outputs * blocks_per_row];
+    let mut blocks = crate::block_memory::zeroed_blocks::<B>(outputs * blocks_per_row);
     blocks
         .par_chunks_mut(rows_per_task * blocks_per_row)
         .enumerate()
