@@ -226,13 +226,20 @@ const fn scale_spread(a: u8, b: u8) -> [u8; 64] {
     control
 }
 
-/// [`dot_avx2`] in 512-bit registers: 64 packed bytes (128 weights) a step, and VNNI's
-/// `vpdpwssd` weights each sub-block's i16 products by its scale and adds them in one
-/// instruction. Measured on a 2-core Xeon (docs/performance.md): the AVX2 loop was
-/// compute-bound there, not bandwidth-bound.
+/// [`dot_avx2`] in 512-bit registers.
+#[cfg(target_arch = "x86_64")]
+unsafe fn dot_avx512(w: &[u8], x: &Activations) -> f32 {
+    dot_rows_avx512::<1>(w, [x])[0]
+}
+
+/// The dot products of one weight row with `R` activation rows in 512-bit registers: 64 packed
+/// bytes (128 weights) a step, VNNI's `vpdpwssd` weighting each sub-block's i16 products by its
+/// scale and adding them in one instruction. The weight's nibbles and scales are unpacked once
+/// for all `R` rows, which is what makes a prompt's product cheaper per row than a decode's.
+/// Measured on a 2-core Xeon (docs/performance.md): the AVX2 loop was compute-bound there.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vnni")]
-unsafe fn dot_avx512(w: &[u8], x: &Activations) -> f32 {
+unsafe fn dot_rows_avx512<const R: usize>(w: &[u8], xs: [&Activations; R]) -> [f32; R] {
     use std::arch::x86_64::*;
 
     const SPREAD: [[u8; 64]; 4] = [
@@ -243,53 +250,78 @@ unsafe fn dot_avx512(w: &[u8], x: &Activations) -> f32 {
     ];
     let spread = SPREAD.map(|c| _mm512_loadu_si512(c.as_ptr().cast()));
     let low = _mm512_set1_epi8(0x0F);
-    let xp = x.values.as_ptr();
-    let sums = x.sums.as_ptr();
-    let mut acc = _mm512_setzero_ps();
-    let mut acc_mins = _mm_setzero_ps();
+    let mut acc = [_mm512_setzero_ps(); R];
+    let mut acc_mins = [_mm_setzero_ps(); R];
     for (s, block) in w.chunks_exact(SUPER_BYTES).enumerate() {
         let bp = block.as_ptr();
         for line in [0, 64, 128] {
             _mm_prefetch::<_MM_HINT_T0>(bp.wrapping_add(PREFETCH_AHEAD + line).cast::<i8>());
         }
-        let both = _mm_cvtph_ps(_mm_cvtsi32_si128(bp.cast::<i32>().read_unaligned()));
-        let both = _mm_mul_ps(both, _mm_set1_ps(*x.scales.get_unchecked(s)));
+        // d and dmin in lanes 0 and 1.
+        let d_dmin = _mm_cvtph_ps(_mm_cvtsi32_si128(bp.cast::<i32>().read_unaligned()));
         let (sc, mn) = scales_and_mins_words(&block[4..16]);
         // The eight scale bytes in the low half of every 128-bit lane, for the shuffles.
         let scale_bytes = _mm512_set1_epi64((u64::from(sc[1]) << 32 | u64::from(sc[0])) as i64);
+        let scales = spread.map(|c| _mm512_shuffle_epi8(scale_bytes, c));
+        let mins16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, mn[1] as i32, mn[0] as i32));
         let qs = bp.add(16);
-        let xs = xp.add(s * SUPER);
-        let mut sumi = _mm512_setzero_si512();
+        let mut nibbles = [_mm512_setzero_si512(); 4];
         for half in 0..2 {
             let packed = _mm512_loadu_si512(qs.add(64 * half).cast());
-            let lo = _mm512_and_si512(packed, low);
-            let hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low);
-            let x_lo = _mm512_loadu_si512(xs.add(128 * half).cast());
-            let x_hi = _mm512_loadu_si512(xs.add(128 * half + 64).cast());
-            // As in the AVX2 loop, each i16 is at most 2 * 15 * 127; times a 6-bit scale and
-            // summed over a super-block it stays far inside an i32.
-            let p_lo = _mm512_maddubs_epi16(lo, x_lo);
-            let p_hi = _mm512_maddubs_epi16(hi, x_hi);
-            let s_lo = _mm512_shuffle_epi8(scale_bytes, spread[2 * half]);
-            let s_hi = _mm512_shuffle_epi8(scale_bytes, spread[2 * half + 1]);
-            sumi = _mm512_dpwssd_epi32(sumi, p_lo, s_lo);
-            sumi = _mm512_dpwssd_epi32(sumi, p_hi, s_hi);
+            nibbles[2 * half] = _mm512_and_si512(packed, low);
+            nibbles[2 * half + 1] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low);
         }
-        acc = _mm512_fmadd_ps(
-            _mm512_set1_ps(_mm_cvtss_f32(both)),
-            _mm512_cvtepi32_ps(sumi),
-            acc,
-        );
-        let mins16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, mn[1] as i32, mn[0] as i32));
-        let block_sums = _mm_loadu_si128(sums.add(s * 8).cast::<__m128i>());
-        let m = _mm_cvtepi32_ps(_mm_madd_epi16(mins16, block_sums));
-        acc_mins = _mm_fmadd_ps(_mm_permute_ps(both, 0b0101_0101), m, acc_mins);
+        for r in 0..R {
+            let x = xs[r];
+            let xp = x.values.as_ptr().add(s * SUPER);
+            let mut sumi = _mm512_setzero_si512();
+            for (k, (n, scale)) in nibbles.iter().zip(&scales).enumerate() {
+                // Activations for the low nibbles of a 64-byte half, then its high ones (see
+                // `slot`). As in the AVX2 loop, each i16 is at most 2 * 15 * 127; times a 6-bit
+                // scale and summed over a super-block it stays far inside an i32.
+                let xq = _mm512_loadu_si512(xp.add(64 * k).cast());
+                sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(*n, xq), *scale);
+            }
+            let both = _mm_mul_ps(d_dmin, _mm_set1_ps(*x.scales.get_unchecked(s)));
+            acc[r] = _mm512_fmadd_ps(
+                _mm512_set1_ps(_mm_cvtss_f32(both)),
+                _mm512_cvtepi32_ps(sumi),
+                acc[r],
+            );
+            let block_sums = _mm_loadu_si128(x.sums.as_ptr().add(s * 8).cast::<__m128i>());
+            let m = _mm_cvtepi32_ps(_mm_madd_epi16(mins16, block_sums));
+            acc_mins[r] = _mm_fmadd_ps(_mm_permute_ps(both, 0b0101_0101), m, acc_mins[r]);
+        }
     }
-    let mut lanes = [0f32; 16];
-    _mm512_storeu_ps(lanes.as_mut_ptr(), acc);
-    let mut min_lanes = [0f32; 4];
-    _mm_storeu_ps(min_lanes.as_mut_ptr(), acc_mins);
-    lanes.iter().sum::<f32>() - min_lanes.iter().sum::<f32>()
+    let mut out = [0f32; R];
+    for r in 0..R {
+        let mut lanes = [0f32; 16];
+        _mm512_storeu_ps(lanes.as_mut_ptr(), acc[r]);
+        let mut min_lanes = [0f32; 4];
+        _mm_storeu_ps(min_lanes.as_mut_ptr(), acc_mins[r]);
+        out[r] = lanes.iter().sum::<f32>() - min_lanes.iter().sum::<f32>();
+    }
+    out
+}
+
+/// The dot products of one weight row with every row of `xs`, into `out`: four rows at a time
+/// where the CPU has VNNI, one at a time otherwise.
+fn dot_rows(w: &[u8], xs: &[Activations], out: &mut [f32]) {
+    let level = VectorLevel::detected();
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if level == VectorLevel::Avx512Vnni {
+        for (x, o) in xs.chunks_exact(4).zip(out.chunks_exact_mut(4)) {
+            // SAFETY: the level was detected on the running CPU.
+            let four = unsafe { dot_rows_avx512::<4>(w, [&x[0], &x[1], &x[2], &x[3]]) };
+            o.copy_from_slice(&four);
+            done += 4;
+        }
+    }
+    for (x, o) in xs[done..].iter().zip(&mut out[done..]) {
+        // SAFETY: as above.
+        *o = unsafe { dot_with(level, w, x) };
+    }
 }
 
 /// How [`cpu_rows::blocks_times_weight`] reads Q4K.
@@ -300,6 +332,7 @@ pub(crate) const FORMAT: cpu_rows::BlockFormat<Activations> = cpu_rows::BlockFor
     chunk_rows: CHUNK_ROWS,
     prepare: activations,
     dot,
+    dot_rows: Some(dot_rows),
 };
 
 #[cfg(test)]
@@ -342,6 +375,33 @@ mod tests {
                         "{level:?} at {inputs} inputs: {got} vs {expected}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn rows_at_a_time_equal_one_at_a_time() {
+        let mut rng = crate::test_data::seeded(5);
+        let inputs = 1024;
+        let w = crate::test_data::gaussian(&mut rng, &[2, inputs]);
+        let packed = QTensor::quantize(&w, GgmlDType::Q4K).unwrap();
+        let data = packed.data().unwrap();
+        // Seven rows: one step of four and three left over.
+        let xs: Vec<Activations> = (0..7)
+            .map(|_| {
+                let x = crate::test_data::gaussian(&mut rng, &[inputs]);
+                activations(&x.to_vec1::<f32>().unwrap())
+            })
+            .collect();
+        for row in data.chunks_exact(inputs / SUPER * SUPER_BYTES) {
+            let mut out = [0f32; 7];
+            dot_rows(row, &xs, &mut out);
+            for (got, x) in out.iter().zip(&xs) {
+                let expected = dot_portable(row, x);
+                assert!(
+                    (got - expected).abs() <= 1e-4 * expected.abs().max(1.0),
+                    "{got} vs {expected}"
+                );
             }
         }
     }

@@ -236,6 +236,7 @@ pub(crate) const FORMAT: cpu_rows::BlockFormat<QuantisedRow> = cpu_rows::BlockFo
     chunk_rows: CHUNK_ROWS,
     prepare: quantise_row,
     dot,
+    dot_rows: None,
 };
 
 #[cfg(test)]

@@ -244,6 +244,10 @@ pub(crate) struct BlockFormat<A> {
     pub(crate) chunk_rows: usize,
     pub(crate) prepare: fn(&[f32]) -> A,
     pub(crate) dot: fn(&[u8], &A) -> f32,
+    /// The dot products of one packed weight row with several prepared rows, into the slice
+    /// (as long as the rows), where the format has a kernel that shares work between rows;
+    /// otherwise `dot` runs for each row.
+    pub(crate) dot_rows: Option<fn(&[u8], &[A], &mut [f32])>,
 }
 
 impl<A: Sync> BlockFormat<A> {
@@ -285,8 +289,13 @@ pub(crate) fn blocks_times_weight<A: Sync>(
         let prepared: Vec<A> = chunk.chunks_exact(inputs).map(format.prepare).collect();
         result.extend(per_output(prepared.len(), outputs, data.len(), |o, out| {
             let w = &data[o * row_bytes..(o + 1) * row_bytes];
-            for (r, a) in out.iter_mut().zip(&prepared) {
-                *r = (format.dot)(w, a);
+            match format.dot_rows {
+                Some(dot_rows) => dot_rows(w, &prepared, out),
+                None => {
+                    for (r, a) in out.iter_mut().zip(&prepared) {
+                        *r = (format.dot)(w, a);
+                    }
+                }
             }
         }));
     }

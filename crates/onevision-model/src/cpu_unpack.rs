@@ -16,12 +16,17 @@ const SLICE_VALUES: usize = 1 << 22;
 /// faster as one matrix product over the unpacked weight.
 pub(crate) const UNPACK_FROM_ROWS: usize = 16;
 
-/// Activation rows from which [`unpacked_product`] beats the block kernels, per format
-/// (measured on a 3584x18944 product: docs/performance.md).
+/// Activation rows from which [`unpacked_product`] beats the block kernels, per format and the
+/// CPU's vector level (measured on a 3584x18944 product: docs/performance.md). With VNNI the Q4K
+/// kernel takes four rows per unpacking of the weight and stayed ahead up to the 512 rows
+/// measured (474 ms against 625), so prompts never unpack Q4K there.
 pub(crate) fn worth_unpacking(block: GgmlDType, rows: usize) -> bool {
     match block {
         GgmlDType::Q8_0 => rows > 96,
-        GgmlDType::Q4K => rows > 192,
+        GgmlDType::Q4K => {
+            crate::cpu_rows::VectorLevel::detected() < crate::cpu_rows::VectorLevel::Avx512Vnni
+                && rows > 192
+        }
         _ => rows >= UNPACK_FROM_ROWS,
     }
 }
@@ -95,6 +100,11 @@ mod tests {
             assert!(d < 1e-3, "{block:?} {rows}x{inputs}x{outputs}: {d}");
         }
         assert!(worth_unpacking(GgmlDType::Q8_0, 97) && !worth_unpacking(GgmlDType::Q8_0, 96));
-        assert!(worth_unpacking(GgmlDType::Q4K, 193) && !worth_unpacking(GgmlDType::Q4K, 192));
+        let q4k_unpacks =
+            worth_unpacking(GgmlDType::Q4K, 193) && !worth_unpacking(GgmlDType::Q4K, 192);
+        let vnni =
+            crate::cpu_rows::VectorLevel::detected() == crate::cpu_rows::VectorLevel::Avx512Vnni;
+        assert_eq!(q4k_unpacks, !vnni);
+        assert_eq!(worth_unpacking(GgmlDType::Q4K, 100_000), !vnni);
     }
 }
