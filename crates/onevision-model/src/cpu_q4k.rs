@@ -355,28 +355,13 @@ mod tests {
 
     #[test]
     fn every_kernel_this_cpu_has_agrees_with_the_portable_loop() {
-        let mut rng = crate::test_data::seeded(4);
-        for inputs in [256, 3584] {
-            let w = crate::test_data::gaussian(&mut rng, &[3, inputs]);
-            let packed = QTensor::quantize(&w, GgmlDType::Q4K).unwrap();
-            let data = packed.data().unwrap();
-            let row_bytes = inputs / SUPER * SUPER_BYTES;
-            let x: Vec<f32> = crate::test_data::gaussian(&mut rng, &[inputs])
-                .to_vec1()
-                .unwrap();
-            let a = activations(&x);
-            for row in data.chunks_exact(row_bytes) {
-                let expected = dot_portable(row, &a);
-                for level in VectorLevel::available() {
-                    // SAFETY: `available` lists only what the running CPU has.
-                    let got = unsafe { dot_with(level, row, &a) };
-                    assert!(
-                        (got - expected).abs() <= 1e-4 * expected.abs().max(1.0),
-                        "{level:?} at {inputs} inputs: {got} vs {expected}"
-                    );
-                }
-            }
-        }
+        cpu_rows::check_every_level(
+            GgmlDType::Q4K,
+            &[256, 3584],
+            activations,
+            dot_portable,
+            dot_with,
+        );
     }
 
     #[test]

@@ -260,28 +260,14 @@ mod tests {
 
     #[test]
     fn every_kernel_this_cpu_has_agrees_with_the_portable_loop() {
-        let mut rng = crate::test_data::seeded(8);
         // 32 to 160 inputs leave 1-5 blocks: every tail the four-block steps can leave.
-        for inputs in [32, 64, 96, 128, 160, 896, 3584] {
-            let w = crate::test_data::gaussian(&mut rng, &[3, inputs]);
-            let packed = QTensor::quantize(&w, GgmlDType::Q8_0).unwrap();
-            let data = packed.data().unwrap();
-            let x: Vec<f32> = crate::test_data::gaussian(&mut rng, &[inputs])
-                .to_vec1()
-                .unwrap();
-            let a = quantise_row(&x);
-            for row in data.chunks_exact(inputs / BLOCK * BLOCK_BYTES) {
-                let expected = dot_portable(row, &a);
-                for level in VectorLevel::available() {
-                    // SAFETY: `available` lists only what the running CPU has.
-                    let got = unsafe { dot_with(level, row, &a) };
-                    assert!(
-                        (got - expected).abs() <= 1e-4 * expected.abs().max(1.0),
-                        "{level:?} at {inputs} inputs: {got} vs {expected}"
-                    );
-                }
-            }
-        }
+        cpu_rows::check_every_level(
+            GgmlDType::Q8_0,
+            &[32, 64, 96, 128, 160, 896, 3584],
+            quantise_row,
+            dot_portable,
+            dot_with,
+        );
     }
 
     #[test]

@@ -247,8 +247,11 @@ pub(crate) struct BlockFormat<A> {
     /// The dot products of one packed weight row with several prepared rows, into the slice
     /// (as long as the rows), where the format has a kernel that shares work between rows;
     /// otherwise `dot` runs for each row.
-    pub(crate) dot_rows: Option<fn(&[u8], &[A], &mut [f32])>,
+    pub(crate) dot_rows: Option<DotRows<A>>,
 }
+
+/// See [`BlockFormat::dot_rows`].
+pub(crate) type DotRows<A> = fn(&[u8], &[A], &mut [f32]);
 
 impl<A: Sync> BlockFormat<A> {
     /// Whether [`blocks_times_weight`] serves `x @ packed^T` in this format.
@@ -364,6 +367,40 @@ pub(crate) fn check_block_kernel<A: Sync>(
             (vector - scalar).abs() < 1e-3 * (inputs as f32).sqrt(),
             "{vector} vs {scalar}"
         );
+    }
+}
+
+/// Checks that every vector level the running CPU has gives `portable`'s dot products, within
+/// f32 rounding, on three random weight rows packed as `dtype` for each input width.
+#[cfg(test)]
+pub(crate) fn check_every_level<A>(
+    dtype: GgmlDType,
+    widths: &[usize],
+    prepare: fn(&[f32]) -> A,
+    portable: fn(&[u8], &A) -> f32,
+    // Safety: `dot_with(level, ..)` may be called for any level the running CPU has.
+    dot_with: unsafe fn(VectorLevel, &[u8], &A) -> f32,
+) {
+    let mut rng = crate::test_data::seeded(8);
+    for &inputs in widths {
+        let w = crate::test_data::gaussian(&mut rng, &[3, inputs]);
+        let packed = QTensor::quantize(&w, dtype).unwrap();
+        let data = packed.data().unwrap();
+        let x: Vec<f32> = crate::test_data::gaussian(&mut rng, &[inputs])
+            .to_vec1()
+            .unwrap();
+        let a = prepare(&x);
+        for row in data.chunks_exact(data.len() / 3) {
+            let expected = portable(row, &a);
+            for level in VectorLevel::available() {
+                // SAFETY: `available` lists only what the running CPU has.
+                let got = unsafe { dot_with(level, row, &a) };
+                assert!(
+                    (got - expected).abs() <= 1e-4 * expected.abs().max(1.0),
+                    "{dtype:?} {level:?} at {inputs} inputs: {got} vs {expected}"
+                );
+            }
+        }
     }
 }
 
