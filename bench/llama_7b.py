@@ -30,11 +30,11 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from compare import QUESTION, machine  # noqa: E402
+from compare import machine  # noqa: E402
 from llama_compare import (  # noqa: E402
     CACHE, LLAMA_BUILD, LLAMA_SRC, Steal, ensure_llama_cpp, memory_bandwidth, ratio, run, theirs_once,
     timed_process)
-from seven_b import MODEL_DIR, picture  # noqa: E402
+from seven_b import MODEL_DIR, picture, start  # noqa: E402
 
 GGUF_DIR = os.path.join(CACHE, "gguf-7b")
 # Our quantisation against llama.cpp's weight type.
@@ -69,27 +69,11 @@ def ensure_gguf(weight_type, drop_bf16):
 def ours(exe, quant, image, new_tokens, threads, context_tokens=0):
     """One second start of `onevision bench` (the packed file kept under the cache)."""
     packed = os.path.join(CACHE, f"packed-7b-{quant}")
-    cmd = [exe, "bench", "--model", MODEL_DIR, "--prompt", QUESTION, "--runs", "1", "--warmup", "0",
-           "--max-new-tokens", str(new_tokens), "--quant", quant, "--device", "cpu",
-           "--packed-dir", packed, "--format", "json"]
-    if image:
-        cmd += ["--image", image]
-    if context_tokens:
-        cmd += ["--context-tokens", str(context_tokens)]
-    env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
-    out, rss = timed_process(cmd, env)
-    r = json.loads(out[out.index("{"):])
+    r = start(exe, quant, packed, image, new_tokens, threads, context_tokens)
     if not r["packed_weights"]:
         raise SystemExit(f"{exe} packed {quant} at this start: run it once before timing")
-    return {
-        "load_s": r["load_ms"] / 1e3,
-        "peak_rss_gib": rss / 1024,
-        "vision_s": r["vision_ms"]["median"] / 1e3,
-        "prefill_tok_s": r["prefill_tokens_per_s"]["median"],
-        "decode_tok_s": r["decode_tokens_per_s"]["median"],
-        "ttft_s": r["time_to_first_token_ms"]["median"] / 1e3,
-        "prompt_tokens": r["prompt_tokens"],
-    }
+    keep = ("load_s", "peak_rss_gib", "vision_s", "prefill_tok_s", "decode_tok_s", "ttft_s", "prompt_tokens")
+    return {k: r[k] for k in keep}
 
 
 def theirs(mtmd, model, projector, new_tokens, threads):

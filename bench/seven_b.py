@@ -46,11 +46,17 @@ def picture(side):
     return path
 
 
-def start(exe, quant, packed_dir, image, new_tokens, threads):
-    cmd = [exe, "bench", "--model", MODEL_DIR, "--image", image, "--prompt", QUESTION,
+def start(exe, quant, packed_dir, image, new_tokens, threads, context_tokens=0):
+    """One start of `onevision bench`: `image` may be None (a text prompt), `context_tokens`
+    puts about that many tokens of earlier text before the question."""
+    cmd = [exe, "bench", "--model", MODEL_DIR, "--prompt", QUESTION,
            "--runs", "1", "--warmup", "0", "--max-new-tokens", str(new_tokens),
            "--quant", quant, "--device", "cpu", "--packed-dir", packed_dir,
            "--format", "json"]
+    if image:
+        cmd += ["--image", image]
+    if context_tokens:
+        cmd += ["--context-tokens", str(context_tokens)]
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
     with Steal() as steal:
         out, rss = timed_process(cmd, env)
