@@ -11,6 +11,8 @@ const COMMANDS: &[&str] = &[
     "cancel_load",
     "pick_model_dir",
     "find_models",
+    "remove_model",
+    "measured_speeds",
     "download_model",
     "stop_download",
     "check_server",

@@ -54,6 +54,10 @@ impl Downloads {
         })
     }
 
+    pub fn any_running(&self) -> bool {
+        !self.lock().is_empty()
+    }
+
     /// Asks the download of `id` to stop (it does between two chunks); false when none runs.
     pub fn stop(&self, id: &str) -> bool {
         match self.lock().get(id) {

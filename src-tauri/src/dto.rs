@@ -141,12 +141,21 @@ pub struct MachineModels {
     pub folder_errors: Vec<String>,
 }
 
+/// What removing a model freed.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemovedModel {
+    pub freed_bytes: u64,
+    /// Packed-weight files that went with it.
+    pub packed_files: usize,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct OtherModel {
     pub name: String,
     pub path: String,
     pub complete: bool,
     pub missing: Vec<String>,
+    pub bytes: u64,
 }
 
 /// How a download from the model panel ended, when it did not fail.
@@ -191,6 +200,8 @@ pub struct ModelCopy {
     pub path: String,
     pub complete: bool,
     pub missing: Vec<String>,
+    /// What the copy holds on disk.
+    pub bytes: u64,
 }
 
 /// Generation settings from the settings panel; `None` takes the model folder's default.

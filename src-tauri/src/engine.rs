@@ -3,6 +3,7 @@
 //! the engine's seam, so asking, streaming, stopping and recording do not care which.
 
 use onevision_api::client::ServerEngine;
+use onevision_engine::device::{device_name, dtype_name};
 use onevision_engine::generate::GenerationDefaults;
 use onevision_engine::preset::PromptPreset;
 use onevision_engine::sampler::SamplingParams;
@@ -63,6 +64,22 @@ impl AppEngine {
             AppEngine::Server { engine, .. } => {
                 format!("{} @ {}", engine.model(), engine.base_url())
             }
+        }
+    }
+
+    /// The device, dtype and quantisation of a local model, as the panel names them; a
+    /// server's are its own business.
+    pub fn precision(&self) -> Option<[(&'static str, &'static str); 3]> {
+        match self {
+            AppEngine::Local(w) => {
+                let info = w.info();
+                Some([
+                    ("device", device_name(&info.device)),
+                    ("dtype", dtype_name(info.dtype)),
+                    ("quant", info.quant.name()),
+                ])
+            }
+            AppEngine::Server { .. } => None,
         }
     }
 

@@ -13,6 +13,7 @@ mod job;
 mod reply;
 mod secrets;
 mod seen;
+mod speeds;
 mod state;
 
 use std::path::PathBuf;
@@ -88,7 +89,9 @@ pub fn main() -> ExitCode {
             commands::model::load_model,
             commands::model::cancel_load,
             commands::model::pick_model_dir,
+            commands::model::measured_speeds,
             commands::machine::find_models,
+            commands::machine::remove_model,
             commands::download::download_model,
             commands::download::stop_download,
             commands::server::check_server,

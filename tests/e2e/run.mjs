@@ -637,6 +637,34 @@ try {
   assert.match(await (await turn.$('[data-testid="final-answer"]')).getText(), /5/);
   await shot("20-example-answered");
 
+  // The model panel gives the speed this computer measured from the answers just given, for the
+  // precision it would load; the downloaded copy of step 2 (not in use) is removed from there,
+  // after a question, and the catalog offers its download again (issue 18).
+  await (await byId("model-button")).click();
+  const speed = await byId("measured-speed");
+  await speed.waitForDisplayed({ timeout: WAIT });
+  assert.equal(await speed.getAttribute("data-chosen"), "true", "the measured speed is not the chosen precision's");
+  assert.match(
+    await speed.getProperty("textContent"),
+    /^CPU · f32 · full weights[\d.]+ tokens\/s writing, [\d.]+ tokens\/s reading the question \(median of \d+ answers?\)$/,
+  );
+  await browser.execute((el) => el.scrollIntoView({ block: "center" }), speed);
+  await shot("20b-measured-speed");
+  const copy3b = await browser.$('[data-testid="found-model"][data-id="qwen2.5-vl-3b"]');
+  await (await copy3b.$('[data-testid="remove-model"]')).click();
+  assert.match(await (await copy3b.$('[data-testid="remove-model-question"]')).getText(), /^Delete Qwen2\.5-VL-3B-Instruct \(\d+ MB\)/);
+  await shot("20c-remove-model-asks");
+  await (await copy3b.$('[data-testid="remove-model-confirm"]')).click();
+  const removedNote = await byId("model-removed");
+  await removedNote.waitForDisplayed({ timeout: WAIT });
+  assert.match(await removedNote.getText(), /^Removed Qwen2\.5-VL-3B-Instruct: \d+ MB freed\.$/);
+  await browser.waitUntil(
+    async () => (await (await browser.$('[data-testid="found-model"][data-id="qwen2.5-vl-3b"] [data-testid="download-button"]')).isExisting()),
+    { timeout: WAIT, timeoutMsg: "the removed copy is still offered for use" },
+  );
+  await shot("20d-model-removed");
+  await browser.keys(["Escape"]);
+
   // 14. What the model sees (issue 17): a large worksheet photo is shown shrunk, with its exact
   //     size and token count and a warning that small print may be lost; a crop too small to
   //     read is refused with a sentence and nothing is lost; cropping one problem sends that

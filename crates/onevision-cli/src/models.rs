@@ -1,5 +1,5 @@
 //! `onevision models`: the catalog and what fits this machine, downloads into the Hugging Face
-//! cache, and checking a model folder (DESIGN.md §4).
+//! cache, checking a model folder and removing one (DESIGN.md §4).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use onevision_engine::catalog::cache::hub_cache_dir;
+use onevision_engine::catalog::cache::{hub_cache_dir, packed_dir};
 use onevision_engine::catalog::discover::{discover, FoundModel};
 use onevision_engine::catalog::download::{download, DownloadOptions, DownloadProgress};
+use onevision_engine::catalog::remove::remove_model;
 use onevision_engine::catalog::verify::verify;
 use onevision_engine::catalog::{self, CatalogEntry, CatalogError, CATALOG};
 use onevision_engine::device::{DTypeChoice, DeviceChoice};
@@ -62,6 +63,12 @@ enum ModelsCommand {
         /// The hub cache (default: HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub).
         #[arg(long)]
         cache_dir: Option<PathBuf>,
+    },
+    /// Delete a model on disk (a Hugging Face cache snapshot, or the checkpoint files of a
+    /// folder) and the packed weights kept for it.
+    Remove {
+        /// The model's folder, as `onevision models list` shows it.
+        dir: PathBuf,
     },
     /// Check that a folder is a complete, loadable checkpoint.
     Verify {
@@ -117,6 +124,7 @@ pub fn models(args: ModelsArgs) -> Result<u8> {
             }
             get(&id, opts, args.format)
         }
+        ModelsCommand::Remove { dir } => remove(&dir, args.format),
         ModelsCommand::Verify { dir, no_hash } => check(&dir, !no_hash, args.format),
     }
 }
@@ -337,6 +345,27 @@ fn count(n: u64) -> String {
     } else {
         format!("{:.1}M", n as f64 / 1e6)
     }
+}
+
+fn remove(dir: &Path, format: Format) -> Result<u8> {
+    let removed = remove_model(dir, packed_dir().as_deref())?;
+    match format {
+        Format::Json => println!(
+            "{}",
+            serde_json::json!({
+                "path": dir,
+                "freed_bytes": removed.freed_bytes,
+                "packed_files": removed.packed_files,
+            })
+        ),
+        Format::Text => println!(
+            "Removed {}: {} freed ({} packed-weight file(s)).",
+            dir.display(),
+            gb(removed.freed_bytes),
+            removed.packed_files
+        ),
+    }
+    Ok(0)
 }
 
 fn check(dir: &Path, hashes: bool, format: Format) -> Result<u8> {

@@ -411,3 +411,80 @@ fn ctrl_c_stops_a_download_and_the_next_run_resumes_it() {
     );
     assert_eq!(partial_len(), 0);
 }
+
+#[test]
+fn remove_deletes_a_downloaded_copy_with_its_packed_weights() {
+    let hub = FakeHub::start();
+    hub.add_repo(
+        "Fancy-MLLM/R1-Onevision-7B-RL",
+        fake_hub::files_of(&chat_model(), &[]),
+        None,
+    );
+    let home = tempfile::tempdir().unwrap();
+    let packed = home.path().join("packed");
+    let out = run(
+        home.path(),
+        &[
+            "models",
+            "download",
+            "r1-onevision-7b-rl",
+            "--endpoint",
+            &hub.url,
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let snapshot = PathBuf::from(stdout(&out).trim());
+    let kept = onevision_model::packed::target_file(
+        &packed,
+        &snapshot,
+        onevision_model::Quantization::Q8_0,
+    );
+    std::fs::create_dir_all(&packed).unwrap();
+    std::fs::write(&kept, vec![0u8; 4096]).unwrap();
+    let repo = snapshot.parent().unwrap().parent().unwrap().to_path_buf();
+    let on_disk: u64 = std::fs::read_dir(repo.join("blobs"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+
+    let remove = |format: &str| {
+        cmd(
+            home.path(),
+            &[
+                "models",
+                "remove",
+                snapshot.to_str().unwrap(),
+                "--format",
+                format,
+            ],
+        )
+        .env("ONEVISION_PACKED_DIR", &packed)
+        .output()
+        .unwrap()
+    };
+    let out = remove("json");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["packed_files"], 1);
+    // The blobs, the packed file and refs/main (the commit's 40 characters).
+    assert_eq!(v["freed_bytes"], on_disk + 4096 + COMMIT.len() as u64);
+    assert!(!repo.exists() && !kept.exists());
+    let out = run(home.path(), &["models", "list", "--format", "json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rl = v["catalog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == "r1-onevision-7b-rl")
+        .unwrap()
+        .clone();
+    assert_eq!(rl["found"].as_array().map(Vec::len), Some(0), "{rl}");
+
+    let out = remove("text");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("not a model folder, nothing was removed"),
+        "{err}"
+    );
+}

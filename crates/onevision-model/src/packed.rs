@@ -82,7 +82,7 @@ impl Packs {
         let Some(cache_dir) = cache_dir.filter(|_| quant != Quantization::None) else {
             return Packs::none();
         };
-        let target = cache_dir.join(file_name(model_dir, quant));
+        let target = target_file(cache_dir, model_dir, quant);
         let fingerprint = fingerprint(files, quant);
         let reading = match read_header(&target, &fingerprint) {
             Ok(found) => found,
@@ -177,6 +177,26 @@ impl Packs {
 }
 
 /// `<folder name>-<quant>-<hash of the folder's full path>.gguf`: one file per model folder.
+/// Where the weights of `model_dir` packed as `quant` are kept under `cache_dir`.
+pub fn target_file(cache_dir: &Path, model_dir: &Path, quant: Quantization) -> PathBuf {
+    cache_dir.join(file_name(model_dir, quant))
+}
+
+/// The packed files kept under `cache_dir` for the model folder `model_dir`, one per quantisation
+/// packed so far, with an interrupted first start's leftover: what removing the model also
+/// removes. Call it while `model_dir` still exists (its name is taken from the resolved path).
+pub fn kept_files(cache_dir: &Path, model_dir: &Path) -> Vec<PathBuf> {
+    [Quantization::Q8_0, Quantization::Q4K]
+        .into_iter()
+        .map(|q| target_file(cache_dir, model_dir, q))
+        .flat_map(|target| {
+            let partial = target.with_extension("gguf.partial");
+            [target, partial]
+        })
+        .filter(|f| f.is_file())
+        .collect()
+}
+
 fn file_name(model_dir: &Path, quant: Quantization) -> String {
     let full = std::fs::canonicalize(model_dir).unwrap_or_else(|_| model_dir.to_path_buf());
     let stem: String = full
@@ -368,6 +388,29 @@ mod tests {
         assert_ne!(a, b);
         assert!(c.starts_with("7B-q8_0-"), "{c}");
         assert!(file_name(Path::new("/m/a b:c"), Quantization::Q4K).starts_with("a_b_c-"));
+    }
+
+    #[test]
+    fn kept_files_are_the_folders_own_in_every_quantisation() {
+        let models = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let mine = models.path().join("R1-Onevision-7B");
+        let other = models.path().join("Qwen2.5-VL-3B");
+        std::fs::create_dir_all(&mine).unwrap();
+        std::fs::create_dir_all(&other).unwrap();
+        assert!(kept_files(cache.path(), &mine).is_empty());
+        let q4k = target_file(cache.path(), &mine, Quantization::Q4K);
+        let q8 = target_file(cache.path(), &mine, Quantization::Q8_0);
+        let partial = q8.with_extension("gguf.partial");
+        let theirs = target_file(cache.path(), &other, Quantization::Q4K);
+        for f in [&q4k, &partial, &theirs] {
+            std::fs::write(f, b"GGUF").unwrap();
+        }
+        let mut found = kept_files(cache.path(), &mine);
+        found.sort();
+        let mut expected = vec![q4k, partial];
+        expected.sort();
+        assert_eq!(found, expected);
     }
 
     #[test]

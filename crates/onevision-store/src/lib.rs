@@ -16,6 +16,7 @@ mod messages;
 mod owner;
 mod pictures;
 pub mod search;
+mod speeds;
 mod stream;
 mod title;
 mod types;
@@ -31,6 +32,7 @@ pub use export::{
 pub use messages::NewMessage;
 pub use pictures::{preview_picture, PictureInput, PicturePreview, THUMBNAIL_SIZE};
 pub use search::{SearchHit, SearchQuery, HIGHLIGHT_END, HIGHLIGHT_START, RANKED_MATCHES_MAX};
+pub use speeds::ReplySpeed;
 pub use stream::{Finish, Outcome, StreamWriter, DEFAULT_FLUSH_INTERVAL};
 pub use title::{title_from_question, TITLE_MAX_CHARS};
 pub use types::{

@@ -256,6 +256,10 @@ async fn start_reply(
     let mut recorded = serde_json::to_value(settings)
         .map_err(|e| AppError::new(format!("cannot record the settings: {e}")))?;
     recorded["model"] = engine.record_name().into();
+    // What the model panel's measured speeds are grouped by.
+    for (key, value) in engine.precision().into_iter().flatten() {
+        recorded[key] = value.into();
+    }
     if let Some(endpoint) = engine.endpoint() {
         recorded["endpoint"] = endpoint.into();
     }

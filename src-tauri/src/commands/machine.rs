@@ -4,17 +4,22 @@
 
 use std::path::{Path, PathBuf};
 
-use onevision_engine::catalog::cache::hub_cache_dir;
 use onevision_engine::catalog::cache::model_folder_name;
+use onevision_engine::catalog::cache::{hub_cache_dir, packed_dir};
 use onevision_engine::catalog::discover::{discover, FoundModel, MODEL_TYPE};
 use onevision_engine::catalog::hub::token_from_env;
+use onevision_engine::catalog::remove;
 use onevision_engine::catalog::CATALOG;
 use onevision_engine::hardware::fit::{choose, Wish};
 use onevision_engine::hardware::{self, Hardware};
 
+use tauri::State;
+
 use super::blocking;
-use crate::dto::{MachineModels, ModelCopy, ModelOffer, OtherModel};
-use crate::error::AppResult;
+use crate::dto::{MachineModels, ModelCopy, ModelOffer, OtherModel, RemovedModel};
+use crate::engine::AppEngine;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 
 /// The panel's list for `hw`, the cache at `cache` and the added folders `extra`; blocking (reads
 /// the disk).
@@ -40,6 +45,7 @@ pub fn machine_models(hw: &Hardware, cache: Option<&Path>, extra: &[PathBuf]) ->
                 path: f.path.display().to_string(),
                 complete: f.complete,
                 missing: f.missing.clone(),
+                bytes: f.bytes,
             })
             .collect(),
         folder_errors: extra
@@ -83,6 +89,7 @@ impl From<&FoundModel> for ModelCopy {
             path: f.path.display().to_string(),
             complete: f.complete,
             missing: f.missing.clone(),
+            bytes: f.bytes,
         }
     }
 }
@@ -96,6 +103,45 @@ pub async fn find_models(folders: Vec<String>) -> AppResult<MachineModels> {
         Ok(machine_models(&hw, hub_cache_dir().as_deref(), &extra))
     })
     .await
+}
+
+/// Deletes the model at `path` (a cache snapshot or an added folder's checkpoint) and the packed
+/// weights kept for it. Refused for the model in use and while a download runs (it may be
+/// writing into the same cache folder).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn remove_model(state: State<'_, AppState>, path: String) -> AppResult<RemovedModel> {
+    let path = PathBuf::from(path.trim());
+    if let Some(engine) = state.loaded() {
+        if let AppEngine::Local(w) = engine.as_ref() {
+            if same_folder(&w.info().dir, &path) {
+                return Err(AppError::new(format!(
+                    "{} is the model in use; load another before removing it",
+                    path.display()
+                )));
+            }
+        }
+    }
+    if state.downloads.any_running() {
+        return Err(AppError::new(
+            "a download is running; remove models once it has finished or been stopped",
+        ));
+    }
+    blocking(move || {
+        let removed = remove::remove_model(&path, packed_dir().as_deref())?;
+        tracing::info!(path = %path.display(), freed_bytes = removed.freed_bytes, "model removed");
+        Ok(RemovedModel {
+            freed_bytes: removed.freed_bytes,
+            packed_files: removed.packed_files,
+        })
+    })
+    .await
+}
+
+fn same_folder(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! Loading a model folder and saying what is loaded.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use onevision_engine::catalog::cache::model_folder_name;
 use onevision_engine::device::{DTypeChoice, DeviceChoice};
 use onevision_engine::worker::Worker;
 use onevision_model::{LoadOptions, Quantization};
@@ -12,7 +13,11 @@ use super::blocking;
 use crate::dto::{AppInfo, LoadRequest, ModelInfoDto};
 use crate::engine::AppEngine;
 use crate::error::{AppError, AppResult};
+use crate::speeds::{self, MeasuredSpeed};
 use crate::state::AppState;
+
+/// Replies read for the measured speeds: the newest of every precision a student tried.
+const SPEED_REPLIES: u32 = 400;
 
 #[tauri::command(rename_all = "snake_case")]
 pub fn app_info(state: State<'_, AppState>) -> AppInfo {
@@ -98,6 +103,21 @@ pub async fn load_model(
     let info = ModelInfoDto::from(worker.info());
     swap_engine(&state, AppEngine::Local(worker)).await;
     Ok(info)
+}
+
+/// How fast the model in `dir` ran here, per precision, from its newest replies in the history.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn measured_speeds(
+    state: State<'_, AppState>,
+    dir: String,
+) -> AppResult<Vec<MeasuredSpeed>> {
+    let dir = dir.trim();
+    if dir.is_empty() {
+        return Ok(Vec::new());
+    }
+    let name = model_folder_name(Path::new(dir));
+    let replies = state.store()?.reply_speeds(&name, SPEED_REPLIES).await?;
+    Ok(speeds::summarise(&replies))
 }
 
 /// Stops waiting for the load under way: its model is dropped once read.

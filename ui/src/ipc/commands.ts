@@ -20,9 +20,11 @@ import type {
   EvalStarted,
   LoadRequest,
   MachineModels,
+  MeasuredSpeed,
   ModelInfo,
   PictureCrop,
   PictureView,
+  RemovedModel,
   ScreenCapture,
   SavedServer,
   SearchHit,
@@ -90,6 +92,16 @@ export function downloadModel(
 
 export function stopDownload(id: string): Promise<boolean> {
   return invoke<boolean>("stop_download", { id });
+}
+
+/** Deletes a found model (a cache snapshot or an added folder's checkpoint) and its packed weights. */
+export function removeModel(path: string): Promise<RemovedModel> {
+  return invoke<RemovedModel>("remove_model", { path });
+}
+
+/** How fast the model in `dir` ran here, per precision, from its replies in the history. */
+export function measuredSpeeds(dir: string): Promise<MeasuredSpeed[]> {
+  return invoke<MeasuredSpeed[]>("measured_speeds", { dir });
 }
 
 export function pickModelDir(): Promise<string | null> {

@@ -56,6 +56,29 @@ export interface OtherModel {
   path: string;
   complete: boolean;
   missing: string[];
+  /** What the folder holds on disk. */
+  bytes: number;
+}
+
+/** What removing a model freed (src-tauri/src/dto.rs RemovedModel). */
+export interface RemovedModel {
+  freed_bytes: number;
+  /** Packed-weight files that went with it. */
+  packed_files: number;
+}
+
+/** How fast a model ran on this computer at one precision, from its newest replies
+ * (src-tauri/src/speeds.rs MeasuredSpeed). */
+export interface MeasuredSpeed {
+  device: string;
+  dtype: string;
+  quant: string;
+  /** Replies the medians are taken over. */
+  replies: number;
+  decode_tok_s: number;
+  prefill_tok_s: number | null;
+  /** When the newest of them was written (Unix ms). */
+  last_at: number;
 }
 
 /** A download's progress (onevision-engine catalog::download::DownloadProgress). */
@@ -100,6 +123,8 @@ export interface ModelCopy {
   path: string;
   complete: boolean;
   missing: string[];
+  /** What the copy holds on disk. */
+  bytes: number;
 }
 
 export interface ModelInfo {

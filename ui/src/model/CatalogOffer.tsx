@@ -1,5 +1,5 @@
-import { useEffect, useRef } from "react";
-import type { ModelOffer } from "../ipc/types";
+import { useEffect, useRef, type ReactNode } from "react";
+import type { ModelCopy, ModelOffer } from "../ipc/types";
 import { formatBytes } from "../stream/format";
 import { describeFile, describeProgress, formatTook, fractionDone } from "./downloadText";
 import { downloadTime } from "./recommend";
@@ -20,6 +20,7 @@ export function CatalogOffer({
   onUse,
   onDownload,
   onStop,
+  removal,
 }: {
   offer: ModelOffer;
   /** The one model the panel recommends for this machine. */
@@ -32,8 +33,12 @@ export function CatalogOffer({
   onUse: UseModel;
   onDownload: () => void;
   onStop: () => void;
+  /** "Remove…" for the copy on disk (a finished or an interrupted download). */
+  removal?: (copy: ModelCopy) => ReactNode;
 }) {
   const copy = m.copies.find((c) => c.complete);
+  // What "Remove…" deletes: the complete copy, else what an interrupted download left.
+  const onDisk = copy ?? m.copies[0];
   const running = state?.phase === "running" ? state : null;
   const item = useRef<HTMLLIElement>(null);
   // A download that starts, or is running when the panel opens, is scrolled into the list's view,
@@ -89,6 +94,7 @@ export function CatalogOffer({
         {m.note.slice(1)}. Licence: {m.licence}.
       </p>
       <p className="found-models__advice">{m.advice}</p>
+      {removal && !running && onDisk && removal(onDisk)}
       {recommended && !copy && !running && (
         <p className="field__hint" data-testid="recommended-download">
           {formatBytes(m.download_bytes)} to download: {downloadTime(m.download_bytes)} on a typical 50 Mbit/s line.
@@ -122,7 +128,7 @@ export function CatalogOffer({
           {state.error}
         </p>
       )}
-      {state?.phase === "done" && (
+      {state?.phase === "done" && copy && (
         <p className="field__hint" data-testid="download-status">
           Downloaded and checked: {formatBytes(state.fetchedBytes)} in {formatTook(state.seconds)}.
         </p>

@@ -6,14 +6,14 @@ import { formatBytes } from "../stream/format";
 import { FoundModels } from "./FoundModels";
 import type { Downloads, DownloadState } from "./useDownloads";
 
-vi.mock("../ipc/commands", () => ({ findModels: vi.fn(), pickModelDir: vi.fn() }));
+vi.mock("../ipc/commands", () => ({ findModels: vi.fn(), pickModelDir: vi.fn(), removeModel: vi.fn() }));
 
 const machine: MachineModels = {
   hub_cache: "/home/s/.cache/huggingface/hub",
   gpu_note: "this build has no CUDA support",
   ram_total_bytes: 24e9,
   has_token: false,
-  others: [{ name: "my-finetune", path: "/models/my-finetune", complete: true, missing: [] }],
+  others: [{ name: "my-finetune", path: "/models/my-finetune", complete: true, missing: [], bytes: 8.3e9 }],
   folder_errors: [],
   models: [
     {
@@ -30,7 +30,7 @@ const machine: MachineModels = {
       device: "cpu",
       dtype: "f32",
       quant: "q8_0",
-      copies: [{ path: "/cache/models--Fancy-MLLM--R1-Onevision-7B/snapshots/abc", complete: true, missing: [] }],
+      copies: [{ path: "/home/s/.cache/huggingface/hub/models--Fancy-MLLM--R1-Onevision-7B/snapshots/abc", complete: true, missing: [], bytes: 16.6e9 }],
     },
     {
       id: "ovr-7b-rl",
@@ -159,6 +159,39 @@ describe("FoundModels", () => {
     fireEvent.click(await screen.findByRole("button", { name: "Stop looking in /data/models" }));
     await waitFor(() => expect(commands.findModels).toHaveBeenLastCalledWith([]));
     expect(screen.queryByTestId("model-folder")).toBeNull();
+  });
+
+  it("removes a downloaded copy after asking, then lists the machine again", async () => {
+    vi.mocked(commands.findModels).mockResolvedValue(machine);
+    vi.mocked(commands.removeModel).mockResolvedValue({ freed_bytes: 16.6e9, packed_files: 1 });
+    render(<FoundModels onUse={vi.fn()} downloads={downloadsWith()} />);
+    fireEvent.click(await screen.findByRole("button", { name: "Remove R1-Onevision-7B from this computer" }));
+    expect(screen.getByTestId("remove-model-question").textContent).toContain("Delete R1-Onevision-7B (16.6 GB)");
+    expect(commands.removeModel).not.toHaveBeenCalled();
+    const listed = vi.mocked(commands.findModels).mock.calls.length;
+    fireEvent.click(screen.getByTestId("remove-model-confirm"));
+    expect((await screen.findByTestId("model-removed")).textContent).toBe(
+      "Removed R1-Onevision-7B: 16.6 GB freed, with its packed weights.",
+    );
+    expect(commands.removeModel).toHaveBeenCalledWith(machine.models[0]?.copies[0]?.path);
+    expect(vi.mocked(commands.findModels).mock.calls.length).toBe(listed + 1);
+  });
+
+  it("keeps a folder of one's own when Keep is chosen, and says why a removal failed", async () => {
+    vi.mocked(commands.findModels).mockResolvedValue(machine);
+    vi.mocked(commands.removeModel).mockRejectedValue("/models/my-finetune is the model in use; load another before removing it");
+    render(<FoundModels onUse={vi.fn()} downloads={downloadsWith()} />);
+    const remove = await screen.findByRole("button", { name: "Remove my-finetune from this computer" });
+    fireEvent.click(remove);
+    expect(screen.getByTestId("remove-model-question").textContent).toContain("Other files in /models/my-finetune stay");
+    fireEvent.click(screen.getByRole("button", { name: "Keep" }));
+    expect(screen.queryByTestId("remove-model-question")).toBeNull();
+    fireEvent.click(screen.getByRole("button", { name: "Remove my-finetune from this computer" }));
+    fireEvent.click(screen.getByTestId("remove-model-confirm"));
+    expect((await screen.findByRole("alert")).textContent).toBe(
+      "/models/my-finetune is the model in use; load another before removing it",
+    );
+    expect(screen.queryByTestId("model-removed")).toBeNull();
   });
 
   it("shows the engine's sentence when the machine cannot be read", async () => {

@@ -1,10 +1,11 @@
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import * as commands from "../ipc/commands";
 import { errorText } from "../ipc/errors";
-import type { MachineModels } from "../ipc/types";
+import type { MachineModels, RemovedModel } from "../ipc/types";
 import { CatalogOffer, type UseModel } from "./CatalogOffer";
 import { loadFolders, saveFolders, withFolder } from "./modelFolders";
 import { recommendedModel } from "./recommend";
+import { RemoveModel, removedText } from "./RemoveModel";
 import type { Downloads } from "./useDownloads";
 
 /** The catalog's models with the copies already on this machine (the Hugging Face cache and the
@@ -16,6 +17,13 @@ export function FoundModels({ onUse, downloads }: { onUse: UseModel; downloads: 
   const [folders, setFolders] = useState<string[]>(loadFolders);
   const [folderError, setFolderError] = useState<string | null>(null);
   const [tokens, setTokens] = useState<Record<string, string>>({});
+  const [removals, setRemovals] = useState(0);
+  const [removed, setRemoved] = useState<string | null>(null);
+  const removedNote = useRef<HTMLParagraphElement>(null);
+  // The list shrinks under the Remove button the student pressed; what was freed is said at the top.
+  useEffect(() => {
+    if (removed) removedNote.current?.scrollIntoView?.({ block: "nearest" });
+  }, [removed]);
 
   // Looked up again when the folders change and when a download finishes.
   useEffect(() => {
@@ -31,7 +39,7 @@ export function FoundModels({ onUse, downloads }: { onUse: UseModel; downloads: 
     return () => {
       live = false;
     };
-  }, [folders, downloads.finished]);
+  }, [folders, downloads.finished, removals]);
 
   const changeFolders = (next: string[]) => {
     saveFolders(next);
@@ -44,6 +52,12 @@ export function FoundModels({ onUse, downloads }: { onUse: UseModel; downloads: 
       (reason: unknown) => setFolderError(errorText(reason)),
     );
   };
+
+  const onRemoved = (name: string, r: RemovedModel) => {
+    setRemoved(removedText(name, r));
+    setRemovals((n) => n + 1);
+  };
+  const fromHub = (path: string) => found?.hub_cache != null && path.startsWith(found.hub_cache);
 
   if (error) {
     return (
@@ -59,6 +73,11 @@ export function FoundModels({ onUse, downloads }: { onUse: UseModel; downloads: 
   return (
     <section className="found-models" data-testid="found-models" aria-label="Models for this machine">
       <h3 className="found-models__title">Models for this machine</h3>
+      {removed && (
+        <p ref={removedNote} className="field__hint" data-testid="model-removed" role="status">
+          {removed}
+        </p>
+      )}
       <ul className="found-models__list">
         {offers.map((m) => (
           <CatalogOffer
@@ -72,6 +91,9 @@ export function FoundModels({ onUse, downloads }: { onUse: UseModel; downloads: 
             onUse={onUse}
             onDownload={() => downloads.start(m.id, tokens[m.id]?.trim() || null)}
             onStop={() => downloads.stop(m.id)}
+            removal={(c) => (
+              <RemoveModel name={m.name} path={c.path} bytes={c.bytes} downloaded={fromHub(c.path)} onRemoved={onRemoved} />
+            )}
           />
         ))}
         {found.others.map((o) => (
@@ -89,6 +111,7 @@ export function FoundModels({ onUse, downloads }: { onUse: UseModel; downloads: 
             <p className="found-models__advice">
               {o.complete ? o.path : `${o.path} lacks ${o.missing.join(", ")}`}
             </p>
+            <RemoveModel name={o.name} path={o.path} bytes={o.bytes} downloaded={fromHub(o.path)} onRemoved={onRemoved} />
           </li>
         ))}
       </ul>

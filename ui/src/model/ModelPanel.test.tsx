@@ -5,7 +5,7 @@ import type { MachineModels } from "../ipc/types";
 import { ModelPanel } from "./ModelPanel";
 import type { ModelState } from "./useModel";
 
-vi.mock("../ipc/commands", () => ({ findModels: vi.fn(), pickModelDir: vi.fn() }));
+vi.mock("../ipc/commands", () => ({ findModels: vi.fn(), pickModelDir: vi.fn(), measuredSpeeds: vi.fn() }));
 
 const machine: MachineModels = {
   hub_cache: "/hub",
@@ -29,7 +29,7 @@ const machine: MachineModels = {
       device: "cpu",
       dtype: "f32",
       quant: "q8_0",
-      copies: [{ path: "/hub/models--Qwen--Qwen2.5-VL-3B-Instruct/snapshots/abc", complete: true, missing: [] }],
+      copies: [{ path: "/hub/models--Qwen--Qwen2.5-VL-3B-Instruct/snapshots/abc", complete: true, missing: [], bytes: 7.5e9 }],
     },
   ],
 };
@@ -45,6 +45,24 @@ describe("ModelPanel", () => {
   beforeEach(() => {
     localStorage.clear();
     vi.mocked(commands.findModels).mockResolvedValue(machine);
+    vi.mocked(commands.measuredSpeeds).mockResolvedValue([]);
+  });
+
+  it("shows the speeds measured here for the chosen folder, marking the chosen precision", async () => {
+    vi.mocked(commands.measuredSpeeds).mockResolvedValue([
+      { device: "cpu", dtype: "f32", quant: "q4k", replies: 12, decode_tok_s: 3.7, prefill_tok_s: 10.5, last_at: 2 },
+      { device: "cpu", dtype: "f32", quant: "q8_0", replies: 3, decode_tok_s: 2.4, prefill_tok_s: 6.1, last_at: 1 },
+    ]);
+    localStorage.setItem("onevision.model-request.v1", JSON.stringify({ dir: "/models/r1", device: "auto", dtype: "auto", quant: "q4k" }));
+    const model: ModelState = { info: null, loadingSince: null, error: null, load: vi.fn(), connect: vi.fn(), cancel: vi.fn() };
+    render(<ModelPanel model={model} downloads={downloads} onClose={vi.fn()} />);
+    const lines = await screen.findAllByTestId("measured-speed");
+    expect(commands.measuredSpeeds).toHaveBeenCalledWith("/models/r1");
+    expect(lines.map((l) => l.getAttribute("data-chosen"))).toEqual(["true", "false"]);
+    expect(lines[0]?.textContent).toContain("3.7 tokens/s writing, 10.5 tokens/s reading the question");
+    fireEvent.change(screen.getByTestId("model-quant-select"), { target: { value: "none" } });
+    expect(screen.getAllByTestId("measured-speed").map((l) => l.getAttribute("data-chosen"))).toEqual(["false", "false"]);
+    expect(screen.getByTestId("speed-not-measured").textContent).toMatch(/with full weights on this computer/);
   });
 
   it("fills the folder and the advised precision from a found copy, and drops the old folder's error", async () => {

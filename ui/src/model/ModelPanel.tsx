@@ -6,6 +6,7 @@ import type { DeviceChoice, DtypeChoice, LoadRequest, ModelOffer, QuantChoice } 
 import { formatCount, formatLatency, formatSeconds } from "../stream/format";
 import { Modal } from "../ui/Modal";
 import { FoundModels } from "./FoundModels";
+import { MeasuredSpeeds } from "./MeasuredSpeeds";
 import { ServerForm } from "./ServerForm";
 import { isServer, serverHost } from "./serverText";
 import type { Downloads } from "./useDownloads";
@@ -227,6 +228,15 @@ export function ModelPanel({
                 </select>
               </label>
             </div>
+            {!loading && (
+              <MeasuredSpeeds
+                dir={request.dir}
+                device={request.device}
+                dtype={request.dtype}
+                quant={request.quant}
+                refresh={info}
+              />
+            )}
             {model.error && !loading && tried === request.dir.trim() && (
               <p className="field__error" data-testid="model-error" role="alert">
                 {model.error}

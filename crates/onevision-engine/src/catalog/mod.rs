@@ -9,6 +9,7 @@ pub mod download;
 pub mod error;
 pub mod hash;
 pub mod hub;
+pub mod remove;
 pub mod verify;
 
 use serde::Serialize;
