@@ -12,7 +12,9 @@ With --context-tokens N, decoding N tokens deep as well: ours `onevision bench -
 (a text prompt of about N tokens), theirs `llama-bench -p 0 -d N` (decoding after N tokens).
 
 usage: bench/llama_7b.py [--pairs q4k,q8_0] [--runs 3] [--new-tokens 16] [--threads N]
-                         [--context-tokens N] [--onevision target/release/onevision] [--json OUT]
+                         [--context-tokens N] [--picture-side 448] [--warmup 1] [--no-repack]
+                         [--onevision target/release/onevision]
+                         [--json OUT]
 
 Needs what bench/llama_compare.py needs (llama.cpp built once under $ONEVISION_BENCH_CACHE, a
 Python with torch for the converter) and the 7B folder of bench/write_random_model.py --size 7b.
@@ -76,9 +78,13 @@ def ours(exe, quant, image, new_tokens, threads, context_tokens=0):
     return {k: r[k] for k in keep}
 
 
-def theirs(mtmd, model, projector, new_tokens, threads):
-    """One llama-mtmd-cli run on bench/.work/figure_448.png (llama_compare's picture)."""
-    r = theirs_once(mtmd, model, projector, new_tokens, threads)
+# llama.cpp repacks Q4_K and Q8_0 weights for its CPU kernels at load unless told not to.
+REPACK = {True: {"mtmd": (), "bench": ()}, False: {"mtmd": ("-nr",), "bench": ("--repack", "0")}}
+
+
+def theirs(mtmd, model, projector, image, new_tokens, threads, repack=True):
+    """One llama-mtmd-cli run on the same picture as ours."""
+    r = theirs_once(mtmd, model, projector, new_tokens, threads, image, REPACK[repack]["mtmd"])
     return {
         "load_s": r["load_ms"] / 1e3,
         "peak_rss_gib": r["peak_rss_mib"] / 1024,
@@ -90,11 +96,11 @@ def theirs(mtmd, model, projector, new_tokens, threads):
     }
 
 
-def theirs_deep(model, depth, new_tokens, threads):
+def theirs_deep(model, depth, new_tokens, threads, repack=True):
     """llama-bench's decode speed `depth` tokens into the context (its tg test at -d)."""
     bench = os.path.join(LLAMA_BUILD, "bin", "llama-bench")
     cmd = [bench, "-m", model, "-p", "0", "-n", str(new_tokens), "-d", str(depth), "-t", str(threads),
-           "-r", "1", "-o", "json"]
+           "-r", "1", "-o", "json", *REPACK[repack]["bench"]]
     out, _ = timed_process(cmd, dict(os.environ))
     (test,) = json.loads(out[out.index("["):out.rindex("]") + 1])
     return test["avg_ts"]
@@ -112,6 +118,12 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--context-tokens", type=int, default=0,
                     help="also time decoding this deep into a text context (one run a side)")
+    ap.add_argument("--no-repack", action="store_true",
+                    help="llama.cpp without repacking its weights at load (-nr)")
+    ap.add_argument("--warmup", type=int, default=1,
+                    help="untimed runs a side first (the page cache; 0 for long single runs)")
+    ap.add_argument("--picture-side", type=int, default=448,
+                    help="the figure scaled to this square side (1024: about one megapixel)")
     ap.add_argument("--drop-bf16", action="store_true", help="remove the BF16 GGUF once quantised")
     ap.add_argument("--onevision", default=os.path.join(REPO, "target", "release", "onevision"))
     ap.add_argument("--json", help="also write the measurements here")
@@ -122,17 +134,19 @@ def main():
     if unknown := [p for p in pairs if p not in PAIRS]:
         raise SystemExit(f"unknown pairs {unknown}: choose from {', '.join(PAIRS)}")
     mtmd, _ = ensure_llama_cpp()
-    image = picture(448)
+    image = picture(args.picture_side)
     files = {p: ensure_gguf(PAIRS[p], args.drop_bf16) for p in pairs}
     bandwidth = memory_bandwidth(args.threads)
-    print(f"machine: {machine()}; {args.threads} threads; {args.new_tokens} new tokens; median of "
+    print(f"machine: {machine()}; {args.threads} threads; {args.new_tokens} new tokens; "
+          f"{args.picture_side}x{args.picture_side} picture; llama.cpp "
+          f"{'without' if args.no_repack else 'with'} repacking; median of "
           f"{args.runs}, the sides in turn; read bandwidth {bandwidth['read_gb_s']:.1f} GB/s", flush=True)
     results = {"machine": machine(), "bandwidth": bandwidth, "threads": args.threads, "rows": {}}
     for p in pairs:
         model, projector = files[p]
-        for exe_run in (lambda: ours(args.onevision, p, image, args.new_tokens, args.threads),
-                        lambda: theirs(mtmd, model, projector, args.new_tokens, args.threads)):
-            exe_run()  # untimed: the page cache and the packed file's first use
+        for _ in range(args.warmup):
+            ours(args.onevision, p, image, args.new_tokens, args.threads)
+            theirs(mtmd, model, projector, image, args.new_tokens, args.threads, not args.no_repack)
         ours_runs, theirs_runs = [], []
         steal = {"ours": [], "theirs": []}
         for _ in range(args.runs):
@@ -140,7 +154,7 @@ def main():
                 ours_runs.append(ours(args.onevision, p, image, args.new_tokens, args.threads))
             steal["ours"].append(s.percent)
             with Steal() as s:
-                theirs_runs.append(theirs(mtmd, model, projector, args.new_tokens, args.threads))
+                theirs_runs.append(theirs(mtmd, model, projector, image, args.new_tokens, args.threads, not args.no_repack))
             steal["theirs"].append(s.percent)
         row = {"ours": medians(ours_runs), "theirs": medians(theirs_runs),
                "steal_percent": {k: statistics.mean(v) for k, v in steal.items()},
@@ -150,13 +164,13 @@ def main():
             row["ours"]["deep_decode_tok_s"] = deep["decode_tok_s"]
             row["ours"]["deep_prompt_tokens"] = deep["prompt_tokens"]
             row["theirs"]["deep_decode_tok_s"] = theirs_deep(model, args.context_tokens, args.new_tokens,
-                                                             args.threads)
+                                                             args.threads, not args.no_repack)
         results["rows"][p] = row
 
     print()
     print("| ours | llama.cpp | second-start load s | peak RSS GiB | vision s | prefill tok/s | decode tok/s "
-          "| TTFT s | steal %: ours / theirs |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| TTFT s | prompt tokens | steal %: ours / theirs |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for p, row in results["rows"].items():
         o, t = row["ours"], row["theirs"]
 
@@ -166,7 +180,8 @@ def main():
 
         print(f"| {p} | {PAIRS[p]} | {cell('load_s', False, 1)} | {o['peak_rss_gib']:.2f} / {t['peak_rss_gib']:.2f} "
               f"| {cell('vision_s', False, 1)} | {cell('prefill_tok_s', True, 2)} | {cell('decode_tok_s', True, 2)} "
-              f"| {cell('ttft_s', False, 1)} | {row['steal_percent']['ours']:.1f} / {row['steal_percent']['theirs']:.1f} |")
+              f"| {cell('ttft_s', False, 1)} | {o['prompt_tokens']:.0f} / {t['prompt_tokens']:.0f} "
+              f"| {row['steal_percent']['ours']:.1f} / {row['steal_percent']['theirs']:.1f} |")
     if args.context_tokens:
         print()
         print(f"Decode tok/s {args.context_tokens} tokens deep (ours: a text prompt of "

@@ -217,11 +217,11 @@ PERF = {
 }
 
 
-def theirs_once(mtmd, model, projector, new_tokens, threads):
+def theirs_once(mtmd, model, projector, new_tokens, threads, picture=PICTURE, extra=()):
     # --perf and log verbosity 4 make it print libllama's timings (prompt and decode).
-    cmd = [mtmd, "-m", model, "--mmproj", projector, "--image", PICTURE, "-p", QUESTION,
+    cmd = [mtmd, "-m", model, "--mmproj", projector, "--image", picture, "-p", QUESTION,
            "-n", str(new_tokens), "--ignore-eos", "--temp", "0", "-t", str(threads), "-tb", str(threads),
-           "-c", "4096", "--no-warmup", "--perf", "-lv", "4"]
+           "-c", "4096", "--no-warmup", "--perf", "-lv", "4", *extra]
     out, rss = timed_process(cmd, dict(os.environ))
     found = {k: p.findall(out) for k, p in PERF.items()}
     missing = [k for k, v in found.items() if not v]
