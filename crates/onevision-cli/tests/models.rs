@@ -238,17 +238,16 @@ fn verify_accepts_complete_folders_and_names_the_file_at_fault() {
     );
 }
 
-#[test]
-fn download_fills_the_hub_cache_and_the_copy_verifies_against_the_hub_hashes() {
+/// R1-Onevision-7B-RL downloaded from a stand-in hub into `home`'s cache: the command's output.
+fn download_rl(home: &Path) -> Output {
     let hub = FakeHub::start();
     hub.add_repo(
         "Fancy-MLLM/R1-Onevision-7B-RL",
         fake_hub::files_of(&chat_model(), &[]),
         None,
     );
-    let home = tempfile::tempdir().unwrap();
     let out = run(
-        home.path(),
+        home,
         &[
             "models",
             "download",
@@ -258,6 +257,13 @@ fn download_fills_the_hub_cache_and_the_copy_verifies_against_the_hub_hashes() {
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
+    out
+}
+
+#[test]
+fn download_fills_the_hub_cache_and_the_copy_verifies_against_the_hub_hashes() {
+    let home = tempfile::tempdir().unwrap();
+    let out = download_rl(home.path());
     let snapshot = stdout(&out).trim().to_string();
     assert!(
         snapshot.ends_with(&format!(
@@ -414,26 +420,9 @@ fn ctrl_c_stops_a_download_and_the_next_run_resumes_it() {
 
 #[test]
 fn remove_deletes_a_downloaded_copy_with_its_packed_weights() {
-    let hub = FakeHub::start();
-    hub.add_repo(
-        "Fancy-MLLM/R1-Onevision-7B-RL",
-        fake_hub::files_of(&chat_model(), &[]),
-        None,
-    );
     let home = tempfile::tempdir().unwrap();
     let packed = home.path().join("packed");
-    let out = run(
-        home.path(),
-        &[
-            "models",
-            "download",
-            "r1-onevision-7b-rl",
-            "--endpoint",
-            &hub.url,
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let snapshot = PathBuf::from(stdout(&out).trim());
+    let snapshot = PathBuf::from(stdout(&download_rl(home.path())).trim());
     let kept = onevision_model::packed::target_file(
         &packed,
         &snapshot,
