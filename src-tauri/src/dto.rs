@@ -156,6 +156,8 @@ pub struct OtherModel {
     pub complete: bool,
     pub missing: Vec<String>,
     pub bytes: u64,
+    /// In the Hugging Face cache (downloaded), not a folder of the student's own.
+    pub downloaded: bool,
 }
 
 /// How a download from the model panel ended, when it did not fail.
@@ -202,6 +204,8 @@ pub struct ModelCopy {
     pub missing: Vec<String>,
     /// What the copy holds on disk.
     pub bytes: u64,
+    /// In the Hugging Face cache (downloaded), not a folder of the student's own.
+    pub downloaded: bool,
 }
 
 /// Generation settings from the settings panel; `None` takes the model folder's default.

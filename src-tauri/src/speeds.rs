@@ -31,22 +31,22 @@ pub struct MeasuredSpeed {
 /// `replies` newest first, as the store gives them; the result is newest precision first.
 pub fn summarise(replies: &[ReplySpeed]) -> Vec<MeasuredSpeed> {
     let mut groups: BTreeMap<(String, String, String), Vec<&ReplySpeed>> = BTreeMap::new();
-    for r in replies {
-        let Some(key) = precision(&r.settings) else {
-            continue;
-        };
-        let long_enough = r
-            .stats
-            .generated_tokens
-            .is_some_and(|n| n >= MIN_GENERATED_TOKENS);
-        let group = groups.entry(key).or_default();
-        if long_enough && r.stats.tokens_per_s.is_some() && group.len() < PER_PRECISION {
-            group.push(r);
+    let timed = replies.iter().filter(|r| {
+        r.stats.tokens_per_s.is_some()
+            && r.stats
+                .generated_tokens
+                .is_some_and(|n| n >= MIN_GENERATED_TOKENS)
+    });
+    for r in timed {
+        if let Some(key) = precision(&r.settings) {
+            let group = groups.entry(key).or_default();
+            if group.len() < PER_PRECISION {
+                group.push(r);
+            }
         }
     }
     let mut speeds: Vec<MeasuredSpeed> = groups
         .into_iter()
-        .filter(|(_, g)| !g.is_empty())
         .map(|((device, dtype, quant), g)| MeasuredSpeed {
             device,
             dtype,

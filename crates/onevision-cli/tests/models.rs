@@ -260,6 +260,19 @@ fn download_rl(home: &Path) -> Output {
     out
 }
 
+/// R1-Onevision-7B-RL's entry in `models list --format json`.
+fn listed_rl(home: &Path) -> Value {
+    let out = run(home, &["models", "list", "--format", "json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["catalog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == "r1-onevision-7b-rl")
+        .unwrap()
+        .clone()
+}
+
 #[test]
 fn download_fills_the_hub_cache_and_the_copy_verifies_against_the_hub_hashes() {
     let home = tempfile::tempdir().unwrap();
@@ -292,15 +305,7 @@ fn download_fills_the_hub_cache_and_the_copy_verifies_against_the_hub_hashes() {
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains("model.safetensors is damaged"), "{err}");
-    let out = run(home.path(), &["models", "list", "--format", "json"]);
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rl = v["catalog"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["id"] == "r1-onevision-7b-rl")
-        .unwrap()
-        .clone();
+    let rl = listed_rl(home.path());
     assert_eq!(rl["found"][0]["path"], snapshot.as_str());
 }
 
@@ -458,15 +463,7 @@ fn remove_deletes_a_downloaded_copy_with_its_packed_weights() {
     // The blobs, the packed file and refs/main (the commit's 40 characters).
     assert_eq!(v["freed_bytes"], on_disk + 4096 + COMMIT.len() as u64);
     assert!(!repo.exists() && !kept.exists());
-    let out = run(home.path(), &["models", "list", "--format", "json"]);
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rl = v["catalog"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["id"] == "r1-onevision-7b-rl")
-        .unwrap()
-        .clone();
+    let rl = listed_rl(home.path());
     assert_eq!(rl["found"].as_array().map(Vec::len), Some(0), "{rl}");
 
     let out = remove("text");

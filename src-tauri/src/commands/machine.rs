@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use onevision_engine::catalog::cache::model_folder_name;
 use onevision_engine::catalog::cache::{hub_cache_dir, packed_dir};
-use onevision_engine::catalog::discover::{discover, FoundModel, MODEL_TYPE};
+use onevision_engine::catalog::discover::{discover, FoundModel, Source, MODEL_TYPE};
 use onevision_engine::catalog::hub::token_from_env;
 use onevision_engine::catalog::remove;
 use onevision_engine::catalog::CATALOG;
@@ -46,6 +46,7 @@ pub fn machine_models(hw: &Hardware, cache: Option<&Path>, extra: &[PathBuf]) ->
                 complete: f.complete,
                 missing: f.missing.clone(),
                 bytes: f.bytes,
+                downloaded: f.source == Source::HubCache,
             })
             .collect(),
         folder_errors: extra
@@ -90,6 +91,7 @@ impl From<&FoundModel> for ModelCopy {
             complete: f.complete,
             missing: f.missing.clone(),
             bytes: f.bytes,
+            downloaded: f.source == Source::HubCache,
         }
     }
 }
@@ -202,8 +204,13 @@ mod tests {
         let seven = m.models.iter().find(|o| o.id == "r1-onevision-7b").unwrap();
         assert_eq!(seven.copies.len(), 1, "{:?}", seven.copies);
         assert!(seven.copies[0].path.ends_with("R1-Onevision-7B"));
+        assert!(
+            !seven.copies[0].downloaded,
+            "an added folder is the student's own"
+        );
         assert_eq!(m.others.len(), 1, "{:?}", m.others);
         assert_eq!(m.others[0].name, "my-finetune");
+        assert!(!m.others[0].downloaded);
         assert!(m.others[0].complete, "{:?}", m.others[0].missing);
         assert_eq!(m.folder_errors.len(), 1);
         assert!(
@@ -224,6 +231,10 @@ mod tests {
             .unwrap();
         assert_eq!(three.copies.len(), 1, "{:?}", three.copies);
         assert!(three.copies[0].path.ends_with("snapshots/abc123"));
+        assert!(
+            three.copies[0].downloaded,
+            "a cache snapshot was downloaded"
+        );
         assert!(three.copies[0].complete, "{:?}", three.copies[0].missing);
         assert!(m.models.iter().any(|o| o.gated));
     }

@@ -58,6 +58,8 @@ export interface OtherModel {
   missing: string[];
   /** What the folder holds on disk. */
   bytes: number;
+  /** In the Hugging Face cache (downloaded), not a folder of the student's own. */
+  downloaded: boolean;
 }
 
 /** What removing a model freed (src-tauri/src/dto.rs RemovedModel). */
@@ -125,6 +127,8 @@ export interface ModelCopy {
   missing: string[];
   /** What the copy holds on disk. */
   bytes: number;
+  /** In the Hugging Face cache (downloaded), not a folder of the student's own. */
+  downloaded: boolean;
 }
 
 export interface ModelInfo {

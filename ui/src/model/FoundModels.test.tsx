@@ -13,7 +13,7 @@ const machine: MachineModels = {
   gpu_note: "this build has no CUDA support",
   ram_total_bytes: 24e9,
   has_token: false,
-  others: [{ name: "my-finetune", path: "/models/my-finetune", complete: true, missing: [], bytes: 8.3e9 }],
+  others: [{ name: "my-finetune", path: "/models/my-finetune", complete: true, missing: [], bytes: 8.3e9, downloaded: false }],
   folder_errors: [],
   models: [
     {
@@ -30,7 +30,7 @@ const machine: MachineModels = {
       device: "cpu",
       dtype: "f32",
       quant: "q8_0",
-      copies: [{ path: "/home/s/.cache/huggingface/hub/models--Fancy-MLLM--R1-Onevision-7B/snapshots/abc", complete: true, missing: [], bytes: 16.6e9 }],
+      copies: [{ path: "/home/s/.cache/huggingface/hub/models--Fancy-MLLM--R1-Onevision-7B/snapshots/abc", complete: true, missing: [], bytes: 16.6e9, downloaded: true }],
     },
     {
       id: "ovr-7b-rl",

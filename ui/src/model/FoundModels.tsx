@@ -57,7 +57,6 @@ export function FoundModels({ onUse, downloads }: { onUse: UseModel; downloads: 
     setRemoved(removedText(name, r));
     setRemovals((n) => n + 1);
   };
-  const fromHub = (path: string) => found?.hub_cache != null && path.startsWith(found.hub_cache);
 
   if (error) {
     return (
@@ -92,7 +91,7 @@ export function FoundModels({ onUse, downloads }: { onUse: UseModel; downloads: 
             onDownload={() => downloads.start(m.id, tokens[m.id]?.trim() || null)}
             onStop={() => downloads.stop(m.id)}
             removal={(c) => (
-              <RemoveModel name={m.name} path={c.path} bytes={c.bytes} downloaded={fromHub(c.path)} onRemoved={onRemoved} />
+              <RemoveModel name={m.name} path={c.path} bytes={c.bytes} downloaded={c.downloaded} onRemoved={onRemoved} />
             )}
           />
         ))}
@@ -111,7 +110,7 @@ export function FoundModels({ onUse, downloads }: { onUse: UseModel; downloads: 
             <p className="found-models__advice">
               {o.complete ? o.path : `${o.path} lacks ${o.missing.join(", ")}`}
             </p>
-            <RemoveModel name={o.name} path={o.path} bytes={o.bytes} downloaded={fromHub(o.path)} onRemoved={onRemoved} />
+            <RemoveModel name={o.name} path={o.path} bytes={o.bytes} downloaded={o.downloaded} onRemoved={onRemoved} />
           </li>
         ))}
       </ul>

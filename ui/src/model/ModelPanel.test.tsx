@@ -29,7 +29,7 @@ const machine: MachineModels = {
       device: "cpu",
       dtype: "f32",
       quant: "q8_0",
-      copies: [{ path: "/hub/models--Qwen--Qwen2.5-VL-3B-Instruct/snapshots/abc", complete: true, missing: [], bytes: 7.5e9 }],
+      copies: [{ path: "/hub/models--Qwen--Qwen2.5-VL-3B-Instruct/snapshots/abc", complete: true, missing: [], bytes: 7.5e9, downloaded: true }],
     },
   ],
 };

@@ -38,11 +38,11 @@ describe("recommendedModel", () => {
   });
 
   it("recommends nothing when a catalog model is on disk already, or none runs here", () => {
-    const onDisk = offer("small", { copies: [{ path: "/hub/small", complete: true, missing: [], bytes: 7.5e9 }] });
+    const onDisk = offer("small", { copies: [{ path: "/hub/small", complete: true, missing: [], bytes: 7.5e9, downloaded: true }] });
     expect(recommendedModel(machine([offer("r1"), onDisk]))).toBeNull();
     expect(recommendedModel(machine([offer("r1", { fits: false })]))).toBeNull();
     // A download left half-way is not a copy: the recommendation stands.
-    const partial = offer("r1", { copies: [{ path: "/hub/r1", complete: false, missing: ["model.safetensors"], bytes: 1e6 }] });
+    const partial = offer("r1", { copies: [{ path: "/hub/r1", complete: false, missing: ["model.safetensors"], bytes: 1e6, downloaded: true }] });
     expect(recommendedModel(machine([partial]))?.id).toBe("r1");
   });
 });

@@ -212,8 +212,8 @@ mod tests {
         std::fs::write(path, vec![7u8; bytes]).unwrap();
     }
 
-    /// A cache repository with the given snapshots, each linking `config.json` and
-    /// `model.safetensors` to blobs named by `(file, blob)`.
+    /// One snapshot of a cache repository: each `(file, blob, bytes)` a symlink to that blob,
+    /// written with `bytes` bytes unless another snapshot already did.
     fn snapshot(root: &Path, commit: &str, files: &[(&str, &str, usize)]) -> PathBuf {
         let snap = root.join("snapshots").join(commit);
         std::fs::create_dir_all(&snap).unwrap();
