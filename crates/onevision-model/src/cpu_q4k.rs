@@ -24,9 +24,10 @@ use crate::cpu_rows::{self, VectorLevel};
 const SUPER: usize = 256;
 const SUPER_BYTES: usize = 144;
 const SUB: usize = 32;
-/// How far ahead of the super-block being multiplied its weights are asked for: the hardware
-/// prefetchers alone left a 7B's Q4K products at 11.0 GB/s from memory on two threads, this at
-/// 14.8-15.6 (8 super-blocks, 1152 bytes, ahead; the next row's when near a row's end).
+/// How far ahead of the super-block being multiplied its weights are asked for into L1: the
+/// hardware prefetchers alone left a 7B's Q4K products at 11.0 GB/s from memory on two threads,
+/// this at 14.8-15.6 (8 super-blocks, 1152 bytes, ahead; the next row's when near a row's end).
+/// [`cpu_rows::prefetch_ahead`] also asks for lines further ahead into L2.
 const PREFETCH_AHEAD: usize = 8 * SUPER_BYTES;
 
 /// Activation rows per pass over the weight.
@@ -164,10 +165,7 @@ unsafe fn dot_avx2(w: &[u8], x: &Activations) -> f32 {
     let mut acc_mins = _mm_setzero_ps();
     for (s, block) in w.chunks_exact(SUPER_BYTES).enumerate() {
         let bp = block.as_ptr();
-        // A prefetch never faults, so asking past the weight's end is harmless.
-        for line in [0, 64, 128] {
-            _mm_prefetch::<_MM_HINT_T0>(bp.wrapping_add(PREFETCH_AHEAD + line).cast::<i8>());
-        }
+        cpu_rows::prefetch_ahead(bp, PREFETCH_AHEAD);
         // d and dmin in lanes 0 and 1, times the activations' scale.
         let both = _mm_cvtph_ps(_mm_cvtsi32_si128(bp.cast::<i32>().read_unaligned()));
         let both = _mm_mul_ps(both, _mm_set1_ps(*x.scales.get_unchecked(s)));
@@ -254,9 +252,7 @@ unsafe fn dot_rows_avx512<const R: usize>(w: &[u8], xs: [&Activations; R]) -> [f
     let mut acc_mins = [_mm_setzero_ps(); R];
     for (s, block) in w.chunks_exact(SUPER_BYTES).enumerate() {
         let bp = block.as_ptr();
-        for line in [0, 64, 128] {
-            _mm_prefetch::<_MM_HINT_T0>(bp.wrapping_add(PREFETCH_AHEAD + line).cast::<i8>());
-        }
+        cpu_rows::prefetch_ahead(bp, PREFETCH_AHEAD);
         // d and dmin in lanes 0 and 1.
         let d_dmin = _mm_cvtph_ps(_mm_cvtsi32_si128(bp.cast::<i32>().read_unaligned()));
         let (sc, mn) = scales_and_mins_words(&block[4..16]);

@@ -16,7 +16,7 @@ use crate::cpu_rows::{self, VectorLevel};
 /// Inputs per block, and the bytes of one weight block: an f16 scale, then 32 signed bytes.
 const BLOCK: usize = 32;
 const BLOCK_BYTES: usize = 34;
-/// How far ahead the weights are asked for (cpu_q4k.rs says why).
+/// How far ahead the weights are asked for into L1 (cpu_q4k.rs says why).
 const PREFETCH_AHEAD: usize = 1024;
 
 /// Activation rows per pass over the weight (see [`cpu_rows::BlockFormat::chunk_rows`]). The
@@ -124,12 +124,8 @@ unsafe fn dot_avx2(w: &[u8], x: &QuantisedRow) -> f32 {
     let mut acc = [_mm256_setzero_ps(); 4];
     let mut b = 0;
     while b + 4 <= blocks {
-        // Four blocks are 136 bytes: ask for the lines 1 KiB ahead (see cpu_q4k's
-        // PREFETCH_AHEAD; a prefetch never faults, so past the weight's end is harmless).
-        let ahead = wp.wrapping_add(b * BLOCK_BYTES + PREFETCH_AHEAD);
-        _mm_prefetch::<_MM_HINT_T0>(ahead.cast::<i8>());
-        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(64).cast::<i8>());
-        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(128).cast::<i8>());
+        // Four blocks are 136 bytes: their lines, 1 KiB ahead (see cpu_q4k's PREFETCH_AHEAD).
+        cpu_rows::prefetch_ahead(wp.wrapping_add(b * BLOCK_BYTES), PREFETCH_AHEAD);
         for (k, a) in acc.iter_mut().enumerate() {
             let i = b + k;
             let wb = wp.add(i * BLOCK_BYTES);
@@ -199,10 +195,7 @@ unsafe fn dot_avx512(w: &[u8], x: &QuantisedRow) -> f32 {
     let mut acc = [_mm512_setzero_ps(); 2];
     let mut b = 0;
     while b + 4 <= blocks {
-        let ahead = wp.wrapping_add(b * BLOCK_BYTES + PREFETCH_AHEAD);
-        _mm_prefetch::<_MM_HINT_T0>(ahead.cast::<i8>());
-        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(64).cast::<i8>());
-        _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(128).cast::<i8>());
+        cpu_rows::prefetch_ahead(wp.wrapping_add(b * BLOCK_BYTES), PREFETCH_AHEAD);
         for (k, a) in acc.iter_mut().enumerate() {
             let i = b + 2 * k;
             let wb = wp.add(i * BLOCK_BYTES);
