@@ -172,13 +172,14 @@ unsafe fn dot_avx2(w: &[u8], x: &Activations) -> f32 {
         let (sc, mn) = scales_and_mins_words(&block[4..16]);
         let scales16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, sc[1] as i32, sc[0] as i32));
         let mins16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, mn[1] as i32, mn[0] as i32));
-        let scale_of = |j: i32| -> __m256i {
-            // Broadcast i16 lane j of `scales16` to all 16 lanes.
-            let pair = _mm_shuffle_epi8(
-                scales16,
-                _mm_set1_epi16((((2 * j + 1) << 8) | (2 * j)) as i16),
-            );
-            _mm256_broadcastsi128_si256(pair)
+        // Sub-block j's scale (i16 lane j of `scales16`) in all 16 lanes: one byte shuffle of
+        // the scales already in both 128-bit halves.
+        let scales_twice = _mm256_broadcastsi128_si256(scales16);
+        let scale_of = |j: i32| {
+            _mm256_shuffle_epi8(
+                scales_twice,
+                _mm256_set1_epi16((((2 * j + 1) << 8) | (2 * j)) as i16),
+            )
         };
         let qs = bp.add(16);
         let xs = xp.add(s * SUPER);
@@ -207,6 +208,74 @@ unsafe fn dot_avx2(w: &[u8], x: &Activations) -> f32 {
     let mut min_lanes = [0f32; 4];
     _mm_storeu_ps(min_lanes.as_mut_ptr(), acc_mins);
     lanes.iter().sum::<f32>() - min_lanes.iter().sum::<f32>()
+}
+
+/// The dot products of one weight row with `R` activation rows in 256-bit registers, the
+/// weight's nibbles and scales unpacked once for all `R` rows (as [`dot_rows_avx512`] does).
+/// Each row's minimums term goes into the same accumulator as its products, so four rows fit
+/// the sixteen registers.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot_rows_avx2<const R: usize>(w: &[u8], xs: [&Activations; R]) -> [f32; R] {
+    use std::arch::x86_64::*;
+
+    let low = _mm256_set1_epi8(0x0F);
+    let mut acc = [_mm256_setzero_ps(); R];
+    for (s, block) in w.chunks_exact(SUPER_BYTES).enumerate() {
+        let bp = block.as_ptr();
+        cpu_rows::prefetch_ahead(bp, PREFETCH_AHEAD);
+        // d and dmin in lanes 0 and 1.
+        let d_dmin = _mm_cvtph_ps(_mm_cvtsi32_si128(bp.cast::<i32>().read_unaligned()));
+        let (sc, mn) = scales_and_mins_words(&block[4..16]);
+        let scales16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, sc[1] as i32, sc[0] as i32));
+        let mins16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, mn[1] as i32, mn[0] as i32));
+        // Sub-block j's scale (i16 lane j of `scales16`) in all 16 lanes: one byte shuffle of
+        // the scales already in both 128-bit halves.
+        let scales_twice = _mm256_broadcastsi128_si256(scales16);
+        let scale_of = |j: i32| {
+            _mm256_shuffle_epi8(
+                scales_twice,
+                _mm256_set1_epi16((((2 * j + 1) << 8) | (2 * j)) as i16),
+            )
+        };
+        let qs = bp.add(16);
+        let mut sumi = [_mm256_setzero_si256(); R];
+        for k in 0..4 {
+            let packed = _mm256_loadu_si256(qs.add(32 * k).cast::<__m256i>());
+            let lo = _mm256_and_si256(packed, low);
+            let hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low);
+            let j = 2 * k as i32;
+            let (scale_lo, scale_hi) = (scale_of(j), scale_of(j + 1));
+            for (x, sum) in xs.iter().zip(sumi.iter_mut()) {
+                let xp = x.values.as_ptr().add(s * SUPER);
+                let x_lo = _mm256_loadu_si256(xp.add(SUB * slot(2 * k)).cast::<__m256i>());
+                let x_hi = _mm256_loadu_si256(xp.add(SUB * slot(2 * k + 1)).cast::<__m256i>());
+                // Unsigned nibble times signed byte, pairs summed: at most 2 * 15 * 127, an
+                // i16; times a 6-bit scale and summed over a super-block it stays far inside
+                // an i32.
+                let p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x_lo), scale_lo);
+                let p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, x_hi), scale_hi);
+                *sum = _mm256_add_epi32(*sum, _mm256_add_epi32(p_lo, p_hi));
+            }
+        }
+        for ((x, sum), a) in xs.iter().zip(sumi).zip(acc.iter_mut()) {
+            let both = _mm_mul_ps(d_dmin, _mm_set1_ps(*x.scales.get_unchecked(s)));
+            *a = _mm256_fmadd_ps(_mm256_broadcastss_ps(both), _mm256_cvtepi32_ps(sum), *a);
+            // The minimums: sum_j min_j * bytesum_j in four i32 lanes (the upper four zero),
+            // times -dmin.
+            let block_sums = _mm_loadu_si128(x.sums.as_ptr().add(s * 8).cast::<__m128i>());
+            let m = _mm256_zextsi128_si256(_mm_madd_epi16(mins16, block_sums));
+            let minus_dmin = _mm_sub_ps(_mm_setzero_ps(), _mm_permute_ps(both, 0b0101_0101));
+            *a = _mm256_fmadd_ps(_mm256_broadcastss_ps(minus_dmin), _mm256_cvtepi32_ps(m), *a);
+        }
+    }
+    let mut out = [0f32; R];
+    for (o, a) in out.iter_mut().zip(acc) {
+        let mut lanes = [0f32; 8];
+        _mm256_storeu_ps(lanes.as_mut_ptr(), a);
+        *o = lanes.iter().sum();
+    }
+    out
 }
 
 /// The byte-shuffle controls that spread sub-blocks `a` and `b`'s 6-bit scales (bytes `a` and
@@ -300,23 +369,32 @@ unsafe fn dot_rows_avx512<const R: usize>(w: &[u8], xs: [&Activations; R]) -> [f
     out
 }
 
-/// The dot products of one weight row with every row of `xs`, into `out`: four rows at a time
-/// where the CPU has VNNI, one at a time otherwise.
+/// The dot products of one weight row with every row of `xs`, into `out`.
 fn dot_rows(w: &[u8], xs: &[Activations], out: &mut [f32]) {
-    let level = VectorLevel::detected();
+    // SAFETY: the level was detected on the running CPU.
+    unsafe { dot_rows_with(VectorLevel::detected(), w, xs, out) }
+}
+
+/// [`dot_rows`] in the instructions of `level`: four rows at a time with AVX2 or VNNI, one at
+/// a time otherwise.
+///
+/// # Safety
+/// The running CPU has `level` ([`VectorLevel::detected`] or below).
+unsafe fn dot_rows_with(level: VectorLevel, w: &[u8], xs: &[Activations], out: &mut [f32]) {
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
-    if level == VectorLevel::Avx512Vnni {
-        for (x, o) in xs.chunks_exact(4).zip(out.chunks_exact_mut(4)) {
-            // SAFETY: the level was detected on the running CPU.
-            let four = unsafe { dot_rows_avx512::<4>(w, [&x[0], &x[1], &x[2], &x[3]]) };
-            o.copy_from_slice(&four);
-            done += 4;
-        }
+    for (x, o) in xs.chunks_exact(4).zip(out.chunks_exact_mut(4)) {
+        let rows = [&x[0], &x[1], &x[2], &x[3]];
+        let four = match level {
+            VectorLevel::Avx512Vnni => dot_rows_avx512::<4>(w, rows),
+            VectorLevel::Avx2 => dot_rows_avx2::<4>(w, rows),
+            VectorLevel::Portable => break,
+        };
+        o.copy_from_slice(&four);
+        done += 4;
     }
     for (x, o) in xs[done..].iter().zip(&mut out[done..]) {
-        // SAFETY: as above.
-        *o = unsafe { dot_with(level, w, x) };
+        *o = dot_with(level, w, x);
     }
 }
 
@@ -375,14 +453,17 @@ mod tests {
             })
             .collect();
         for row in data.chunks_exact(inputs / SUPER * SUPER_BYTES) {
-            let mut out = [0f32; 7];
-            dot_rows(row, &xs, &mut out);
-            for (got, x) in out.iter().zip(&xs) {
-                let expected = dot_portable(row, x);
-                assert!(
-                    (got - expected).abs() <= 1e-4 * expected.abs().max(1.0),
-                    "{got} vs {expected}"
-                );
+            for level in VectorLevel::available() {
+                let mut out = [0f32; 7];
+                // SAFETY: `available` lists only what the running CPU has.
+                unsafe { dot_rows_with(level, row, &xs, &mut out) };
+                for (got, x) in out.iter().zip(&xs) {
+                    let expected = dot_portable(row, x);
+                    assert!(
+                        (got - expected).abs() <= 1e-4 * expected.abs().max(1.0),
+                        "{level:?}: {got} vs {expected}"
+                    );
+                }
             }
         }
     }

@@ -17,14 +17,15 @@ const SLICE_VALUES: usize = 1 << 22;
 pub(crate) const UNPACK_FROM_ROWS: usize = 16;
 
 /// Activation rows from which [`unpacked_product`] beats the block kernels, per format and the
-/// CPU's vector level (measured on a 3584x18944 product: docs/performance.md). With VNNI the Q4K
-/// kernel takes four rows per unpacking of the weight and stayed ahead up to the 512 rows
-/// measured (474 ms against 625), so prompts never unpack Q4K there.
+/// CPU's vector level (measured on a 3584x18944 product: docs/performance.md). The Q4K kernels
+/// take four rows per unpacking of the weight with AVX2 as with VNNI, and stayed ahead up to the
+/// most rows measured (VNNI, 512 rows: 474 ms against 625; AVX2 on a 2-core EPYC, 1024 rows:
+/// 1232 ms against 1293), so prompts never unpack Q4K where the CPU has AVX2.
 pub(crate) fn worth_unpacking(block: GgmlDType, rows: usize) -> bool {
     match block {
         GgmlDType::Q8_0 => rows > 96,
         GgmlDType::Q4K => {
-            crate::cpu_rows::VectorLevel::detected() < crate::cpu_rows::VectorLevel::Avx512Vnni
+            crate::cpu_rows::VectorLevel::detected() < crate::cpu_rows::VectorLevel::Avx2
                 && rows > 192
         }
         _ => rows >= UNPACK_FROM_ROWS,
@@ -102,9 +103,9 @@ mod tests {
         assert!(worth_unpacking(GgmlDType::Q8_0, 97) && !worth_unpacking(GgmlDType::Q8_0, 96));
         let q4k_unpacks =
             worth_unpacking(GgmlDType::Q4K, 193) && !worth_unpacking(GgmlDType::Q4K, 192);
-        let vnni =
-            crate::cpu_rows::VectorLevel::detected() == crate::cpu_rows::VectorLevel::Avx512Vnni;
-        assert_eq!(q4k_unpacks, !vnni);
-        assert_eq!(worth_unpacking(GgmlDType::Q4K, 100_000), !vnni);
+        let four_row_kernel =
+            crate::cpu_rows::VectorLevel::detected() >= crate::cpu_rows::VectorLevel::Avx2;
+        assert_eq!(q4k_unpacks, !four_row_kernel);
+        assert_eq!(worth_unpacking(GgmlDType::Q4K, 100_000), !four_row_kernel);
     }
 }
