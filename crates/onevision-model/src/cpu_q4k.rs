@@ -153,6 +153,50 @@ fn dot_portable(w: &[u8], x: &Activations) -> f32 {
     sum
 }
 
+/// One super-block's scales as the AVX2 loops use them.
+#[cfg(target_arch = "x86_64")]
+struct SuperBlockScales {
+    /// d and dmin in lanes 0 and 1.
+    d_dmin: std::arch::x86_64::__m128,
+    /// The eight 6-bit scales as i16, in both 128-bit halves.
+    scales_twice: std::arch::x86_64::__m256i,
+    /// The eight 6-bit minimums as i16.
+    mins16: std::arch::x86_64::__m128i,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl SuperBlockScales {
+    /// # Safety
+    /// The running CPU has AVX2 and F16C; `block` is one super-block (`SUPER_BYTES` long).
+    #[inline(always)]
+    unsafe fn read(block: &[u8]) -> Self {
+        use std::arch::x86_64::*;
+        let (sc, mn) = scales_and_mins_words(&block[4..16]);
+        let scales16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, sc[1] as i32, sc[0] as i32));
+        SuperBlockScales {
+            d_dmin: _mm_cvtph_ps(_mm_cvtsi32_si128(
+                block.as_ptr().cast::<i32>().read_unaligned(),
+            )),
+            scales_twice: _mm256_broadcastsi128_si256(scales16),
+            mins16: _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, mn[1] as i32, mn[0] as i32)),
+        }
+    }
+
+    /// Sub-block j's scale in all 16 i16 lanes: one byte shuffle of the scales already in both
+    /// 128-bit halves.
+    ///
+    /// # Safety
+    /// The running CPU has AVX2.
+    #[inline(always)]
+    unsafe fn sub_block(&self, j: i32) -> std::arch::x86_64::__m256i {
+        use std::arch::x86_64::*;
+        _mm256_shuffle_epi8(
+            self.scales_twice,
+            _mm256_set1_epi16((((2 * j + 1) << 8) | (2 * j)) as i16),
+        )
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_avx2(w: &[u8], x: &Activations) -> f32 {
@@ -166,21 +210,9 @@ unsafe fn dot_avx2(w: &[u8], x: &Activations) -> f32 {
     for (s, block) in w.chunks_exact(SUPER_BYTES).enumerate() {
         let bp = block.as_ptr();
         cpu_rows::prefetch_ahead(bp, PREFETCH_AHEAD);
+        let scales = SuperBlockScales::read(block);
         // d and dmin in lanes 0 and 1, times the activations' scale.
-        let both = _mm_cvtph_ps(_mm_cvtsi32_si128(bp.cast::<i32>().read_unaligned()));
-        let both = _mm_mul_ps(both, _mm_set1_ps(*x.scales.get_unchecked(s)));
-        let (sc, mn) = scales_and_mins_words(&block[4..16]);
-        let scales16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, sc[1] as i32, sc[0] as i32));
-        let mins16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, mn[1] as i32, mn[0] as i32));
-        // Sub-block j's scale (i16 lane j of `scales16`) in all 16 lanes: one byte shuffle of
-        // the scales already in both 128-bit halves.
-        let scales_twice = _mm256_broadcastsi128_si256(scales16);
-        let scale_of = |j: i32| {
-            _mm256_shuffle_epi8(
-                scales_twice,
-                _mm256_set1_epi16((((2 * j + 1) << 8) | (2 * j)) as i16),
-            )
-        };
+        let both = _mm_mul_ps(scales.d_dmin, _mm_set1_ps(*x.scales.get_unchecked(s)));
         let qs = bp.add(16);
         let xs = xp.add(s * SUPER);
         let mut sumi = _mm256_setzero_si256();
@@ -194,13 +226,13 @@ unsafe fn dot_avx2(w: &[u8], x: &Activations) -> f32 {
             let p_lo = _mm256_maddubs_epi16(lo, x_lo);
             let p_hi = _mm256_maddubs_epi16(hi, x_hi);
             let j = 2 * k as i32;
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p_lo, scale_of(j)));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p_hi, scale_of(j + 1)));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p_lo, scales.sub_block(j)));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p_hi, scales.sub_block(j + 1)));
         }
         acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(both), _mm256_cvtepi32_ps(sumi), acc);
         // The minimums: sum_j min_j * bytesum_j, in four i32 lanes, times dmin's lane.
         let block_sums = _mm_loadu_si128(sums.add(s * 8).cast::<__m128i>());
-        let m = _mm_cvtepi32_ps(_mm_madd_epi16(mins16, block_sums));
+        let m = _mm_cvtepi32_ps(_mm_madd_epi16(scales.mins16, block_sums));
         acc_mins = _mm_fmadd_ps(_mm_permute_ps(both, 0b0101_0101), m, acc_mins);
     }
     let mut lanes = [0f32; 8];
@@ -224,20 +256,7 @@ unsafe fn dot_rows_avx2<const R: usize>(w: &[u8], xs: [&Activations; R]) -> [f32
     for (s, block) in w.chunks_exact(SUPER_BYTES).enumerate() {
         let bp = block.as_ptr();
         cpu_rows::prefetch_ahead(bp, PREFETCH_AHEAD);
-        // d and dmin in lanes 0 and 1.
-        let d_dmin = _mm_cvtph_ps(_mm_cvtsi32_si128(bp.cast::<i32>().read_unaligned()));
-        let (sc, mn) = scales_and_mins_words(&block[4..16]);
-        let scales16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, sc[1] as i32, sc[0] as i32));
-        let mins16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, mn[1] as i32, mn[0] as i32));
-        // Sub-block j's scale (i16 lane j of `scales16`) in all 16 lanes: one byte shuffle of
-        // the scales already in both 128-bit halves.
-        let scales_twice = _mm256_broadcastsi128_si256(scales16);
-        let scale_of = |j: i32| {
-            _mm256_shuffle_epi8(
-                scales_twice,
-                _mm256_set1_epi16((((2 * j + 1) << 8) | (2 * j)) as i16),
-            )
-        };
+        let scales = SuperBlockScales::read(block);
         let qs = bp.add(16);
         let mut sumi = [_mm256_setzero_si256(); R];
         for k in 0..4 {
@@ -245,7 +264,7 @@ unsafe fn dot_rows_avx2<const R: usize>(w: &[u8], xs: [&Activations; R]) -> [f32
             let lo = _mm256_and_si256(packed, low);
             let hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low);
             let j = 2 * k as i32;
-            let (scale_lo, scale_hi) = (scale_of(j), scale_of(j + 1));
+            let (scale_lo, scale_hi) = (scales.sub_block(j), scales.sub_block(j + 1));
             for (x, sum) in xs.iter().zip(sumi.iter_mut()) {
                 let xp = x.values.as_ptr().add(s * SUPER);
                 let x_lo = _mm256_loadu_si256(xp.add(SUB * slot(2 * k)).cast::<__m256i>());
@@ -259,12 +278,12 @@ unsafe fn dot_rows_avx2<const R: usize>(w: &[u8], xs: [&Activations; R]) -> [f32
             }
         }
         for ((x, sum), a) in xs.iter().zip(sumi).zip(acc.iter_mut()) {
-            let both = _mm_mul_ps(d_dmin, _mm_set1_ps(*x.scales.get_unchecked(s)));
+            let both = _mm_mul_ps(scales.d_dmin, _mm_set1_ps(*x.scales.get_unchecked(s)));
             *a = _mm256_fmadd_ps(_mm256_broadcastss_ps(both), _mm256_cvtepi32_ps(sum), *a);
             // The minimums: sum_j min_j * bytesum_j in four i32 lanes (the upper four zero),
             // times -dmin.
             let block_sums = _mm_loadu_si128(x.sums.as_ptr().add(s * 8).cast::<__m128i>());
-            let m = _mm256_zextsi128_si256(_mm_madd_epi16(mins16, block_sums));
+            let m = _mm256_zextsi128_si256(_mm_madd_epi16(scales.mins16, block_sums));
             let minus_dmin = _mm_sub_ps(_mm_setzero_ps(), _mm_permute_ps(both, 0b0101_0101));
             *a = _mm256_fmadd_ps(_mm256_broadcastss_ps(minus_dmin), _mm256_cvtepi32_ps(m), *a);
         }
