@@ -22,6 +22,11 @@ pub(crate) fn attention(
     scale: f64,
     visible: Option<&[usize]>,
 ) -> Result<Tensor> {
+    if crate::cpu_attention::applies(q, k, v) {
+        return Ok(crate::cpu_attention::few_query_attention(
+            q, k, v, scale, visible,
+        )?);
+    }
     chunked_attention(q, k, v, scale, visible, SCORE_BUDGET_BYTES)
 }
 
@@ -50,7 +55,7 @@ fn chunked_attention(
                 scores = scores.broadcast_add(&mask)?;
             }
         }
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(v.dtype())?;
+        let probs = crate::cpu_softmax::softmax_last_dim(&scores)?.to_dtype(v.dtype())?;
         drop(scores);
         outs.push(probs.matmul(v)?);
         start += n;

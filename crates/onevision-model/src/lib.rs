@@ -8,9 +8,11 @@
 mod attention;
 mod block_memory;
 pub mod config;
+mod cpu_attention;
 mod cpu_q4k;
 mod cpu_q8;
 mod cpu_rows;
+mod cpu_softmax;
 mod cpu_unpack;
 pub mod error;
 pub mod image;

@@ -1,0 +1,446 @@
+//! Attention of a few query rows over many cached keys on the CPU: decoding.
+//!
+//! A decoding step has one query row per head, and the heads that share a key/value head are
+//! grouped (seven rows for a 7B). Through candle that is a matrix product of those few rows
+//! with the transposed keys, a softmax with the C library's scalar `expf`, and a second product,
+//! each a general routine that repacks its operands for a shape it was not made for: a 7B on a
+//! 2-core EPYC lost a third of its decoding speed between 300 and 1406 tokens deep, where the
+//! cache it reads is only 160 MB (docs/performance.md). Here each key/value head's keys and
+//! values are read from memory once, in tiles that stay in the core's first-level cache while
+//! every query row of the group uses them, and the heads are spread over the pool.
+
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
+use rayon::prelude::*;
+
+use crate::cpu_rows::VectorLevel;
+
+/// Query rows per key/value head up to which [`few_query_attention`] serves attention.
+pub(crate) const MAX_QUERIES: usize = 16;
+
+/// Keys per tile: 32 rows of 128 f32 are 16 KB, half a first-level data cache.
+const TILE_KEYS: usize = 32;
+
+/// Key and value bytes below which the heads stay on the calling thread (cpu_rows.rs's
+/// `PARALLEL_FROM` says why).
+const PARALLEL_FROM: usize = 256 << 10;
+
+/// Whether [`few_query_attention`] serves `q` (batch, queries, dim) against `k`, `v` (batch,
+/// keys, dim): f32 on the CPU, at most [`MAX_QUERIES`] query rows, each tensor's rows of `dim`
+/// values one after another (heads may sit anywhere, as in a cache with room to grow).
+pub(crate) fn applies(q: &Tensor, k: &Tensor, v: &Tensor) -> bool {
+    let rows_packed = |t: &Tensor| {
+        let stride = t.stride();
+        t.rank() == 3 && stride[2] == 1 && stride[1] == t.dims()[2]
+    };
+    [q, k, v]
+        .iter()
+        .all(|t| t.device().is_cpu() && t.dtype() == candle_core::DType::F32 && rows_packed(t))
+        && q.dims().get(1).is_some_and(|&m| m <= MAX_QUERIES)
+}
+
+/// `softmax(q k^T * scale) v` per batch entry, query `i` seeing the first `visible[i]` keys
+/// (all of them when `visible` is `None`); only for what [`applies`] accepts.
+pub(crate) fn few_query_attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    scale: f64,
+    visible: Option<&[usize]>,
+) -> candle_core::Result<Tensor> {
+    q.apply_op3_no_bwd(
+        k,
+        v,
+        &FewQueries {
+            scale: scale as f32,
+            visible,
+        },
+    )
+}
+
+struct FewQueries<'a> {
+    scale: f32,
+    visible: Option<&'a [usize]>,
+}
+
+/// A (batch, rows, dim) tensor's values whose rows lie one after another within each batch
+/// entry.
+struct Heads<'a> {
+    data: &'a [f32],
+    batch: usize,
+    rows: usize,
+    dim: usize,
+    first: usize,
+    head_stride: usize,
+}
+
+impl<'a> Heads<'a> {
+    fn new(storage: &'a CpuStorage, layout: &Layout, what: &str) -> candle_core::Result<Self> {
+        let CpuStorage::F32(data) = storage else {
+            candle_core::bail!("attention {what}: f32 expected, got {:?}", storage.dtype());
+        };
+        let (batch, rows, dim) = layout.shape().dims3()?;
+        let stride = layout.stride();
+        let first = layout.start_offset();
+        let end = first + batch.saturating_sub(1) * stride[0] + rows * dim;
+        if stride[2] != 1 || stride[1] != dim || (batch > 0 && end > data.len()) {
+            candle_core::bail!("attention {what}: rows are not laid out one after another");
+        }
+        Ok(Heads {
+            data,
+            batch,
+            rows,
+            dim,
+            first,
+            head_stride: stride[0],
+        })
+    }
+
+    fn head(&self, b: usize) -> &'a [f32] {
+        let start = self.first + b * self.head_stride;
+        &self.data[start..start + self.rows * self.dim]
+    }
+}
+
+impl CustomOp3 for FewQueries<'_> {
+    fn name(&self) -> &'static str {
+        "few-query-attention"
+    }
+
+    fn cpu_fwd(
+        &self,
+        q: &CpuStorage,
+        q_layout: &Layout,
+        k: &CpuStorage,
+        k_layout: &Layout,
+        v: &CpuStorage,
+        v_layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let q = Heads::new(q, q_layout, "queries")?;
+        let k = Heads::new(k, k_layout, "keys")?;
+        let v = Heads::new(v, v_layout, "values")?;
+        let (batch, queries, dim) = (q.batch, q.rows, q.dim);
+        if (k.batch, k.dim) != (batch, dim) || (v.batch, v.rows, v.dim) != (batch, k.rows, dim) {
+            candle_core::bail!(
+                "attention: queries {:?}, keys {:?} and values {:?} do not fit together",
+                q_layout.dims(),
+                k_layout.dims(),
+                v_layout.dims()
+            );
+        }
+        let keys = k.rows;
+        let visible: Vec<usize> = match self.visible {
+            Some(counts) if counts.len() == queries => {
+                counts.iter().map(|&c| c.min(keys)).collect()
+            }
+            Some(counts) => candle_core::bail!(
+                "attention: {} visible-key counts for {queries} queries",
+                counts.len()
+            ),
+            None => vec![keys; queries],
+        };
+        let mut out = vec![0f32; batch * queries * dim];
+        if queries > 0 && dim > 0 {
+            let level = VectorLevel::detected();
+            let one_head = |(b, out): (usize, &mut [f32])| {
+                // SAFETY: the level was detected on the running CPU.
+                unsafe {
+                    head_attention(
+                        level,
+                        q.head(b),
+                        k.head(b),
+                        v.head(b),
+                        &visible,
+                        self.scale,
+                        out,
+                    )
+                }
+            };
+            let chunks = out.chunks_mut(queries * dim).enumerate();
+            if 2 * batch * keys * dim * 4 < PARALLEL_FROM {
+                chunks.for_each(one_head);
+            } else {
+                out.par_chunks_mut(queries * dim)
+                    .enumerate()
+                    .for_each(one_head);
+            }
+        }
+        Ok((CpuStorage::F32(out), Shape::from((batch, queries, dim))))
+    }
+}
+
+/// One key/value head: `q` (queries, dim), `k` and `v` (keys, dim), into `out` (queries, dim).
+///
+/// # Safety
+/// The running CPU has `level`.
+unsafe fn head_attention(
+    level: VectorLevel,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    visible: &[usize],
+    scale: f32,
+    out: &mut [f32],
+) {
+    let dim = out.len() / visible.len();
+    let seen = visible.iter().copied().max().unwrap_or(0);
+    if seen == 0 {
+        return;
+    }
+    // Scores, then probabilities, of query i in row i; keys it may not see stay 0.
+    let mut probs = vec![0f32; visible.len() * seen];
+    for start in (0..seen).step_by(TILE_KEYS) {
+        let end = (start + TILE_KEYS).min(seen);
+        for (i, (qi, &count)) in q.chunks_exact(dim).zip(visible).enumerate() {
+            let row = &mut probs[i * seen..];
+            for j in start..end.min(count) {
+                row[j] = dot(level, qi, &k[j * dim..(j + 1) * dim]) * scale;
+            }
+        }
+    }
+    for (row, &count) in probs.chunks_exact_mut(seen).zip(visible) {
+        crate::cpu_softmax::softmax(&mut row[..count]);
+    }
+    for start in (0..seen).step_by(TILE_KEYS) {
+        let end = (start + TILE_KEYS).min(seen);
+        for ((oi, row), &count) in out
+            .chunks_exact_mut(dim)
+            .zip(probs.chunks(seen))
+            .zip(visible)
+        {
+            let last = end.min(count);
+            if last > start {
+                add_weighted_rows(level, oi, &row[start..last], &v[start * dim..last * dim]);
+            }
+        }
+    }
+}
+
+/// The dot product of `a` and `b` (of equal length).
+///
+/// # Safety
+/// The running CPU has `level`.
+#[inline(always)]
+unsafe fn dot(level: VectorLevel, a: &[f32], b: &[f32]) -> f32 {
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        VectorLevel::Avx2 | VectorLevel::Avx512Vnni if a.len() % 8 == 0 => dot_avx2(a, b),
+        _ => a.iter().zip(b).map(|(x, y)| x * y).sum(),
+    }
+}
+
+/// `out += sum_j weights[j] * rows[j]`, `rows` holding `weights.len()` rows as long as `out`.
+///
+/// # Safety
+/// The running CPU has `level`.
+#[inline(always)]
+unsafe fn add_weighted_rows(level: VectorLevel, out: &mut [f32], weights: &[f32], rows: &[f32]) {
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        VectorLevel::Avx2 | VectorLevel::Avx512Vnni if out.len() % 8 == 0 => {
+            add_weighted_rows_avx2(out, weights, rows)
+        }
+        _ => {
+            for (w, row) in weights.iter().zip(rows.chunks_exact(out.len())) {
+                for (o, r) in out.iter_mut().zip(row) {
+                    *o += w * r;
+                }
+            }
+        }
+    }
+}
+
+/// Four independent sums, 32 values a step, then the rest eight at a time; `a.len()` is a
+/// multiple of 8.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len());
+    let (ap, bp) = (a.as_ptr(), b.as_ptr());
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut i = 0;
+    while i + 32 <= n {
+        for (s, a) in acc.iter_mut().enumerate() {
+            let at = i + 8 * s;
+            *a = _mm256_fmadd_ps(_mm256_loadu_ps(ap.add(at)), _mm256_loadu_ps(bp.add(at)), *a);
+        }
+        i += 32;
+    }
+    while i + 8 <= n {
+        acc[0] = _mm256_fmadd_ps(
+            _mm256_loadu_ps(ap.add(i)),
+            _mm256_loadu_ps(bp.add(i)),
+            acc[0],
+        );
+        i += 8;
+    }
+    let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+    let half = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps::<1>(sum));
+    let pairs = _mm_add_ps(half, _mm_movehl_ps(half, half));
+    _mm_cvtss_f32(_mm_add_ss(pairs, _mm_movehdup_ps(pairs)))
+}
+
+/// [`add_weighted_rows`] 64 columns at a time (eight registers of sums, each weight broadcast
+/// once for them), then eight at a time; `out.len()` is a multiple of 8.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn add_weighted_rows_avx2(out: &mut [f32], weights: &[f32], rows: &[f32]) {
+    use std::arch::x86_64::*;
+    let dim = out.len();
+    let count = weights.len().min(rows.len() / dim.max(1));
+    let op = out.as_mut_ptr();
+    let rp = rows.as_ptr();
+    let mut c = 0;
+    while c + 64 <= dim {
+        let mut acc = [_mm256_setzero_ps(); 8];
+        for (s, a) in acc.iter_mut().enumerate() {
+            *a = _mm256_loadu_ps(op.add(c + 8 * s));
+        }
+        for (j, &w) in weights[..count].iter().enumerate() {
+            let wj = _mm256_set1_ps(w);
+            let row = rp.add(j * dim + c);
+            for (s, a) in acc.iter_mut().enumerate() {
+                *a = _mm256_fmadd_ps(wj, _mm256_loadu_ps(row.add(8 * s)), *a);
+            }
+        }
+        for (s, a) in acc.iter().enumerate() {
+            _mm256_storeu_ps(op.add(c + 8 * s), *a);
+        }
+        c += 64;
+    }
+    while c + 8 <= dim {
+        let mut acc = _mm256_loadu_ps(op.add(c));
+        for (j, &w) in weights[..count].iter().enumerate() {
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(w), _mm256_loadu_ps(rp.add(j * dim + c)), acc);
+        }
+        _mm256_storeu_ps(op.add(c), acc);
+        c += 8;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_data::{gaussian, seeded};
+    use candle_core::{Device, IndexOp};
+
+    /// The attention written out in f64 for one batch entry.
+    fn direct(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64, visible: &[usize]) -> Vec<f64> {
+        let rows = |t: &Tensor| -> Vec<Vec<f64>> {
+            t.to_vec2::<f32>()
+                .unwrap()
+                .into_iter()
+                .map(|r| r.into_iter().map(f64::from).collect())
+                .collect()
+        };
+        let (q, k, v) = (rows(q), rows(k), rows(v));
+        let mut out = Vec::new();
+        for (qi, &count) in q.iter().zip(visible) {
+            let s: Vec<f64> = k[..count]
+                .iter()
+                .map(|kj| qi.iter().zip(kj).map(|(a, b)| a * b).sum::<f64>() * scale)
+                .collect();
+            let m = s.iter().cloned().fold(f64::MIN, f64::max);
+            let e: Vec<f64> = s.iter().map(|x| (x - m).exp()).collect();
+            let z: f64 = e.iter().sum();
+            for c in 0..qi.len() {
+                out.push((0..count).map(|j| e[j] / z * v[j][c]).sum::<f64>());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn equals_the_attention_written_out_at_every_level() {
+        let mut rng = seeded(31);
+        // 128-wide heads (a 7B's: two 64-column passes), 72 (a pass of 64 and one of 8) and 12
+        // (no vector path); keys across several tiles with a short last one; a causal mask.
+        for (batch, queries, keys, dim) in [(4, 7, 77, 128), (2, 3, 40, 72), (3, 2, 33, 12)] {
+            let q = gaussian(&mut rng, &[batch, queries, dim]);
+            let k = gaussian(&mut rng, &[batch, keys, dim]);
+            let v = gaussian(&mut rng, &[batch, keys, dim]);
+            let visible: Vec<usize> = (0..queries).map(|i| keys - queries + 1 + i).collect();
+            let scale = 1.0 / (dim as f64).sqrt();
+            for level in VectorLevel::available() {
+                let mut out = vec![0f32; queries * dim];
+                for b in 0..batch {
+                    let head = |t: &Tensor| t.i(b).unwrap().flatten_all().unwrap();
+                    let flat = |t: &Tensor| head(t).to_vec1::<f32>().unwrap();
+                    out.fill(0.0);
+                    // SAFETY: `available` lists only what the running CPU has.
+                    unsafe {
+                        head_attention(
+                            level,
+                            &flat(&q),
+                            &flat(&k),
+                            &flat(&v),
+                            &visible,
+                            scale as f32,
+                            &mut out,
+                        )
+                    };
+                    let want = direct(
+                        &q.i(b).unwrap(),
+                        &k.i(b).unwrap(),
+                        &v.i(b).unwrap(),
+                        scale,
+                        &visible,
+                    );
+                    for (g, w) in out.iter().zip(&want) {
+                        assert!(
+                            (f64::from(*g) - w).abs() < 1e-5,
+                            "{level:?} {batch}x{queries}x{keys}x{dim}: {g} vs {w}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn reads_a_cache_with_room_to_spare_and_matches_the_general_path() {
+        let mut rng = seeded(32);
+        let (kv_heads, queries, capacity, used, dim) = (2, 7, 64, 45, 16);
+        let q = gaussian(&mut rng, &[kv_heads, queries, dim]);
+        let k_buf = gaussian(&mut rng, &[kv_heads, capacity, dim]);
+        let v_buf = gaussian(&mut rng, &[kv_heads, capacity, dim]);
+        let (k, v) = (
+            k_buf.narrow(1, 0, used).unwrap(),
+            v_buf.narrow(1, 0, used).unwrap(),
+        );
+        assert!(!k.is_contiguous() && applies(&q, &k, &v));
+        let visible = vec![used; queries];
+        let got = few_query_attention(&q, &k, &v, 0.25, Some(&visible)).unwrap();
+        let (k, v) = (k.contiguous().unwrap(), v.contiguous().unwrap());
+        let scores = (q.matmul(&k.t().unwrap()).unwrap() * 0.25).unwrap();
+        let want = candle_nn::ops::softmax_last_dim(&scores)
+            .unwrap()
+            .matmul(&v)
+            .unwrap();
+        let d = crate::cpu_rows::max_abs_difference(&got, &want);
+        assert!(d < 1e-5, "{d}");
+    }
+
+    #[test]
+    fn refuses_what_it_does_not_serve() {
+        let dev = Device::Cpu;
+        let t = |b, r, d| Tensor::zeros((b, r, d), candle_core::DType::F32, &dev).unwrap();
+        assert!(applies(&t(4, 7, 128), &t(4, 300, 128), &t(4, 300, 128)));
+        assert!(!applies(
+            &t(4, MAX_QUERIES + 1, 128),
+            &t(4, 300, 128),
+            &t(4, 300, 128)
+        ));
+        let bf16 = t(4, 7, 128).to_dtype(candle_core::DType::BF16).unwrap();
+        assert!(!applies(&bf16, &t(4, 300, 128), &t(4, 300, 128)));
+        // Keys transposed: their rows are not one after another.
+        let kt = t(4, 128, 300).transpose(1, 2).unwrap();
+        assert!(!applies(&t(4, 7, 128), &kt, &t(4, 300, 128)));
+        let wrong = few_query_attention(&t(4, 7, 128), &t(4, 300, 128), &t(4, 301, 128), 1.0, None);
+        assert!(wrong
+            .unwrap_err()
+            .to_string()
+            .contains("do not fit together"));
+    }
+}
