@@ -281,11 +281,11 @@ unsafe fn dot_rows_avx2<const R: usize>(w: &[u8], xs: [&Activations; R]) -> [f32
             let both = _mm_mul_ps(scales.d_dmin, _mm_set1_ps(*x.scales.get_unchecked(s)));
             *a = _mm256_fmadd_ps(_mm256_broadcastss_ps(both), _mm256_cvtepi32_ps(sum), *a);
             // The minimums: sum_j min_j * bytesum_j in four i32 lanes (the upper four zero),
-            // times -dmin.
+            // times dmin, taken away.
             let block_sums = _mm_loadu_si128(x.sums.as_ptr().add(s * 8).cast::<__m128i>());
             let m = _mm256_zextsi128_si256(_mm_madd_epi16(scales.mins16, block_sums));
-            let minus_dmin = _mm_sub_ps(_mm_setzero_ps(), _mm_permute_ps(both, 0b0101_0101));
-            *a = _mm256_fmadd_ps(_mm256_broadcastss_ps(minus_dmin), _mm256_cvtepi32_ps(m), *a);
+            let dmin = _mm256_broadcastss_ps(_mm_permute_ps(both, 0b0101_0101));
+            *a = _mm256_fnmadd_ps(dmin, _mm256_cvtepi32_ps(m), *a);
         }
     }
     let mut out = [0f32; R];
