@@ -224,7 +224,7 @@ unsafe fn head_attention(
 unsafe fn dot(level: VectorLevel, a: &[f32], b: &[f32]) -> f32 {
     match level {
         #[cfg(target_arch = "x86_64")]
-        VectorLevel::Avx2 | VectorLevel::Avx512Vnni if a.len() % 8 == 0 => dot_avx2(a, b),
+        VectorLevel::Avx2 | VectorLevel::Avx512Vnni if a.len().is_multiple_of(8) => dot_avx2(a, b),
         _ => a.iter().zip(b).map(|(x, y)| x * y).sum(),
     }
 }
@@ -237,7 +237,7 @@ unsafe fn dot(level: VectorLevel, a: &[f32], b: &[f32]) -> f32 {
 unsafe fn add_weighted_rows(level: VectorLevel, out: &mut [f32], weights: &[f32], rows: &[f32]) {
     match level {
         #[cfg(target_arch = "x86_64")]
-        VectorLevel::Avx2 | VectorLevel::Avx512Vnni if out.len() % 8 == 0 => {
+        VectorLevel::Avx2 | VectorLevel::Avx512Vnni if out.len().is_multiple_of(8) => {
             add_weighted_rows_avx2(out, weights, rows)
         }
         _ => {
@@ -345,7 +345,7 @@ mod tests {
             let e: Vec<f64> = s.iter().map(|x| (x - m).exp()).collect();
             let z: f64 = e.iter().sum();
             for c in 0..qi.len() {
-                out.push((0..count).map(|j| e[j] / z * v[j][c]).sum::<f64>());
+                out.push(e.iter().zip(&v).map(|(ej, vj)| ej / z * vj[c]).sum::<f64>());
             }
         }
         out
