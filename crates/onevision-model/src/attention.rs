@@ -27,6 +27,12 @@ pub(crate) fn attention(
             q, k, v, scale, visible,
         )?);
     }
+    if k.dtype() != q.dtype() {
+        // A cache kept narrower than the compute dtype (`text::cache_dtype`), here widened for
+        // the matrix products: a prompt's attention, where it is read once for many rows.
+        let (k, v) = (k.to_dtype(q.dtype())?, v.to_dtype(q.dtype())?);
+        return chunked_attention(q, &k, &v, scale, visible, SCORE_BUDGET_BYTES);
+    }
     chunked_attention(q, k, v, scale, visible, SCORE_BUDGET_BYTES)
 }
 

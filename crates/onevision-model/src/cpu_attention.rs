@@ -7,10 +7,12 @@
 //! 2-core EPYC lost a third of its decoding speed between 300 and 1406 tokens deep, where the
 //! cache it reads is only 160 MB (docs/performance.md). Here each key/value head's keys and
 //! values are read from memory once, in tiles that stay in the core's first-level cache while
-//! every query row of the group uses them, and the heads are spread over the pool.
+//! every query row of the group uses them, and the heads are spread over the pool. The cache may
+//! hold f16 (see `text::cache_dtype`): it is widened in registers as it is read.
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor};
+use half::f16;
 use rayon::prelude::*;
 
 use crate::cpu_rows::VectorLevel;
@@ -26,17 +28,74 @@ const TILE_KEYS: usize = 32;
 const PARALLEL_FROM: usize = 256 << 10;
 
 /// Whether [`few_query_attention`] serves `q` (batch, queries, dim) against `k`, `v` (batch,
-/// keys, dim): f32 on the CPU, at most [`MAX_QUERIES`] query rows, each tensor's rows of `dim`
-/// values one after another (heads may sit anywhere, as in a cache with room to grow).
+/// keys, dim): on the CPU, `q` in f32, `k` and `v` both in f32 or both in f16, at most
+/// [`MAX_QUERIES`] query rows, each tensor's rows of `dim` values one after another (heads may
+/// sit anywhere, as in a cache with room to grow).
 pub(crate) fn applies(q: &Tensor, k: &Tensor, v: &Tensor) -> bool {
     let rows_packed = |t: &Tensor| {
         let stride = t.stride();
-        t.rank() == 3 && stride[2] == 1 && stride[1] == t.dims()[2]
+        t.device().is_cpu() && t.rank() == 3 && stride[2] == 1 && stride[1] == t.dims()[2]
     };
-    [q, k, v]
-        .iter()
-        .all(|t| t.device().is_cpu() && t.dtype() == candle_core::DType::F32 && rows_packed(t))
+    [q, k, v].iter().all(|t| rows_packed(t))
+        && q.dtype() == DType::F32
+        && k.dtype() == v.dtype()
+        && matches!(k.dtype(), DType::F32 | DType::F16)
         && q.dims().get(1).is_some_and(|&m| m <= MAX_QUERIES)
+}
+
+/// What the cache may hold: read as f32 one value or eight at a time.
+trait CacheValue: Copy + Send + Sync {
+    fn widen(self) -> f32;
+
+    fn values(storage: &CpuStorage) -> Option<&[Self]>;
+
+    /// Eight values from `p` as f32.
+    ///
+    /// # Safety
+    /// The running CPU has AVX2 and F16C; eight values can be read from `p`.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256;
+}
+
+impl CacheValue for f32 {
+    fn widen(self) -> f32 {
+        self
+    }
+
+    fn values(storage: &CpuStorage) -> Option<&[Self]> {
+        match storage {
+            CpuStorage::F32(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256 {
+        std::arch::x86_64::_mm256_loadu_ps(p)
+    }
+}
+
+impl CacheValue for f16 {
+    fn widen(self) -> f32 {
+        self.to_f32()
+    }
+
+    fn values(storage: &CpuStorage) -> Option<&[Self]> {
+        match storage {
+            CpuStorage::F16(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Widened in registers by F16C as it is read: measured faster than widening each tile once
+    /// into a buffer for all the query rows (8192 keys deep: 52 against 66 ms a token).
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256 {
+        use std::arch::x86_64::*;
+        _mm256_cvtph_ps(_mm_loadu_si128(p.cast::<__m128i>()))
+    }
 }
 
 /// `softmax(q k^T * scale) v` per batch entry, query `i` seeing the first `visible[i]` keys
@@ -65,8 +124,8 @@ struct FewQueries<'a> {
 
 /// A (batch, rows, dim) tensor's values whose rows lie one after another within each batch
 /// entry.
-struct Heads<'a> {
-    data: &'a [f32],
+struct Heads<'a, T> {
+    data: &'a [T],
     batch: usize,
     rows: usize,
     dim: usize,
@@ -74,10 +133,10 @@ struct Heads<'a> {
     head_stride: usize,
 }
 
-impl<'a> Heads<'a> {
+impl<'a, T: CacheValue> Heads<'a, T> {
     fn new(storage: &'a CpuStorage, layout: &Layout, what: &str) -> candle_core::Result<Self> {
-        let CpuStorage::F32(data) = storage else {
-            candle_core::bail!("attention {what}: f32 expected, got {:?}", storage.dtype());
+        let Some(data) = T::values(storage) else {
+            candle_core::bail!("attention {what}: unexpected dtype {:?}", storage.dtype());
         };
         let (batch, rows, dim) = layout.shape().dims3()?;
         let stride = layout.stride();
@@ -96,7 +155,7 @@ impl<'a> Heads<'a> {
         })
     }
 
-    fn head(&self, b: usize) -> &'a [f32] {
+    fn head(&self, b: usize) -> &'a [T] {
         let start = self.first + b * self.head_stride;
         &self.data[start..start + self.rows * self.dim]
     }
@@ -116,14 +175,28 @@ impl CustomOp3 for FewQueries<'_> {
         v: &CpuStorage,
         v_layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let q = Heads::new(q, q_layout, "queries")?;
-        let k = Heads::new(k, k_layout, "keys")?;
-        let v = Heads::new(v, v_layout, "values")?;
+        let q = Heads::<f32>::new(q, q_layout, "queries")?;
+        match k.dtype() {
+            DType::F16 => self.run::<f16>(q, (k, k_layout), (v, v_layout)),
+            _ => self.run::<f32>(q, (k, k_layout), (v, v_layout)),
+        }
+    }
+}
+
+impl FewQueries<'_> {
+    fn run<T: CacheValue>(
+        &self,
+        q: Heads<'_, f32>,
+        (k, k_layout): (&CpuStorage, &Layout),
+        (v, v_layout): (&CpuStorage, &Layout),
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let k = Heads::<T>::new(k, k_layout, "keys")?;
+        let v = Heads::<T>::new(v, v_layout, "values")?;
         let (batch, queries, dim) = (q.batch, q.rows, q.dim);
         if (k.batch, k.dim) != (batch, dim) || (v.batch, v.rows, v.dim) != (batch, k.rows, dim) {
             candle_core::bail!(
                 "attention: queries {:?}, keys {:?} and values {:?} do not fit together",
-                q_layout.dims(),
+                (q.batch, q.rows, q.dim),
                 k_layout.dims(),
                 v_layout.dims()
             );
@@ -156,9 +229,8 @@ impl CustomOp3 for FewQueries<'_> {
                     )
                 }
             };
-            let chunks = out.chunks_mut(queries * dim).enumerate();
-            if 2 * batch * keys * dim * 4 < PARALLEL_FROM {
-                chunks.for_each(one_head);
+            if 2 * batch * keys * dim * std::mem::size_of::<T>() < PARALLEL_FROM {
+                out.chunks_mut(queries * dim).enumerate().for_each(one_head);
             } else {
                 out.par_chunks_mut(queries * dim)
                     .enumerate()
@@ -173,11 +245,11 @@ impl CustomOp3 for FewQueries<'_> {
 ///
 /// # Safety
 /// The running CPU has `level`.
-unsafe fn head_attention(
+unsafe fn head_attention<T: CacheValue>(
     level: VectorLevel,
     q: &[f32],
-    k: &[f32],
-    v: &[f32],
+    k: &[T],
+    v: &[T],
     visible: &[usize],
     scale: f32,
     out: &mut [f32],
@@ -221,11 +293,11 @@ unsafe fn head_attention(
 /// # Safety
 /// The running CPU has `level`.
 #[inline(always)]
-unsafe fn dot(level: VectorLevel, a: &[f32], b: &[f32]) -> f32 {
+unsafe fn dot<T: CacheValue>(level: VectorLevel, a: &[f32], b: &[T]) -> f32 {
     match level {
         #[cfg(target_arch = "x86_64")]
         VectorLevel::Avx2 | VectorLevel::Avx512Vnni if a.len().is_multiple_of(8) => dot_avx2(a, b),
-        _ => a.iter().zip(b).map(|(x, y)| x * y).sum(),
+        _ => a.iter().zip(b).map(|(x, y)| x * y.widen()).sum(),
     }
 }
 
@@ -234,7 +306,12 @@ unsafe fn dot(level: VectorLevel, a: &[f32], b: &[f32]) -> f32 {
 /// # Safety
 /// The running CPU has `level`.
 #[inline(always)]
-unsafe fn add_weighted_rows(level: VectorLevel, out: &mut [f32], weights: &[f32], rows: &[f32]) {
+unsafe fn add_weighted_rows<T: CacheValue>(
+    level: VectorLevel,
+    out: &mut [f32],
+    weights: &[f32],
+    rows: &[T],
+) {
     match level {
         #[cfg(target_arch = "x86_64")]
         VectorLevel::Avx2 | VectorLevel::Avx512Vnni if out.len().is_multiple_of(8) => {
@@ -243,7 +320,7 @@ unsafe fn add_weighted_rows(level: VectorLevel, out: &mut [f32], weights: &[f32]
         _ => {
             for (w, row) in weights.iter().zip(rows.chunks_exact(out.len())) {
                 for (o, r) in out.iter_mut().zip(row) {
-                    *o += w * r;
+                    *o += w * r.widen();
                 }
             }
         }
@@ -253,8 +330,8 @@ unsafe fn add_weighted_rows(level: VectorLevel, out: &mut [f32], weights: &[f32]
 /// Four independent sums, 32 values a step, then the rest eight at a time; `a.len()` is a
 /// multiple of 8.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot_avx2<T: CacheValue>(a: &[f32], b: &[T]) -> f32 {
     use std::arch::x86_64::*;
     let n = a.len().min(b.len());
     let (ap, bp) = (a.as_ptr(), b.as_ptr());
@@ -263,16 +340,12 @@ unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
     while i + 32 <= n {
         for (s, a) in acc.iter_mut().enumerate() {
             let at = i + 8 * s;
-            *a = _mm256_fmadd_ps(_mm256_loadu_ps(ap.add(at)), _mm256_loadu_ps(bp.add(at)), *a);
+            *a = _mm256_fmadd_ps(_mm256_loadu_ps(ap.add(at)), T::load8(bp.add(at)), *a);
         }
         i += 32;
     }
     while i + 8 <= n {
-        acc[0] = _mm256_fmadd_ps(
-            _mm256_loadu_ps(ap.add(i)),
-            _mm256_loadu_ps(bp.add(i)),
-            acc[0],
-        );
+        acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(ap.add(i)), T::load8(bp.add(i)), acc[0]);
         i += 8;
     }
     let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
@@ -284,8 +357,8 @@ unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
 /// [`add_weighted_rows`] 64 columns at a time (eight registers of sums, each weight broadcast
 /// once for them), then eight at a time; `out.len()` is a multiple of 8.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn add_weighted_rows_avx2(out: &mut [f32], weights: &[f32], rows: &[f32]) {
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn add_weighted_rows_avx2<T: CacheValue>(out: &mut [f32], weights: &[f32], rows: &[T]) {
     use std::arch::x86_64::*;
     let dim = out.len();
     let count = weights.len().min(rows.len() / dim.max(1));
@@ -301,7 +374,7 @@ unsafe fn add_weighted_rows_avx2(out: &mut [f32], weights: &[f32], rows: &[f32])
             let wj = _mm256_set1_ps(w);
             let row = rp.add(j * dim + c);
             for (s, a) in acc.iter_mut().enumerate() {
-                *a = _mm256_fmadd_ps(wj, _mm256_loadu_ps(row.add(8 * s)), *a);
+                *a = _mm256_fmadd_ps(wj, T::load8(row.add(8 * s)), *a);
             }
         }
         for (s, a) in acc.iter().enumerate() {
@@ -312,7 +385,7 @@ unsafe fn add_weighted_rows_avx2(out: &mut [f32], weights: &[f32], rows: &[f32])
     while c + 8 <= dim {
         let mut acc = _mm256_loadu_ps(op.add(c));
         for (j, &w) in weights[..count].iter().enumerate() {
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(w), _mm256_loadu_ps(rp.add(j * dim + c)), acc);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(w), T::load8(rp.add(j * dim + c)), acc);
         }
         _mm256_storeu_ps(op.add(c), acc);
         c += 8;
@@ -362,36 +435,37 @@ mod tests {
             let v = gaussian(&mut rng, &[batch, keys, dim]);
             let visible: Vec<usize> = (0..queries).map(|i| keys - queries + 1 + i).collect();
             let scale = 1.0 / (dim as f64).sqrt();
+            // An f16 cache: compared with the attention over the same values rounded to f16.
+            let k16 = k.to_dtype(DType::F16).unwrap();
+            let v16 = v.to_dtype(DType::F16).unwrap();
+            let (k_rounded, v_rounded) = (
+                k16.to_dtype(DType::F32).unwrap(),
+                v16.to_dtype(DType::F32).unwrap(),
+            );
             for level in VectorLevel::available() {
-                let mut out = vec![0f32; queries * dim];
                 for b in 0..batch {
-                    let head = |t: &Tensor| t.i(b).unwrap().flatten_all().unwrap();
-                    let flat = |t: &Tensor| head(t).to_vec1::<f32>().unwrap();
-                    out.fill(0.0);
+                    let at = |t: &Tensor| t.i(b).unwrap();
+                    let flat = |t: &Tensor| at(t).flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                    let flat16 =
+                        |t: &Tensor| at(t).flatten_all().unwrap().to_vec1::<f16>().unwrap();
+                    let mut out = vec![0f32; queries * dim];
+                    let mut out16 = vec![0f32; queries * dim];
                     // SAFETY: `available` lists only what the running CPU has.
                     unsafe {
-                        head_attention(
-                            level,
-                            &flat(&q),
-                            &flat(&k),
-                            &flat(&v),
-                            &visible,
-                            scale as f32,
-                            &mut out,
-                        )
-                    };
-                    let want = direct(
-                        &q.i(b).unwrap(),
-                        &k.i(b).unwrap(),
-                        &v.i(b).unwrap(),
-                        scale,
-                        &visible,
-                    );
-                    for (g, w) in out.iter().zip(&want) {
-                        assert!(
-                            (f64::from(*g) - w).abs() < 1e-5,
-                            "{level:?} {batch}x{queries}x{keys}x{dim}: {g} vs {w}"
-                        );
+                        let (qb, s) = (flat(&q), scale as f32);
+                        head_attention(level, &qb, &flat(&k), &flat(&v), &visible, s, &mut out);
+                        let (kb, vb) = (flat16(&k16), flat16(&v16));
+                        head_attention(level, &qb, &kb, &vb, &visible, s, &mut out16);
+                    }
+                    let want = direct(&at(&q), &at(&k), &at(&v), scale, &visible);
+                    let want16 = direct(&at(&q), &at(&k_rounded), &at(&v_rounded), scale, &visible);
+                    for (got, want) in [(&out, &want), (&out16, &want16)] {
+                        for (g, w) in got.iter().zip(want) {
+                            assert!(
+                                (f64::from(*g) - w).abs() < 1e-5,
+                                "{level:?} {batch}x{queries}x{keys}x{dim}: {g} vs {w}"
+                            );
+                        }
                     }
                 }
             }
@@ -405,35 +479,48 @@ mod tests {
         let q = gaussian(&mut rng, &[kv_heads, queries, dim]);
         let k_buf = gaussian(&mut rng, &[kv_heads, capacity, dim]);
         let v_buf = gaussian(&mut rng, &[kv_heads, capacity, dim]);
-        let (k, v) = (
-            k_buf.narrow(1, 0, used).unwrap(),
-            v_buf.narrow(1, 0, used).unwrap(),
-        );
-        assert!(!k.is_contiguous() && applies(&q, &k, &v));
-        let visible = vec![used; queries];
-        let got = few_query_attention(&q, &k, &v, 0.25, Some(&visible)).unwrap();
-        let (k, v) = (k.contiguous().unwrap(), v.contiguous().unwrap());
-        let scores = (q.matmul(&k.t().unwrap()).unwrap() * 0.25).unwrap();
-        let want = candle_nn::ops::softmax_last_dim(&scores)
-            .unwrap()
-            .matmul(&v)
-            .unwrap();
-        let d = crate::cpu_rows::max_abs_difference(&got, &want);
-        assert!(d < 1e-5, "{d}");
+        for dtype in [DType::F32, DType::F16] {
+            let (k_buf, v_buf) = (
+                k_buf.to_dtype(dtype).unwrap(),
+                v_buf.to_dtype(dtype).unwrap(),
+            );
+            let (k, v) = (
+                k_buf.narrow(1, 0, used).unwrap(),
+                v_buf.narrow(1, 0, used).unwrap(),
+            );
+            assert!(!k.is_contiguous() && applies(&q, &k, &v));
+            let visible = vec![used; queries];
+            let got = few_query_attention(&q, &k, &v, 0.25, Some(&visible)).unwrap();
+            let widen = |t: &Tensor| t.to_dtype(DType::F32).unwrap().contiguous().unwrap();
+            let (k, v) = (widen(&k), widen(&v));
+            let scores = (q.matmul(&k.t().unwrap()).unwrap() * 0.25).unwrap();
+            let want = candle_nn::ops::softmax_last_dim(&scores)
+                .unwrap()
+                .matmul(&v)
+                .unwrap();
+            let d = crate::cpu_rows::max_abs_difference(&got, &want);
+            assert!(d < 1e-5, "{dtype:?}: {d}");
+        }
     }
 
     #[test]
     fn refuses_what_it_does_not_serve() {
         let dev = Device::Cpu;
-        let t = |b, r, d| Tensor::zeros((b, r, d), candle_core::DType::F32, &dev).unwrap();
+        let t = |b, r, d| Tensor::zeros((b, r, d), DType::F32, &dev).unwrap();
         assert!(applies(&t(4, 7, 128), &t(4, 300, 128), &t(4, 300, 128)));
         assert!(!applies(
             &t(4, MAX_QUERIES + 1, 128),
             &t(4, 300, 128),
             &t(4, 300, 128)
         ));
-        let bf16 = t(4, 7, 128).to_dtype(candle_core::DType::BF16).unwrap();
+        let as_dtype = |t: Tensor, d: DType| t.to_dtype(d).unwrap();
+        let bf16 = as_dtype(t(4, 7, 128), DType::BF16);
         assert!(!applies(&bf16, &t(4, 300, 128), &t(4, 300, 128)));
+        // An f16 cache is read; f16 queries, or keys and values of two dtypes, are not.
+        let half = |r| as_dtype(t(4, r, 128), DType::F16);
+        assert!(applies(&t(4, 7, 128), &half(300), &half(300)));
+        assert!(!applies(&half(7), &half(300), &half(300)));
+        assert!(!applies(&t(4, 7, 128), &half(300), &t(4, 300, 128)));
         // Keys transposed: their rows are not one after another.
         let kt = t(4, 128, 300).transpose(1, 2).unwrap();
         assert!(!applies(&t(4, 7, 128), &kt, &t(4, 300, 128)));

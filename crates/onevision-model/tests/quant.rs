@@ -195,12 +195,14 @@ fn bf16_compute_stays_close() {
 // near-ties (margin at most 0.009); q4k max 0.72, rms 0.14, top-1 kept at 84 % of positions,
 // flipped margins at most 0.28. (Tower unpacked and prompts through unpacked weights: q8_0 max
 // 0.053 / 0.062, rms 0.013 / 0.015; q4k max 0.66, rms 0.14, margin 0.13.) The block kernels
-// round the activations to 8 bits.
+// round the activations to 8 bits. Since the key/value cache of a quantised model on the CPU is
+// kept in f16 (text::cache_dtype): q8_0 max 0.154 (was 0.140), rms 0.022 and flipped margins
+// 0.009 unchanged; q4k max 0.71, rms 0.14, 84 %, margin 0.28.
 #[test]
 fn q8_0_drift_is_small() {
     for reading in [Reading::Whole, Reading::TokenByToken] {
         let d = drift(Quantization::Q8_0, reading);
-        assert!(d.max_rel < 0.15 && d.rms_rel < 0.03, "q8_0 drift");
+        assert!(d.max_rel < 0.17 && d.rms_rel < 0.03, "q8_0 drift");
         assert!(
             d.widest_flipped_margin < 0.05,
             "q8_0 flipped a clear winner"

@@ -173,10 +173,12 @@ impl ModelSize {
         dense + projections + head
     }
 
-    /// Bytes needed to run: weights, a full key/value cache, activations.
+    /// Bytes needed to run: weights, a full key/value cache (in the dtype the model keeps it),
+    /// activations.
     pub fn runtime_bytes(&self, dtype: DType, quant: Quantization, on_cpu: bool) -> u64 {
+        let cache = onevision_model::text::cache_dtype(dtype, quant, on_cpu);
         self.weight_bytes(dtype, quant, on_cpu)
-            + self.kv_elems_per_token * CONTEXT_TOKENS * dtype_bytes(dtype)
+            + self.kv_elems_per_token * CONTEXT_TOKENS * dtype_bytes(cache)
             + ACTIVATION_BYTES
     }
 }
@@ -276,6 +278,13 @@ mod tests {
         assert_eq!(
             s.runtime_bytes(DType::F32, Quantization::None, true),
             (1024 + 64 + 100) * 4 + 200 * 2 + 8 * CONTEXT_TOKENS * 4 + ACTIVATION_BYTES
+        );
+        // Quantised on the CPU the cache is kept in f16.
+        assert_eq!(
+            s.runtime_bytes(DType::F32, Quantization::Q8_0, true),
+            s.weight_bytes(DType::F32, Quantization::Q8_0, true)
+                + 8 * CONTEXT_TOKENS * 2
+                + ACTIVATION_BYTES
         );
     }
 }
