@@ -152,11 +152,18 @@ impl Model {
         );
         let embed_name = format!("{}.embed_tokens.weight", layout.text);
         let table_dtype = checkpoint.stored_dtype(&embed_name).unwrap_or(dtype);
+        // An untied table is only looked up: its rows are read from the packed file as needed.
+        let left_on_disk: &[&str] = if config.tie_word_embeddings {
+            &[]
+        } else {
+            &[embed_name.as_str()]
+        };
         let mut packs = packed::Packs::open(
             opts.packed_dir.as_deref(),
             dir,
             &checkpoint.files,
             opts.quant,
+            left_on_disk,
         );
         let vision_stored = checkpoint
             .stored_dtype(&format!("{}.blocks.0.attn.qkv.weight", layout.vision))

@@ -56,6 +56,8 @@ pub(crate) struct Packs {
     fingerprint: String,
     reading: Option<Reading>,
     packed: Vec<(String, Arc<QTensor>)>,
+    /// Tensors handed out as [`RowsOnDisk`]: still in the file, so a rewrite must read them.
+    on_disk: Vec<String>,
     /// Whether any projection had to be packed from the checkpoint this time.
     missed: bool,
 }
@@ -68,23 +70,27 @@ impl Packs {
             fingerprint: String::new(),
             reading: None,
             packed: Vec::new(),
+            on_disk: Vec::new(),
             missed: false,
         }
     }
 
-    /// The cache for `model_dir`'s `files` packed as `quant`, under `cache_dir`.
+    /// The cache for `model_dir`'s `files` packed as `quant`, under `cache_dir`. The tensors
+    /// named in `left_on_disk` are not read as the file opens: they are meant for
+    /// [`Packs::rows_on_disk`].
     pub(crate) fn open(
         cache_dir: Option<&Path>,
         model_dir: &Path,
         files: &[PathBuf],
         quant: Quantization,
+        left_on_disk: &[&str],
     ) -> Self {
         let Some(cache_dir) = cache_dir.filter(|_| quant != Quantization::None) else {
             return Packs::none();
         };
         let target = target_file(cache_dir, model_dir, quant);
         let fingerprint = fingerprint(files, quant);
-        let reading = match read_header(&target, &fingerprint) {
+        let reading = match read_header(&target, &fingerprint, left_on_disk) {
             Ok(found) => found,
             Err(e) => {
                 tracing::warn!(file = %target.display(), "packed weights unreadable, packing again: {e}");
@@ -99,8 +105,41 @@ impl Packs {
             fingerprint,
             reading,
             packed: Vec::new(),
+            on_disk: Vec::new(),
             missed: false,
         }
+    }
+
+    /// The packed weight `name` of shape (rows, width) in `block`, left in the cache file and
+    /// read a few rows at a time, if the cache holds it. Only for a table that is looked up,
+    /// never multiplied: its rows then cost no memory until they are asked for.
+    pub(crate) fn rows_on_disk(
+        &mut self,
+        name: &str,
+        shape: (usize, usize),
+        block: GgmlDType,
+    ) -> Option<RowsOnDisk> {
+        let reading = self.reading.as_ref()?;
+        let info = reading.content.tensor_infos.get(name)?;
+        if info.ggml_dtype != block
+            || info.shape.dims() != [shape.0, shape.1]
+            || !shape.1.is_multiple_of(block.block_size())
+        {
+            tracing::warn!(
+                name,
+                "packed table has another shape or format; packing again"
+            );
+            return None;
+        }
+        self.on_disk.push(name.to_owned());
+        Some(RowsOnDisk {
+            file: Arc::clone(&reading.file),
+            path: reading.path.clone(),
+            offset: reading.content.tensor_data_offset + info.offset,
+            rows: shape.0,
+            width: shape.1,
+            block,
+        })
     }
 
     /// The packed weight `name` of shape (outputs, inputs) in `block`, if the cache holds it.
@@ -152,14 +191,28 @@ impl Packs {
         let Some(target) = self.target else {
             return PackedWeights::NotKept;
         };
-        if self.packed.is_empty() {
+        if self.packed.is_empty() && self.on_disk.is_empty() {
             return PackedWeights::NotKept;
         }
         if !self.missed {
             return PackedWeights::Reused;
         }
+        // The new file replaces this one whole, so what is still only in this one is read now.
+        // A table already handed out keeps reading the old file, which stays open.
+        let mut packed = self.packed;
+        if let Some(reading) = &self.reading {
+            for name in &self.on_disk {
+                match read_tensor(&reading.file, &reading.content, name) {
+                    Ok(t) => packed.push((name.clone(), Arc::new(t))),
+                    Err(e) => {
+                        tracing::warn!(file = %target.display(), name, "cannot keep the packed weights: {e}");
+                        return PackedWeights::NotKept;
+                    }
+                }
+            }
+        }
         drop(self.reading);
-        match write(&target, &self.fingerprint, &self.packed) {
+        match write(&target, &self.fingerprint, &packed) {
             Ok(bytes) => {
                 tracing::info!(
                     file = %target.display(),
@@ -249,8 +302,56 @@ fn fingerprint(files: &[PathBuf], quant: Quantization) -> String {
     s
 }
 
+/// A packed table's rows, read from the cache file as they are asked for.
+#[derive(Debug)]
+pub(crate) struct RowsOnDisk {
+    file: Arc<File>,
+    path: PathBuf,
+    /// Where the first row starts in the file.
+    offset: u64,
+    rows: usize,
+    width: usize,
+    block: GgmlDType,
+}
+
+impl RowsOnDisk {
+    /// (rows, width) in values.
+    pub(crate) fn shape(&self) -> (usize, usize) {
+        (self.rows, self.width)
+    }
+
+    pub(crate) fn block(&self) -> GgmlDType {
+        self.block
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The blocks of one row.
+    pub(crate) fn row_bytes(&self) -> usize {
+        self.width / self.block.block_size() * self.block.type_size()
+    }
+
+    /// Appends row `row`'s blocks to `out`; `row` must be below the row count.
+    pub(crate) fn read_row(&self, row: usize, out: &mut Vec<u8>) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let len = self.row_bytes();
+        let start = out.len();
+        out.resize(start + len, 0);
+        let at = self.offset + (row * len) as u64;
+        let read = self.file.read_exact_at(&mut out[start..], at);
+        if read.is_err() {
+            out.truncate(start);
+        }
+        read
+    }
+}
+
 /// A valid cache file being read back.
 struct Reading {
+    file: Arc<File>,
+    path: PathBuf,
     content: gguf_file::Content,
     /// Every tensor, read on all cores as the file was opened: one thread copies from the page
     /// cache at a fraction of memory's speed, and a 7B's file is 5 GB.
@@ -258,14 +359,20 @@ struct Reading {
 }
 
 impl Reading {
-    fn new(file: File, content: gguf_file::Content) -> Self {
+    fn new(file: File, path: &Path, content: gguf_file::Content, left_on_disk: &[&str]) -> Self {
         use rayon::prelude::*;
-        let names: Vec<&String> = content.tensor_infos.keys().collect();
+        let names: Vec<&String> = content
+            .tensor_infos
+            .keys()
+            .filter(|name| !left_on_disk.contains(&name.as_str()))
+            .collect();
         let read_ahead = names
             .par_iter()
             .map(|&name| (name.clone(), read_tensor(&file, &content, name)))
             .collect();
         Reading {
+            file: Arc::new(file),
+            path: path.to_path_buf(),
             content,
             read_ahead,
         }
@@ -314,7 +421,11 @@ fn read_blocks<B: GgmlType + 'static>(
 }
 
 /// The cache file's reader and header when it exists and was made from these files.
-fn read_header(path: &Path, fingerprint: &str) -> candle_core::Result<Option<Reading>> {
+fn read_header(
+    path: &Path,
+    fingerprint: &str,
+    left_on_disk: &[&str],
+) -> candle_core::Result<Option<Reading>> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -344,7 +455,12 @@ fn read_header(path: &Path, fingerprint: &str) -> candle_core::Result<Option<Rea
     if len < end {
         candle_core::bail!("truncated: {len} bytes, {end} expected");
     }
-    Ok(Some(Reading::new(reader.into_inner(), content)))
+    Ok(Some(Reading::new(
+        reader.into_inner(),
+        path,
+        content,
+        left_on_disk,
+    )))
 }
 
 fn write(
@@ -432,5 +548,100 @@ mod tests {
             first,
             fingerprint(std::slice::from_ref(&f), Quantization::Q4K)
         );
+    }
+
+    /// Two Q8_0 tensors with distinct rows: a table of 6 x 64 and a projection of 2 x 32.
+    fn tensors() -> Vec<(String, Arc<QTensor>)> {
+        let tensor = |rows: usize, width: usize, seed: usize| {
+            let values: Vec<f32> = (0..rows * width)
+                .map(|i| ((i * 31 + seed) % 97) as f32 / 9.0 - 5.0)
+                .collect();
+            let dense = candle_core::Tensor::from_vec(values, (rows, width), &Device::Cpu).unwrap();
+            Arc::new(QTensor::quantize(&dense, GgmlDType::Q8_0).unwrap())
+        };
+        vec![
+            ("table".to_owned(), tensor(6, 64, 1)),
+            ("proj".to_owned(), tensor(2, 32, 5)),
+        ]
+    }
+
+    fn rows_of(table: &RowsOnDisk, ids: &[usize]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &row in ids {
+            table.read_row(row, &mut out).unwrap();
+        }
+        out
+    }
+
+    /// A table left on disk reads back the very blocks that were written, without being read as
+    /// the file opens; a rewrite (another tensor had to be packed again) still carries it.
+    #[test]
+    fn a_table_left_on_disk_reads_its_rows_and_survives_a_rewrite() {
+        let models = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let checkpoint = models.path().join("model.safetensors");
+        std::fs::write(&checkpoint, b"weights").unwrap();
+        let files = [checkpoint];
+        let quant = Quantization::Q8_0;
+        let target = target_file(cache.path(), models.path(), quant);
+        let all = tensors();
+        let table_bytes = all[0].1.data().unwrap().into_owned();
+        write(&target, &fingerprint(&files, quant), &all).unwrap();
+
+        let open = || Packs::open(Some(cache.path()), models.path(), &files, quant, &["table"]);
+        let mut packs = open();
+        assert!(!packs
+            .reading
+            .as_ref()
+            .unwrap()
+            .read_ahead
+            .contains_key("table"));
+        assert!(packs
+            .rows_on_disk("table", (6, 32), GgmlDType::Q8_0)
+            .is_none());
+        assert!(packs
+            .rows_on_disk("table", (6, 64), GgmlDType::Q4K)
+            .is_none());
+        let table = packs
+            .rows_on_disk("table", (6, 64), GgmlDType::Q8_0)
+            .unwrap();
+        assert_eq!(table.shape(), (6, 64));
+        assert_eq!(table.path(), target);
+        let row = table.row_bytes();
+        assert_eq!(row, 2 * 34);
+        assert_eq!(
+            rows_of(&table, &[4, 0, 4]),
+            [
+                &table_bytes[4 * row..5 * row],
+                &table_bytes[..row],
+                &table_bytes[4 * row..5 * row]
+            ]
+            .concat()
+        );
+        let mut past_the_end = vec![7u8];
+        assert!(table.read_row(1 << 40, &mut past_the_end).is_err());
+        assert_eq!(past_the_end, [7], "a failed read appends nothing");
+        assert!(packs
+            .take("proj", (2, 32), GgmlDType::Q8_0, &Device::Cpu)
+            .is_some());
+        assert_eq!(packs.finish(), PackedWeights::Reused);
+
+        // The projection had to be packed again: the file is rewritten with the table in it,
+        // and the table handed out before keeps reading the file it was opened on.
+        let mut packs = open();
+        let table = packs
+            .rows_on_disk("table", (6, 64), GgmlDType::Q8_0)
+            .unwrap();
+        packs.keep("proj", Arc::clone(&all[1].1));
+        assert_eq!(packs.finish(), PackedWeights::Kept);
+        assert_eq!(rows_of(&table, &[5]), table_bytes[5 * row..]);
+        let mut packs = open();
+        let reread = packs
+            .rows_on_disk("table", (6, 64), GgmlDType::Q8_0)
+            .unwrap();
+        assert_eq!(rows_of(&reread, &[0, 1, 2, 3, 4, 5]), table_bytes);
+        assert!(packs
+            .take("proj", (2, 32), GgmlDType::Q8_0, &Device::Cpu)
+            .is_some());
     }
 }

@@ -248,24 +248,31 @@ impl TextModel {
                 dense_from_table,
             )?,
         };
+        let table_name = format!("{}.weight", table_vb.prefix());
         let packed_table = match (&dense_table, tied) {
             (Some(_), _) => None,
-            (None, true) => lm_head.packed_weight(),
-            (None, false) => Projection::load_with(
-                &format!("{}.weight", table_vb.prefix()),
-                (c.vocab_size, h),
-                Quantization::Q8_0,
-                packs,
-                vb.device(),
-                || read_table(table_dtype),
-                || Ok(None),
-                dense_from_table,
-            )?
-            .packed_weight(),
+            (None, true) => lm_head.packed_weight().map(TokenTable::Packed),
+            (None, false) => {
+                match packs.rows_on_disk(&table_name, (c.vocab_size, h), GgmlDType::Q8_0) {
+                    Some(rows) => Some(TokenTable::OnDisk(rows)),
+                    None => Projection::load_with(
+                        &table_name,
+                        (c.vocab_size, h),
+                        Quantization::Q8_0,
+                        packs,
+                        vb.device(),
+                        || read_table(table_dtype),
+                        || Ok(None),
+                        dense_from_table,
+                    )?
+                    .packed_weight()
+                    .map(TokenTable::Packed),
+                }
+            }
         };
         let embed = match (dense_table, packed_table) {
             (Some(embed), _) => TokenTable::Dense(embed),
-            (None, Some(packed)) => TokenTable::Packed(packed),
+            (None, Some(table)) => table,
             (None, None) => {
                 return Err(Error::Input(format!(
                     "the embedding table ({} x {h}) could not be packed in Q8_0 blocks",

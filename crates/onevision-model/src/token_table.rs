@@ -2,16 +2,19 @@
 //!
 //! A quantised model keeps the table in Q8_0 blocks on the CPU: a 7B's table is 1.09 GB in bf16
 //! and 0.58 GB in Q8_0, and where the output projection shares the table (tied embeddings) it is
-//! the very same packed tensor the logits are computed from, so the table is held once.
+//! the very same packed tensor the logits are computed from, so the table is held once. An
+//! untied table read back from the packed-weights file stays in that file: a prompt looks up a
+//! few thousand of its 152k rows, so holding it all in memory would only raise the peak.
 
 use std::sync::Arc;
 
 use candle_core::quantized::ggml_file::qtensor_from_ggml;
-use candle_core::quantized::QTensor;
+use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::Embedding;
 
 use crate::error::{Error, Result};
+use crate::packed::RowsOnDisk;
 
 pub(crate) enum TokenTable {
     /// As the checkpoint stores it, or in the compute dtype when a dense output projection
@@ -19,6 +22,8 @@ pub(crate) enum TokenTable {
     Dense(Embedding),
     /// Whole blocks per row (the width is a multiple of the block size), in host memory.
     Packed(Arc<QTensor>),
+    /// Whole blocks per row, read from the packed-weights file as they are asked for.
+    OnDisk(RowsOnDisk),
 }
 
 impl TokenTable {
@@ -34,24 +39,59 @@ impl TokenTable {
                 let block = table.dtype();
                 let row_bytes = width / block.block_size() * block.type_size();
                 let data = table.data()?;
-                let mut picked = Vec::with_capacity(ids.len() * row_bytes);
-                for &id in ids {
-                    let row = id as usize;
-                    if row >= vocab {
-                        return Err(Error::Input(format!(
-                            "token id {id} is outside the vocabulary of {vocab} tokens"
-                        )));
-                    }
-                    picked.extend_from_slice(&data[row * row_bytes..(row + 1) * row_bytes]);
-                }
-                if ids.is_empty() {
-                    return Ok(Tensor::zeros((0, width), dtype, device)?);
-                }
-                let picked = qtensor_from_ggml(block, &picked, vec![ids.len(), width], device)?;
-                Ok(picked.dequantize(device)?.to_dtype(dtype)?)
+                let picked = pick_rows(ids, vocab, row_bytes, |row, out| {
+                    out.extend_from_slice(&data[row * row_bytes..(row + 1) * row_bytes]);
+                    Ok(())
+                })?;
+                dequantize_rows(&picked, ids.len(), width, block, dtype, device)
+            }
+            TokenTable::OnDisk(table) => {
+                let (vocab, width) = table.shape();
+                let picked = pick_rows(ids, vocab, table.row_bytes(), |row, out| {
+                    table.read_row(row, out).map_err(|e| Error::Weights {
+                        path: table.path().to_path_buf(),
+                        reason: format!("cannot read row {row} of the packed token table: {e}"),
+                    })
+                })?;
+                dequantize_rows(&picked, ids.len(), width, table.block(), dtype, device)
             }
         }
     }
+}
+
+/// The blocks of the rows `ids` of a table of `vocab` rows, one after another.
+fn pick_rows(
+    ids: &[u32],
+    vocab: usize,
+    row_bytes: usize,
+    mut read_row: impl FnMut(usize, &mut Vec<u8>) -> Result<()>,
+) -> Result<Vec<u8>> {
+    let mut picked = Vec::with_capacity(ids.len() * row_bytes);
+    for &id in ids {
+        let row = id as usize;
+        if row >= vocab {
+            return Err(Error::Input(format!(
+                "token id {id} is outside the vocabulary of {vocab} tokens"
+            )));
+        }
+        read_row(row, &mut picked)?;
+    }
+    Ok(picked)
+}
+
+fn dequantize_rows(
+    picked: &[u8],
+    rows: usize,
+    width: usize,
+    block: GgmlDType,
+    dtype: DType,
+    device: &Device,
+) -> Result<Tensor> {
+    if rows == 0 {
+        return Ok(Tensor::zeros((0, width), dtype, device)?);
+    }
+    let picked = qtensor_from_ggml(block, picked, vec![rows, width], device)?;
+    Ok(picked.dequantize(device)?.to_dtype(dtype)?)
 }
 
 #[cfg(test)]
