@@ -27,13 +27,11 @@ pub(crate) fn attention(
             q, k, v, scale, visible,
         )?);
     }
-    if k.dtype() != q.dtype() {
-        // A cache kept narrower than the compute dtype (`text::cache_dtype`), here widened for
-        // the matrix products: a prompt's attention, where it is read once for many rows.
-        let (k, v) = (k.to_dtype(q.dtype())?, v.to_dtype(q.dtype())?);
-        return chunked_attention(q, &k, &v, scale, visible, SCORE_BUDGET_BYTES);
-    }
-    chunked_attention(q, k, v, scale, visible, SCORE_BUDGET_BYTES)
+    // A cache kept narrower than the compute dtype (`text::cache_dtype`) is widened for the
+    // matrix products (a prompt's attention, where it is read once for many rows); in the
+    // compute dtype already, `to_dtype` shares it.
+    let (k, v) = (k.to_dtype(q.dtype())?, v.to_dtype(q.dtype())?);
+    chunked_attention(q, &k, &v, scale, visible, SCORE_BUDGET_BYTES)
 }
 
 fn chunked_attention(
