@@ -33,28 +33,54 @@ const PREFETCH_AHEAD: usize = 8 * SUPER_BYTES;
 /// Activation rows per pass over the weight.
 pub(crate) const CHUNK_ROWS: usize = cpu_q8::CHUNK_ROWS;
 
-/// An activation row quantised per super-block: one scale per 256 values, the signed bytes, and
-/// each 32-block's sum of bytes, which the minimums multiply.
+/// An activation row quantised per super-block: one scale per 256 values, the signed bytes in
+/// the kernels' order ([`ORDER`]), and each 32-block's sum of bytes times the row's scale, which
+/// the minimums multiply.
 pub(crate) struct Activations {
     scales: Vec<f32>,
     values: Vec<i8>,
-    /// |sum| <= 32 * 127, so i16 holds it.
-    sums: Vec<i16>,
+    min_weights: Vec<f32>,
 }
 
-/// Where sub-block `j`'s 32 activation bytes sit within their super-block: in the order 0, 2, 1,
-/// 3, 4, 6, 5, 7, so that one 64-byte load of activations meets the low (or the high) nibbles of
-/// 64 packed weight bytes, which hold sub-blocks 2k and 2k+2 (or 2k+1 and 2k+3).
-const fn slot(j: usize) -> usize {
-    (j & 4) | ((j & 1) << 1) | ((j >> 1) & 1)
+/// The packed weight qwords (bytes `8g..8g + 8` of a super-block's 128) that the kernels gather
+/// into one register, in order: qword `g` holds elements `8(g % 4)..8(g % 4) + 8` of sub-block
+/// `2(g / 4)` in its low nibbles and of sub-block `2(g / 4) + 1` in its high ones. So qword `i` of
+/// either register holds sub-blocks `2(i % 4)` and `2(i % 4) + 1` in every register: each 64-bit
+/// lane keeps one sub-block's scale through a super-block, and the products of the registers
+/// with even sub-blocks (the low nibbles) add up in integers before one multiply by the scales,
+/// as do the odd ones, instead of one multiply per sub-block. In 256-bit registers the same
+/// order is a 4x4 transpose of qwords.
+const GATHER: [[usize; 8]; 2] = [[0, 4, 8, 12, 1, 5, 9, 13], [2, 6, 10, 14, 3, 7, 11, 15]];
+
+/// [`ORDER`]'s table.
+const fn kernel_order() -> [u8; SUPER] {
+    let mut order = [0u8; SUPER];
+    let mut p = 0;
+    while p < SUPER {
+        // Position p is byte b of qword i of register t: the low nibbles of gather t / 2 for
+        // even t, its high nibbles for odd t.
+        let (t, i, b) = (p / 64, p / 8 % 8, p % 8);
+        let g = GATHER[t / 2][i];
+        order[p] = (SUB * (2 * (g / 4) + t % 2) + 8 * (g % 4) + b) as u8;
+        p += 1;
+    }
+    order
 }
+
+/// Which of a super-block's 256 inputs each activation byte of the kernels' order is: the order
+/// of the weights' nibbles once gathered ([`GATHER`]), so that activations load as they lie.
+const ORDER: [u8; SUPER] = kernel_order();
 
 fn activations(x: &[f32]) -> Activations {
     let row = cpu_q8::quantise_in_blocks(x, SUPER);
-    let sums = row
+    let min_weights = row
         .values
         .chunks_exact(SUB)
-        .map(|b| b.iter().map(|&v| i16::from(v)).sum())
+        .enumerate()
+        .map(|(b, block)| {
+            let sum: i32 = block.iter().map(|&v| i32::from(v)).sum();
+            row.scales[b * SUB / SUPER] * sum as f32
+        })
         .collect();
     let mut values = vec![0i8; row.values.len()];
     for (from, to) in row
@@ -62,14 +88,14 @@ fn activations(x: &[f32]) -> Activations {
         .chunks_exact(SUPER)
         .zip(values.chunks_exact_mut(SUPER))
     {
-        for j in 0..SUPER / SUB {
-            to[slot(j) * SUB..][..SUB].copy_from_slice(&from[j * SUB..][..SUB]);
+        for (v, &n) in to.iter_mut().zip(&ORDER) {
+            *v = from[usize::from(n)];
         }
     }
     Activations {
         scales: row.scales,
         values,
-        sums,
+        min_weights,
     }
 }
 
@@ -119,9 +145,9 @@ fn dot(w: &[u8], x: &Activations) -> f32 {
 unsafe fn dot_with(level: VectorLevel, w: &[u8], x: &Activations) -> f32 {
     match level {
         #[cfg(target_arch = "x86_64")]
-        VectorLevel::Avx512Vnni => dot_avx512(w, x),
+        VectorLevel::Avx512Vnni => dot_rows_avx512::<1>(w, [x])[0],
         #[cfg(target_arch = "x86_64")]
-        VectorLevel::Avx2 => dot_avx2(w, x),
+        VectorLevel::Avx2 => dot_rows_avx2::<1>(w, [x])[0],
         _ => dot_portable(w, x),
     }
 }
@@ -134,123 +160,74 @@ fn dot_portable(w: &[u8], x: &Activations) -> f32 {
         let qs = &block[16..];
         let xs = &x.values[s * SUPER..(s + 1) * SUPER];
         let mut scaled = 0i32;
-        let mut mins = 0i32;
-        for j in 0..8 {
-            let bytes = &qs[(j / 2) * 32..(j / 2) * 32 + 32];
-            let q: i32 = bytes
-                .iter()
-                .zip(&xs[slot(j) * SUB..][..SUB])
-                .map(|(&b, &xv)| {
-                    let nibble = if j % 2 == 0 { b & 0xF } else { b >> 4 };
-                    i32::from(nibble) * i32::from(xv)
-                })
-                .sum();
-            scaled += i32::from(sc[j]) * q;
-            mins += i32::from(mn[j]) * i32::from(x.sums[s * 8 + j]);
+        for (&xv, &n) in xs.iter().zip(&ORDER) {
+            let (j, e) = (usize::from(n) / SUB, usize::from(n) % SUB);
+            let byte = qs[(j / 2) * SUB + e];
+            let nibble = if j % 2 == 0 { byte & 0xF } else { byte >> 4 };
+            scaled += i32::from(sc[j]) * i32::from(nibble) * i32::from(xv);
         }
-        sum += x.scales[s] * (d * scaled as f32 - dmin * mins as f32);
+        let mins: f32 = mn
+            .iter()
+            .zip(&x.min_weights[s * 8..(s + 1) * 8])
+            .map(|(&m, &w)| f32::from(m) * w)
+            .sum();
+        sum += x.scales[s] * d * scaled as f32 - dmin * mins;
     }
     sum
 }
 
-/// One super-block's scales as the AVX2 loops use them.
+/// One super-block's minimums times `dmin` (`d_dmin`'s lane 1) as eight f32, in sub-block order:
+/// what each row's [`Activations::min_weights`] multiply.
+///
+/// # Safety
+/// The running CPU has AVX2.
 #[cfg(target_arch = "x86_64")]
-struct SuperBlockScales {
-    /// d and dmin in lanes 0 and 1.
+#[inline(always)]
+unsafe fn scaled_mins(
     d_dmin: std::arch::x86_64::__m128,
-    /// The eight 6-bit scales as i16, in both 128-bit halves.
-    scales_twice: std::arch::x86_64::__m256i,
-    /// The eight 6-bit minimums as i16.
-    mins16: std::arch::x86_64::__m128i,
-}
-
-#[cfg(target_arch = "x86_64")]
-impl SuperBlockScales {
-    /// # Safety
-    /// The running CPU has AVX2 and F16C; `block` is one super-block (`SUPER_BYTES` long).
-    #[inline(always)]
-    unsafe fn read(block: &[u8]) -> Self {
-        use std::arch::x86_64::*;
-        let (sc, mn) = scales_and_mins_words(&block[4..16]);
-        let scales16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, sc[1] as i32, sc[0] as i32));
-        SuperBlockScales {
-            d_dmin: _mm_cvtph_ps(_mm_cvtsi32_si128(
-                block.as_ptr().cast::<i32>().read_unaligned(),
-            )),
-            scales_twice: _mm256_broadcastsi128_si256(scales16),
-            mins16: _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, mn[1] as i32, mn[0] as i32)),
-        }
-    }
-
-    /// Sub-block j's scale in all 16 i16 lanes: one byte shuffle of the scales already in both
-    /// 128-bit halves.
-    ///
-    /// # Safety
-    /// The running CPU has AVX2.
-    #[inline(always)]
-    unsafe fn sub_block(&self, j: i32) -> std::arch::x86_64::__m256i {
-        use std::arch::x86_64::*;
-        _mm256_shuffle_epi8(
-            self.scales_twice,
-            _mm256_set1_epi16((((2 * j + 1) << 8) | (2 * j)) as i16),
-        )
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_avx2(w: &[u8], x: &Activations) -> f32 {
+    mins: [u32; 2],
+) -> std::arch::x86_64::__m256 {
     use std::arch::x86_64::*;
-
-    let low = _mm256_set1_epi8(0x0F);
-    let xp = x.values.as_ptr();
-    let sums = x.sums.as_ptr();
-    let mut acc = _mm256_setzero_ps();
-    let mut acc_mins = _mm_setzero_ps();
-    for (s, block) in w.chunks_exact(SUPER_BYTES).enumerate() {
-        let bp = block.as_ptr();
-        cpu_rows::prefetch_ahead(bp, PREFETCH_AHEAD);
-        let scales = SuperBlockScales::read(block);
-        // d and dmin in lanes 0 and 1, times the activations' scale.
-        let both = _mm_mul_ps(scales.d_dmin, _mm_set1_ps(*x.scales.get_unchecked(s)));
-        let qs = bp.add(16);
-        let xs = xp.add(s * SUPER);
-        let mut sumi = _mm256_setzero_si256();
-        for k in 0..4 {
-            let packed = _mm256_loadu_si256(qs.add(32 * k).cast::<__m256i>());
-            let lo = _mm256_and_si256(packed, low);
-            let hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low);
-            let x_lo = _mm256_loadu_si256(xs.add(SUB * slot(2 * k)).cast::<__m256i>());
-            let x_hi = _mm256_loadu_si256(xs.add(SUB * slot(2 * k + 1)).cast::<__m256i>());
-            // Unsigned nibble times signed byte, pairs summed: at most 2 * 15 * 127, an i16.
-            let p_lo = _mm256_maddubs_epi16(lo, x_lo);
-            let p_hi = _mm256_maddubs_epi16(hi, x_hi);
-            let j = 2 * k as i32;
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p_lo, scales.sub_block(j)));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p_hi, scales.sub_block(j + 1)));
-        }
-        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(both), _mm256_cvtepi32_ps(sumi), acc);
-        // The minimums: sum_j min_j * bytesum_j, in four i32 lanes, times dmin's lane.
-        let block_sums = _mm_loadu_si128(sums.add(s * 8).cast::<__m128i>());
-        let m = _mm_cvtepi32_ps(_mm_madd_epi16(scales.mins16, block_sums));
-        acc_mins = _mm_fmadd_ps(_mm_permute_ps(both, 0b0101_0101), m, acc_mins);
-    }
-    let mut lanes = [0f32; 8];
-    _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
-    let mut min_lanes = [0f32; 4];
-    _mm_storeu_ps(min_lanes.as_mut_ptr(), acc_mins);
-    lanes.iter().sum::<f32>() - min_lanes.iter().sum::<f32>()
+    let bytes = _mm_set_epi32(0, 0, mins[1] as i32, mins[0] as i32);
+    _mm256_mul_ps(
+        _mm256_broadcastss_ps(_mm_movehdup_ps(d_dmin)),
+        _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes)),
+    )
 }
 
-/// The dot products of one weight row with `R` activation rows in 256-bit registers, the
-/// weight's nibbles and scales unpacked once for all `R` rows (as [`dot_rows_avx512`] does).
-/// Each row's minimums term goes into the same accumulator as its products, so four rows fit
-/// the sixteen registers.
+/// The byte-shuffle control that puts, in every 64-bit lane `i` of a register of `LANES` i16 (or,
+/// with `spacing` 4, i32) lanes, the scale of sub-block `2(i % 4) + odd` from scale bytes held in
+/// the low half of each 128-bit lane; the other bytes select zero (a control byte with its top
+/// bit set). In the AVX2 loop the scales are i16 already, so the source byte is twice the index.
+#[cfg(target_arch = "x86_64")]
+const fn scale_control(odd: usize, spacing: usize, source_width: usize) -> [u8; 64] {
+    let mut control = [0x80u8; 64];
+    let mut at = 0;
+    while at < 64 {
+        let lane = (at / 8) % 4;
+        let j = 2 * lane + odd;
+        // Within a 128-bit lane the shuffle indexes that lane's 16 bytes.
+        control[at] = (source_width * j) as u8;
+        if source_width == 2 {
+            control[at + 1] = (2 * j + 1) as u8;
+        }
+        at += spacing;
+    }
+    control
+}
+
+/// The dot products of one weight row with `R` activation rows in 256-bit registers. Per
+/// super-block the weight's 128 packed bytes are loaded as four registers and their qwords
+/// transposed ([`GATHER`]), then unpacked once for all `R` rows; each row's products of the
+/// low nibbles (even sub-blocks) add up as i16 over the four registers, as do the high nibbles',
+/// and are weighted by their sub-blocks' scales in two multiplies.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn dot_rows_avx2<const R: usize>(w: &[u8], xs: [&Activations; R]) -> [f32; R] {
     use std::arch::x86_64::*;
 
+    const CONTROL: [[u8; 64]; 2] = [scale_control(0, 2, 2), scale_control(1, 2, 2)];
+    let control = CONTROL.map(|c| _mm256_loadu_si256(c.as_ptr().cast()));
     let low = _mm256_set1_epi8(0x0F);
     let mut acc = [_mm256_setzero_ps(); R];
     for (s, block) in w.chunks_exact(SUPER_BYTES).enumerate() {
@@ -261,36 +238,62 @@ unsafe fn dot_rows_avx2<const R: usize>(w: &[u8], xs: [&Activations; R]) -> [f32
         if R == 1 {
             cpu_rows::prefetch_ahead(bp, PREFETCH_AHEAD);
         }
-        let scales = SuperBlockScales::read(block);
+        let d_dmin = _mm_cvtph_ps(_mm_cvtsi32_si128(bp.cast::<i32>().read_unaligned()));
+        let (sc, mn) = scales_and_mins_words(&block[4..16]);
+        let scales16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_set_epi32(
+            0,
+            0,
+            sc[1] as i32,
+            sc[0] as i32,
+        )));
+        let scales = control.map(|c| _mm256_shuffle_epi8(scales16, c));
+        let mins = scaled_mins(d_dmin, mn);
         let qs = bp.add(16);
-        let mut sumi = [_mm256_setzero_si256(); R];
-        for k in 0..4 {
-            let packed = _mm256_loadu_si256(qs.add(32 * k).cast::<__m256i>());
-            let lo = _mm256_and_si256(packed, low);
-            let hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low);
-            let j = 2 * k as i32;
-            let (scale_lo, scale_hi) = (scales.sub_block(j), scales.sub_block(j + 1));
-            for (x, sum) in xs.iter().zip(sumi.iter_mut()) {
-                let xp = x.values.as_ptr().add(s * SUPER);
-                let x_lo = _mm256_loadu_si256(xp.add(SUB * slot(2 * k)).cast::<__m256i>());
-                let x_hi = _mm256_loadu_si256(xp.add(SUB * slot(2 * k + 1)).cast::<__m256i>());
-                // Unsigned nibble times signed byte, pairs summed: at most 2 * 15 * 127, an
-                // i16; times a 6-bit scale and summed over a super-block it stays far inside
-                // an i32.
-                let p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x_lo), scale_lo);
-                let p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, x_hi), scale_hi);
-                *sum = _mm256_add_epi32(*sum, _mm256_add_epi32(p_lo, p_hi));
+        let p = [0, 1, 2, 3].map(|k| _mm256_loadu_si256(qs.add(32 * k).cast::<__m256i>()));
+        // The 4x4 transpose of qwords: gathered[i] holds qword i of each of the four loads.
+        let (l01, h01) = (
+            _mm256_unpacklo_epi64(p[0], p[1]),
+            _mm256_unpackhi_epi64(p[0], p[1]),
+        );
+        let (l23, h23) = (
+            _mm256_unpacklo_epi64(p[2], p[3]),
+            _mm256_unpackhi_epi64(p[2], p[3]),
+        );
+        let gathered = [
+            _mm256_permute2x128_si256(l01, l23, 0x20),
+            _mm256_permute2x128_si256(h01, h23, 0x20),
+            _mm256_permute2x128_si256(l01, l23, 0x31),
+            _mm256_permute2x128_si256(h01, h23, 0x31),
+        ];
+        // Register k's low nibbles meet activation bytes 64 * (k / 2) + 32 * (k % 2), its high
+        // nibbles the 64 after (see `kernel_order`).
+        let nibbles = gathered.map(|g| {
+            [
+                _mm256_and_si256(g, low),
+                _mm256_and_si256(_mm256_srli_epi16(g, 4), low),
+            ]
+        });
+        let d = _mm_cvtss_f32(d_dmin);
+        for (x, a) in xs.iter().zip(acc.iter_mut()) {
+            let xp = x.values.as_ptr().add(s * SUPER);
+            let mut sums = [_mm256_setzero_si256(); 2];
+            for (k, [lo, hi]) in nibbles.iter().enumerate() {
+                let at = 128 * (k / 2) + 32 * (k % 2);
+                let x_lo = _mm256_loadu_si256(xp.add(at).cast::<__m256i>());
+                let x_hi = _mm256_loadu_si256(xp.add(at + 64).cast::<__m256i>());
+                // Unsigned nibble times signed byte, pairs summed: at most 2 * 15 * 127; over
+                // four registers at most 15240, still an i16.
+                sums[0] = _mm256_add_epi16(sums[0], _mm256_maddubs_epi16(*lo, x_lo));
+                sums[1] = _mm256_add_epi16(sums[1], _mm256_maddubs_epi16(*hi, x_hi));
             }
-        }
-        for ((x, sum), a) in xs.iter().zip(sumi).zip(acc.iter_mut()) {
-            let both = _mm_mul_ps(scales.d_dmin, _mm_set1_ps(*x.scales.get_unchecked(s)));
-            *a = _mm256_fmadd_ps(_mm256_broadcastss_ps(both), _mm256_cvtepi32_ps(sum), *a);
-            // The minimums: sum_j min_j * bytesum_j in four i32 lanes (the upper four zero),
-            // times dmin, taken away.
-            let block_sums = _mm_loadu_si128(x.sums.as_ptr().add(s * 8).cast::<__m128i>());
-            let m = _mm256_zextsi128_si256(_mm_madd_epi16(scales.mins16, block_sums));
-            let dmin = _mm256_broadcastss_ps(_mm_permute_ps(both, 0b0101_0101));
-            *a = _mm256_fnmadd_ps(dmin, _mm256_cvtepi32_ps(m), *a);
+            let sumi = _mm256_add_epi32(
+                _mm256_madd_epi16(sums[0], scales[0]),
+                _mm256_madd_epi16(sums[1], scales[1]),
+            );
+            let dx = _mm256_set1_ps(d * *x.scales.get_unchecked(s));
+            *a = _mm256_fmadd_ps(dx, _mm256_cvtepi32_ps(sumi), *a);
+            let min_weights = _mm256_loadu_ps(x.min_weights.as_ptr().add(s * 8));
+            *a = _mm256_fnmadd_ps(mins, min_weights, *a);
         }
     }
     let mut out = [0f32; R];
@@ -302,100 +305,104 @@ unsafe fn dot_rows_avx2<const R: usize>(w: &[u8], xs: [&Activations; R]) -> [f32
     out
 }
 
-/// The byte-shuffle controls that spread sub-blocks `a` and `b`'s 6-bit scales (bytes `a` and
-/// `b` of a 128-bit lane) over the 32 i16 lanes of a 512-bit product: `a`'s in the low 256 bits,
-/// `b`'s in the high, each as a little-endian i16 (the zero byte from a control byte with its top
-/// bit set).
+/// `vpdpwssd`, `acc + pairs of a * b`, as one instruction: LLVM rewrites the intrinsic as
+/// `vpmaddwd` plus `vpaddd` for a CPU not named as fast at it, an extra instruction on the ports
+/// the Q4K prompt kernel is bound by (docs/performance.md). A macro rather than a function: the
+/// 512-bit register class needs the caller's AVX-512 target features.
 #[cfg(target_arch = "x86_64")]
-const fn scale_spread(a: u8, b: u8) -> [u8; 64] {
-    let mut control = [0x80u8; 64];
-    let mut i = 0;
-    while i < 64 {
-        control[i] = if i < 32 { a } else { b };
-        i += 2;
-    }
-    control
+macro_rules! dpwssd {
+    ($acc:expr, $a:expr, $b:expr) => {{
+        let mut acc: std::arch::x86_64::__m512i = $acc;
+        let (a, b): (std::arch::x86_64::__m512i, std::arch::x86_64::__m512i) = ($a, $b);
+        std::arch::asm!(
+            "vpdpwssd {acc}, {a}, {b}",
+            acc = inout(zmm_reg) acc,
+            a = in(zmm_reg) a,
+            b = in(zmm_reg) b,
+            options(pure, nomem, nostack),
+        );
+        acc
+    }};
 }
 
-/// [`dot_avx2`] in 512-bit registers.
-#[cfg(target_arch = "x86_64")]
-unsafe fn dot_avx512(w: &[u8], x: &Activations) -> f32 {
-    dot_rows_avx512::<1>(w, [x])[0]
-}
-
-/// The dot products of one weight row with `R` activation rows in 512-bit registers: 64 packed
-/// bytes (128 weights) a step, VNNI's `vpdpwssd` weighting each sub-block's i16 products by its
-/// scale and adding them in one instruction. The weight's nibbles and scales are unpacked once
-/// for all `R` rows, which is what makes a prompt's product cheaper per row than a decode's.
-/// Measured on a 2-core Xeon (docs/performance.md): the AVX2 loop was compute-bound there.
+/// The dot products of one weight row with `R` activation rows in 512-bit registers. Per
+/// super-block the 128 packed bytes are loaded as two registers and their qwords gathered
+/// ([`GATHER`]) into two others, unpacked once for all `R` rows. VNNI's `vpdpbusd` multiplies
+/// nibbles by activation bytes and adds four products into each i32 lane; the lanes of the two
+/// even (low-nibble) registers meet the same sub-blocks, so their products add up before one
+/// `vpmaddwd` weights them by the scales (the sums, at most 8 * 15 * 127, are i16 in the low
+/// half of each lane, the scale in the low half of each scale lane, zero above), and the odd
+/// ones likewise. Per row and super-block that is 6 multiplies where unpacking sub-block by
+/// sub-block took 8 (docs/performance.md).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vnni")]
 unsafe fn dot_rows_avx512<const R: usize>(w: &[u8], xs: [&Activations; R]) -> [f32; R] {
     use std::arch::x86_64::*;
 
-    const SPREAD: [[u8; 64]; 4] = [
-        scale_spread(0, 2),
-        scale_spread(1, 3),
-        scale_spread(4, 6),
-        scale_spread(5, 7),
-    ];
-    let spread = SPREAD.map(|c| _mm512_loadu_si512(c.as_ptr().cast()));
+    const CONTROL: [[u8; 64]; 2] = [scale_control(0, 4, 1), scale_control(1, 4, 1)];
+    let control = CONTROL.map(|c| _mm512_loadu_si512(c.as_ptr().cast()));
+    let gather = GATHER.map(|g| {
+        _mm512_set_epi64(
+            g[7] as i64,
+            g[6] as i64,
+            g[5] as i64,
+            g[4] as i64,
+            g[3] as i64,
+            g[2] as i64,
+            g[1] as i64,
+            g[0] as i64,
+        )
+    });
     let low = _mm512_set1_epi8(0x0F);
     let mut acc = [_mm512_setzero_ps(); R];
-    let mut acc_mins = [_mm_setzero_ps(); R];
     for (s, block) in w.chunks_exact(SUPER_BYTES).enumerate() {
         let bp = block.as_ptr();
-        // Several rows at once is a prompt's product, whose weight tile is already in cache
-        // for all but the first group of rows (cpu_rows::blocks_times_weight); asking for its
-        // lines again cost 15 % of the kernel's time on the Xeon.
+        // See dot_rows_avx2.
         if R == 1 {
             cpu_rows::prefetch_ahead(bp, PREFETCH_AHEAD);
         }
-        // d and dmin in lanes 0 and 1.
         let d_dmin = _mm_cvtph_ps(_mm_cvtsi32_si128(bp.cast::<i32>().read_unaligned()));
         let (sc, mn) = scales_and_mins_words(&block[4..16]);
         // The eight scale bytes in the low half of every 128-bit lane, for the shuffles.
         let scale_bytes = _mm512_set1_epi64((u64::from(sc[1]) << 32 | u64::from(sc[0])) as i64);
-        let scales = spread.map(|c| _mm512_shuffle_epi8(scale_bytes, c));
-        let mins16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, mn[1] as i32, mn[0] as i32));
+        let scales = control.map(|c| _mm512_shuffle_epi8(scale_bytes, c));
+        let mins = _mm512_zextps256_ps512(scaled_mins(d_dmin, mn));
+        let d = _mm512_broadcastss_ps(d_dmin);
         let qs = bp.add(16);
+        let packed = [0, 1].map(|h| _mm512_loadu_si512(qs.add(64 * h).cast()));
+        // Registers 0 and 2 hold even sub-blocks, 1 and 3 odd ones.
         let mut nibbles = [_mm512_setzero_si512(); 4];
-        for half in 0..2 {
-            let packed = _mm512_loadu_si512(qs.add(64 * half).cast());
-            nibbles[2 * half] = _mm512_and_si512(packed, low);
-            nibbles[2 * half + 1] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low);
+        for (h, g) in gather.iter().enumerate() {
+            let gathered = _mm512_permutex2var_epi64(packed[0], *g, packed[1]);
+            nibbles[2 * h] = _mm512_and_si512(gathered, low);
+            nibbles[2 * h + 1] = _mm512_and_si512(_mm512_srli_epi16(gathered, 4), low);
         }
-        for r in 0..R {
-            let x = xs[r];
+        for (x, a) in xs.iter().zip(acc.iter_mut()) {
             let xp = x.values.as_ptr().add(s * SUPER);
-            let mut sumi = _mm512_setzero_si512();
-            for (k, (n, scale)) in nibbles.iter().zip(&scales).enumerate() {
-                // Activations for the low nibbles of a 64-byte half, then its high ones (see
-                // `slot`). As in the AVX2 loop, each i16 is at most 2 * 15 * 127; times a 6-bit
-                // scale and summed over a super-block it stays far inside an i32.
-                let xq = _mm512_loadu_si512(xp.add(64 * k).cast());
-                sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(*n, xq), *scale);
-            }
-            let both = _mm_mul_ps(d_dmin, _mm_set1_ps(*x.scales.get_unchecked(s)));
-            acc[r] = _mm512_fmadd_ps(
-                _mm512_set1_ps(_mm_cvtss_f32(both)),
-                _mm512_cvtepi32_ps(sumi),
-                acc[r],
+            let xq = [0, 1, 2, 3].map(|k| _mm512_loadu_si512(xp.add(64 * k).cast()));
+            let zero = _mm512_setzero_si512();
+            let even = _mm512_dpbusd_epi32(
+                _mm512_dpbusd_epi32(zero, nibbles[0], xq[0]),
+                nibbles[2],
+                xq[2],
             );
-            let block_sums = _mm_loadu_si128(x.sums.as_ptr().add(s * 8).cast::<__m128i>());
-            let m = _mm_cvtepi32_ps(_mm_madd_epi16(mins16, block_sums));
-            acc_mins[r] = _mm_fmadd_ps(_mm_permute_ps(both, 0b0101_0101), m, acc_mins[r]);
+            let odd = _mm512_dpbusd_epi32(
+                _mm512_dpbusd_epi32(zero, nibbles[1], xq[1]),
+                nibbles[3],
+                xq[3],
+            );
+            let sumi = dpwssd!(_mm512_madd_epi16(even, scales[0]), odd, scales[1]);
+            let scaled = _mm512_mul_ps(
+                _mm512_set1_ps(*x.scales.get_unchecked(s)),
+                _mm512_cvtepi32_ps(sumi),
+            );
+            *a = _mm512_fmadd_ps(scaled, d, *a);
+            let min_weights =
+                _mm512_zextps256_ps512(_mm256_loadu_ps(x.min_weights.as_ptr().add(s * 8)));
+            *a = _mm512_fnmadd_ps(mins, min_weights, *a);
         }
     }
-    let mut out = [0f32; R];
-    for r in 0..R {
-        let mut lanes = [0f32; 16];
-        _mm512_storeu_ps(lanes.as_mut_ptr(), acc[r]);
-        let mut min_lanes = [0f32; 4];
-        _mm_storeu_ps(min_lanes.as_mut_ptr(), acc_mins[r]);
-        out[r] = lanes.iter().sum::<f32>() - min_lanes.iter().sum::<f32>();
-    }
-    out
+    acc.map(|a| _mm512_reduce_add_ps(a))
 }
 
 /// The dot products of one weight row with every row of `xs`, into `out`.
@@ -404,23 +411,35 @@ fn dot_rows(w: &[u8], xs: &[Activations], out: &mut [f32]) {
     unsafe { dot_rows_with(VectorLevel::detected(), w, xs, out) }
 }
 
-/// [`dot_rows`] in the instructions of `level`: four rows at a time with AVX2 or VNNI, one at
-/// a time otherwise.
+/// [`dot_rows`] in the instructions of `level`: eight rows at a time with VNNI (32 registers),
+/// then four, with AVX2 four (16 registers), the rest one at a time.
 ///
 /// # Safety
 /// The running CPU has `level` ([`VectorLevel::detected`] or below).
 unsafe fn dot_rows_with(level: VectorLevel, w: &[u8], xs: &[Activations], out: &mut [f32]) {
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
-    for (x, o) in xs.chunks_exact(4).zip(out.chunks_exact_mut(4)) {
-        let rows = [&x[0], &x[1], &x[2], &x[3]];
-        let four = match level {
-            VectorLevel::Avx512Vnni => dot_rows_avx512::<4>(w, rows),
-            VectorLevel::Avx2 => dot_rows_avx2::<4>(w, rows),
-            VectorLevel::Portable => break,
-        };
-        o.copy_from_slice(&four);
-        done += 4;
+    {
+        if level == VectorLevel::Avx512Vnni {
+            for (x, o) in xs.chunks_exact(8).zip(out.chunks_exact_mut(8)) {
+                let rows = std::array::from_fn(|i| &x[i]);
+                o.copy_from_slice(&dot_rows_avx512::<8>(w, rows));
+                done += 8;
+            }
+        }
+        for (x, o) in xs[done..]
+            .chunks_exact(4)
+            .zip(out[done..].chunks_exact_mut(4))
+        {
+            let rows = [&x[0], &x[1], &x[2], &x[3]];
+            let four = match level {
+                VectorLevel::Avx512Vnni => dot_rows_avx512::<4>(w, rows),
+                VectorLevel::Avx2 => dot_rows_avx2::<4>(w, rows),
+                VectorLevel::Portable => break,
+            };
+            o.copy_from_slice(&four);
+            done += 4;
+        }
     }
     for (x, o) in xs[done..].iter().zip(&mut out[done..]) {
         *o = dot_with(level, w, x);
@@ -433,6 +452,7 @@ pub(crate) const FORMAT: cpu_rows::BlockFormat<Activations> = cpu_rows::BlockFor
     block_inputs: SUPER,
     block_bytes: SUPER_BYTES,
     chunk_rows: CHUNK_ROWS,
+    group_rows: 8,
     prepare: activations,
     dot,
     dot_rows: Some(dot_rows),
@@ -474,8 +494,8 @@ mod tests {
         let w = crate::test_data::gaussian(&mut rng, &[2, inputs]);
         let packed = QTensor::quantize(&w, GgmlDType::Q4K).unwrap();
         let data = packed.data().unwrap();
-        // Seven rows: one step of four and three left over.
-        let xs: Vec<Activations> = (0..7)
+        // Fifteen rows: a step of eight (VNNI), one of four and three left over.
+        let xs: Vec<Activations> = (0..15)
             .map(|_| {
                 let x = crate::test_data::gaussian(&mut rng, &[inputs]);
                 activations(&x.to_vec1::<f32>().unwrap())
@@ -483,7 +503,7 @@ mod tests {
             .collect();
         for row in data.chunks_exact(inputs / SUPER * SUPER_BYTES) {
             for level in VectorLevel::available() {
-                let mut out = [0f32; 7];
+                let mut out = [0f32; 15];
                 // SAFETY: `available` lists only what the running CPU has.
                 unsafe { dot_rows_with(level, row, &xs, &mut out) };
                 for (got, x) in out.iter().zip(&xs) {
@@ -494,6 +514,21 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_kernels_order_takes_each_input_once() {
+        let mut seen = [false; SUPER];
+        for &n in &ORDER {
+            assert!(!seen[usize::from(n)], "input {n} twice");
+            seen[usize::from(n)] = true;
+        }
+        // Each 64-bit lane of a register holds one sub-block, the same one in both registers
+        // of a parity (what lets their products add up before the scales).
+        for (p, &n) in ORDER.iter().enumerate() {
+            let (t, i) = (p / 64, p / 8 % 8);
+            assert_eq!(usize::from(n) / SUB, 2 * (i % 4) + t % 2, "position {p}");
         }
     }
 

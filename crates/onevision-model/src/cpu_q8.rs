@@ -244,6 +244,7 @@ pub(crate) const FORMAT: cpu_rows::BlockFormat<QuantisedRow> = cpu_rows::BlockFo
     block_inputs: BLOCK,
     block_bytes: BLOCK_BYTES,
     chunk_rows: CHUNK_ROWS,
+    group_rows: 4,
     prepare: quantise_row,
     dot,
     dot_rows: None,

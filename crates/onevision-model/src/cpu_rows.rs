@@ -144,10 +144,6 @@ fn dot_rows_with<W: Weight, const FUSED: bool>(xs: &[f32], w: &[W], out: &mut [f
 /// with the weight in cache; decoding reads it from memory, where two threads stream faster.
 const PARALLEL_FROM: usize = 256 << 10;
 
-/// Activation rows that meet a tile of weight rows together in a block product: what the
-/// four-row kernels take at once.
-const ROW_GROUP: usize = 4;
-
 /// The weight bytes of one tile in a block product, read from memory for the first group of
 /// activation rows and from L2 for the others (512 KiB on the EPYC, 2 MiB on the Xeon).
 const TILE_BYTES: usize = 128 << 10;
@@ -290,6 +286,9 @@ pub(crate) struct BlockFormat<A> {
     /// cores busy on each weight row while it is in cache, few enough that the prepared rows
     /// stay in the core's own cache.
     pub(crate) chunk_rows: usize,
+    /// Activation rows that meet a tile of weight rows together: what the format's widest
+    /// several-row kernel takes at once.
+    pub(crate) group_rows: usize,
     pub(crate) prepare: fn(&[f32]) -> A,
     pub(crate) dot: fn(&[u8], &A) -> f32,
     /// The dot products of one packed weight row with several prepared rows, into the slice
@@ -349,8 +348,9 @@ pub(crate) fn blocks_times_weight<A: Sync>(
                 let tile = (TILE_BYTES / row_bytes).max(1);
                 per_output_tile(n, outputs, data.len(), tile, |first, out| {
                     let count = out.len() / n;
-                    for g in (0..n).step_by(ROW_GROUP) {
-                        let end = (g + ROW_GROUP).min(n);
+                    let group = format.group_rows.max(1);
+                    for g in (0..n).step_by(group) {
+                        let end = (g + group).min(n);
                         for i in 0..count {
                             dot_rows(
                                 weight(first + i),
