@@ -1,14 +1,15 @@
-//! Products of a few activation rows with a Q4K weight matrix on the CPU: decoding.
+//! Products of activation rows with a Q4K weight matrix on the CPU: decoding and prompts.
 //!
 //! candle's Q4K dot product unpacks each super-block's 6-bit scales and 4-bit values through
 //! scalar code and quantises the activations on every call; on a q4k decode it reached 33 % of
 //! the memory-bandwidth bound where llama.cpp reached 39 % (docs/performance.md). Here the
 //! activations are quantised once per call, to 8 bits with one scale per super-block of 256
 //! (what lets a super-block's eight sub-blocks add up in integers) and each 32-block's byte sum
-//! kept for the minimums; each weight row is read once. Per super-block the 4-bit values
-//! multiply the activation bytes in 256-bit integer instructions, each sub-block's products are
-//! weighted by its 6-bit scale while still integers, and one f32 multiply-add per super-block
-//! applies both f16 scales; output rows split across the rayon pool.
+//! kept for the minimums; each weight row is read once and unpacked once for up to eight
+//! activation rows. Per super-block the 4-bit values multiply the activation bytes in integer
+//! instructions, the products of sub-blocks of one parity add up before one multiply weights
+//! them by their 6-bit scales ([`GATHER`]), and f32 multiply-adds apply both f16 scales; output
+//! rows split across the rayon pool.
 //!
 //! A Q4K super-block covers 256 inputs in 144 bytes: f16 `d`, f16 `dmin`, 12 bytes holding eight
 //! 6-bit scales and eight 6-bit minimums, then 128 bytes of 4-bit values in which bytes
