@@ -34,8 +34,8 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from compare import machine  # noqa: E402
 from llama_compare import (  # noqa: E402
-    CACHE, LLAMA_BUILD, LLAMA_SRC, Steal, ensure_llama_cpp, memory_bandwidth, ratio, run, theirs_once,
-    timed_process)
+    CACHE, LLAMA_BUILD, LLAMA_SRC, REPACK, Steal, ensure_llama_cpp, memory_bandwidth, ratio, run,
+    theirs_once, timed_process)
 from seven_b import MODEL_DIR, picture, start  # noqa: E402
 
 GGUF_DIR = os.path.join(CACHE, "gguf-7b")
@@ -76,10 +76,6 @@ def ours(exe, quant, image, new_tokens, threads, context_tokens=0):
         raise SystemExit(f"{exe} packed {quant} at this start: run it once before timing")
     keep = ("load_s", "peak_rss_gib", "vision_s", "prefill_tok_s", "decode_tok_s", "ttft_s", "prompt_tokens")
     return {k: r[k] for k in keep}
-
-
-# llama.cpp repacks Q4_K and Q8_0 weights for its CPU kernels at load unless told not to.
-REPACK = {True: {"mtmd": (), "bench": ()}, False: {"mtmd": ("-nr",), "bench": ("--repack", "0")}}
 
 
 def theirs(mtmd, model, projector, image, new_tokens, threads, repack=True):

@@ -9,7 +9,7 @@ Both sides read the picture with their own vision tower in their own precision (
 projector file is F32 for the f32 row and F16 otherwise, as its converter writes it by default).
 
 usage: bench/llama_compare.py [--runs N] [--new-tokens N] [--threads N] [--rows f32,q4k]
-                              [--onevision target/release/onevision] [--json OUT]
+                              [--no-repack] [--onevision target/release/onevision] [--json OUT]
 
 What it needs, each made once and kept outside the repository (under $ONEVISION_BENCH_CACHE,
 default ~/.cache/onevision-bench):
@@ -243,11 +243,18 @@ def theirs_once(mtmd, model, projector, new_tokens, threads, picture=PICTURE, ex
     }
 
 
-def theirs(mtmd, model, projector, runs, new_tokens, threads):
+# llama.cpp repacks Q4_K and Q8_0 weights for its CPU kernels at load unless told not to (on a
+# Xeon with AMX its repacked Q8_0 path crashes: llama.cpp issue 20824).
+REPACK = {True: {"mtmd": (), "bench": ()}, False: {"mtmd": ("-nr",), "bench": ("--repack", "0")}}
+
+
+def theirs(mtmd, model, projector, runs, new_tokens, threads, repack=True):
+    extra = REPACK[repack]["mtmd"]
     with Steal() as steal:
         # One untimed process first, as ours has one untimed run (the page cache, mostly).
-        theirs_once(mtmd, model, projector, new_tokens, threads)
-        each = [theirs_once(mtmd, model, projector, new_tokens, threads) for _ in range(runs)]
+        theirs_once(mtmd, model, projector, new_tokens, threads, extra=extra)
+        each = [theirs_once(mtmd, model, projector, new_tokens, threads, extra=extra)
+                for _ in range(runs)]
     row = {k: statistics.median(r[k] for r in each) for k in each[0]}
     row["steal_percent"] = steal.percent
     return row
@@ -267,6 +274,8 @@ def main():
     ap.add_argument("--rows", default=",".join(ROWS))
     ap.add_argument("--onevision", default=os.path.join(REPO, "target", "release", "onevision"))
     ap.add_argument("--json", help="also write the measurements here")
+    ap.add_argument("--no-repack", action="store_true",
+                    help="run llama.cpp without repacking its weights (-nr)")
     args = ap.parse_args()
     rows = args.rows.split(",")
     unknown = [r for r in rows if r not in ROWS]
@@ -284,7 +293,8 @@ def main():
     files = {r: ensure_gguf(quantize, ROWS[r][1], ROWS[r][2]) for r in rows}
 
     print(f"machine: {machine()}; {args.threads} threads; {args.new_tokens} new tokens; "
-          f"median of {args.runs} runs after one untimed", flush=True)
+          f"median of {args.runs} runs after one untimed; llama.cpp "
+          f"{'without' if args.no_repack else 'with'} repacking", flush=True)
     bandwidth = memory_bandwidth(args.threads)
     print(f"memory bandwidth with {args.threads} threads: read {bandwidth['read_gb_s']:.1f} GB/s, "
           f"copy {bandwidth['copy_gb_s']:.1f} GB/s (steal {bandwidth['steal_percent']:.1f} %)", flush=True)
@@ -292,7 +302,7 @@ def main():
     for r in rows:
         (dtype, quant), weight_type, projector_type = ROWS[r]
         o = ours(args.onevision, dtype, quant, args.runs, args.new_tokens, args.threads)
-        t = theirs(mtmd, *files[r], args.runs, args.new_tokens, args.threads)
+        t = theirs(mtmd, *files[r], args.runs, args.new_tokens, args.threads, not args.no_repack)
         ours_bytes = our_weight_bytes(r)
         theirs_bytes = os.path.getsize(files[r][0])
         o["weight_bytes_per_token"] = ours_bytes
