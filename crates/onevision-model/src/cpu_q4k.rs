@@ -196,23 +196,18 @@ unsafe fn scaled_mins(
     )
 }
 
-/// The byte-shuffle control that puts, in every 64-bit lane `i` of a register of `LANES` i16 (or,
-/// with `spacing` 4, i32) lanes, the scale of sub-block `2(i % 4) + odd` from scale bytes held in
-/// the low half of each 128-bit lane; the other bytes select zero (a control byte with its top
-/// bit set). In the AVX2 loop the scales are i16 already, so the source byte is twice the index.
+/// The byte-shuffle control that puts, in every 64-bit lane `i` of a register of `lane_bytes`
+/// wide integer lanes (2 for i16, 4 for i32), the scale of sub-block `2(i % 4) + odd` from the
+/// eight scale bytes held in the low half of each 128-bit lane; the bytes above each scale select
+/// zero (a control byte with its top bit set).
 #[cfg(target_arch = "x86_64")]
-const fn scale_control(odd: usize, spacing: usize, source_width: usize) -> [u8; 64] {
+const fn scale_control(odd: usize, lane_bytes: usize) -> [u8; 64] {
     let mut control = [0x80u8; 64];
     let mut at = 0;
     while at < 64 {
-        let lane = (at / 8) % 4;
-        let j = 2 * lane + odd;
         // Within a 128-bit lane the shuffle indexes that lane's 16 bytes.
-        control[at] = (source_width * j) as u8;
-        if source_width == 2 {
-            control[at + 1] = (2 * j + 1) as u8;
-        }
-        at += spacing;
+        control[at] = (2 * ((at / 8) % 4) + odd) as u8;
+        at += lane_bytes;
     }
     control
 }
@@ -227,7 +222,7 @@ const fn scale_control(odd: usize, spacing: usize, source_width: usize) -> [u8; 
 unsafe fn dot_rows_avx2<const R: usize>(w: &[u8], xs: [&Activations; R]) -> [f32; R] {
     use std::arch::x86_64::*;
 
-    const CONTROL: [[u8; 64]; 2] = [scale_control(0, 2, 2), scale_control(1, 2, 2)];
+    const CONTROL: [[u8; 64]; 2] = [scale_control(0, 2), scale_control(1, 2)];
     let control = CONTROL.map(|c| _mm256_loadu_si256(c.as_ptr().cast()));
     let low = _mm256_set1_epi8(0x0F);
     let mut acc = [_mm256_setzero_ps(); R];
@@ -241,13 +236,9 @@ unsafe fn dot_rows_avx2<const R: usize>(w: &[u8], xs: [&Activations; R]) -> [f32
         }
         let d_dmin = _mm_cvtph_ps(_mm_cvtsi32_si128(bp.cast::<i32>().read_unaligned()));
         let (sc, mn) = scales_and_mins_words(&block[4..16]);
-        let scales16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_set_epi32(
-            0,
-            0,
-            sc[1] as i32,
-            sc[0] as i32,
-        )));
-        let scales = control.map(|c| _mm256_shuffle_epi8(scales16, c));
+        // The eight scale bytes in the low half of both 128-bit lanes, for the shuffles.
+        let scale_bytes = _mm256_set1_epi64x((u64::from(sc[1]) << 32 | u64::from(sc[0])) as i64);
+        let scales = control.map(|c| _mm256_shuffle_epi8(scale_bytes, c));
         let mins = scaled_mins(d_dmin, mn);
         let qs = bp.add(16);
         let p = [0, 1, 2, 3].map(|k| _mm256_loadu_si256(qs.add(32 * k).cast::<__m256i>()));
@@ -266,7 +257,7 @@ unsafe fn dot_rows_avx2<const R: usize>(w: &[u8], xs: [&Activations; R]) -> [f32
             _mm256_permute2x128_si256(l01, l23, 0x31),
             _mm256_permute2x128_si256(h01, h23, 0x31),
         ];
-        // Register k's low nibbles meet activation bytes 64 * (k / 2) + 32 * (k % 2), its high
+        // Register k's low nibbles meet activation bytes 128 * (k / 2) + 32 * (k % 2), its high
         // nibbles the 64 after (see `kernel_order`).
         let nibbles = gathered.map(|g| {
             [
@@ -340,7 +331,7 @@ macro_rules! dpwssd {
 unsafe fn dot_rows_avx512<const R: usize>(w: &[u8], xs: [&Activations; R]) -> [f32; R] {
     use std::arch::x86_64::*;
 
-    const CONTROL: [[u8; 64]; 2] = [scale_control(0, 4, 1), scale_control(1, 4, 1)];
+    const CONTROL: [[u8; 64]; 2] = [scale_control(0, 4), scale_control(1, 4)];
     let control = CONTROL.map(|c| _mm512_loadu_si512(c.as_ptr().cast()));
     let gather = GATHER.map(|g| {
         _mm512_set_epi64(
