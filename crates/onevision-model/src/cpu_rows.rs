@@ -24,72 +24,35 @@ struct RowsTimesWeight;
 
 /// A weight element the kernel reads: widened to f32 in registers.
 trait Weight: Copy + Send + Sync {
-    fn widen(self) -> f32;
+    /// Which widening the vector kernel does: monomorphisation picks one branch.
+    const WIDTH: WeightKind;
 
-    /// Dot products of `xs` (each `w.len()` long) with one weight row, accumulated in f32.
-    fn dot_rows(xs: &[f32], w: &[Self], out: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: both features were just detected on the running CPU.
-            unsafe { dot_rows_avx2(xs, w, out) };
-            return;
-        }
-        dot_rows_with::<Self, false>(xs, w, out);
-    }
+    fn widen(self) -> f32;
+}
+
+/// See [`Weight::WIDTH`].
+#[derive(PartialEq, Eq)]
+enum WeightKind {
+    F32,
+    /// The top half of an f32: widened by a shift.
+    Bf16,
+    /// Widened by F16C, eight at a time (the compiler does not turn a scalar f16 widening into
+    /// it: a scalar loop ran the mid-size model's decode at 0.6x candle's).
+    F16,
 }
 
 impl Weight for f16 {
+    const WIDTH: WeightKind = WeightKind::F16;
+
     #[inline(always)]
     fn widen(self) -> f32 {
         self.to_f32()
     }
-
-    /// The compiler does not turn a scalar f16 widening into F16C's vector one, so the loop is
-    /// written with it (measured: a scalar loop ran the mid-size model's decode at 0.6x candle's).
-    fn dot_rows(xs: &[f32], w: &[Self], out: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2")
-            && std::is_x86_feature_detected!("fma")
-            && std::is_x86_feature_detected!("f16c")
-        {
-            // SAFETY: the three features were just detected on the running CPU.
-            unsafe { dot_rows_f16c(xs, w, out) };
-            return;
-        }
-        dot_rows_with::<Self, false>(xs, w, out);
-    }
-}
-
-/// [`Weight::dot_rows`] for f16 weights: 16 inputs a step, widened eight at a time by F16C.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_rows_f16c(xs: &[f32], w: &[f16], out: &mut [f32]) {
-    use std::arch::x86_64::*;
-    let n = w.len();
-    let whole = n - n % 16;
-    for (x, o) in xs.chunks_exact(n).zip(out.iter_mut()) {
-        let (mut acc0, mut acc1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-        let mut i = 0;
-        while i < whole {
-            // SAFETY: i + 16 <= whole <= n = w.len() = x.len(); unaligned loads.
-            let wp = w.as_ptr().add(i).cast::<__m128i>();
-            let w0 = _mm256_cvtph_ps(_mm_loadu_si128(wp));
-            let w1 = _mm256_cvtph_ps(_mm_loadu_si128(wp.add(1)));
-            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(x.as_ptr().add(i)), w0, acc0);
-            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(x.as_ptr().add(i + 8)), w1, acc1);
-            i += 16;
-        }
-        let mut lanes = [0f32; 8];
-        _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_add_ps(acc0, acc1));
-        let mut sum: f32 = lanes.iter().sum();
-        for (wv, xv) in w[whole..].iter().zip(&x[whole..]) {
-            sum += xv * wv.to_f32();
-        }
-        *o = sum;
-    }
 }
 
 impl Weight for bf16 {
+    const WIDTH: WeightKind = WeightKind::Bf16;
+
     #[inline(always)]
     fn widen(self) -> f32 {
         f32::from_bits(u32::from(self.to_bits()) << 16)
@@ -97,37 +60,96 @@ impl Weight for bf16 {
 }
 
 impl Weight for f32 {
+    const WIDTH: WeightKind = WeightKind::F32;
+
     #[inline(always)]
     fn widen(self) -> f32 {
         self
     }
 }
 
-/// The same loop compiled for 256-bit vectors with fused multiply-adds; a build for the
-/// baseline x86-64 target would otherwise only use 128-bit SSE2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn dot_rows_avx2<W: Weight>(xs: &[f32], w: &[W], out: &mut [f32]) {
-    dot_rows_with::<W, true>(xs, w, out);
+/// Dot products of `xs` (each `w.len()` long) with one weight row, accumulated in f32.
+fn dot_rows<W: Weight>(xs: &[f32], w: &[W], out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if VectorLevel::detected() >= VectorLevel::Avx2 {
+        // SAFETY: the level includes AVX2, FMA and F16C, detected on the running CPU.
+        unsafe { dot_rows_avx2(xs, w, out) };
+        return;
+    }
+    dot_rows_portable(xs, w, out);
 }
 
-/// `FUSED` uses `mul_add`, which is one instruction with FMA and a slow library call without.
-#[inline(always)]
-fn dot_rows_with<W: Weight, const FUSED: bool>(xs: &[f32], w: &[W], out: &mut [f32]) {
+/// Inputs a step of [`dot_rows_avx2`]: four registers of eight, one cache line of a bf16 or f16
+/// weight, two of an f32 one.
+const STEP: usize = 32;
+
+/// [`dot_rows`] with 256-bit vectors: four independent sums, and each weight line asked for
+/// ahead ([`prefetch_line`]). Without the requests a decode read the weights at half the
+/// memory's bandwidth, the loads waiting on memory (perf: 70 % of the loop's samples on them).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot_rows_avx2<W: Weight>(xs: &[f32], w: &[W], out: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let n = w.len();
+    let whole = n - n % STEP;
+    let step_bytes = STEP * std::mem::size_of::<W>();
+    let wp = w.as_ptr();
+    // SAFETY (every load below): i + 8 * k + 8 <= whole <= n, the length of `w` and of `x`.
+    let widened = |i: usize| -> __m256 {
+        match W::WIDTH {
+            WeightKind::F32 => _mm256_loadu_ps(wp.add(i).cast::<f32>()),
+            WeightKind::Bf16 => _mm256_castsi256_ps(_mm256_slli_epi32::<16>(
+                _mm256_cvtepu16_epi32(_mm_loadu_si128(wp.add(i).cast::<__m128i>())),
+            )),
+            WeightKind::F16 => _mm256_cvtph_ps(_mm_loadu_si128(wp.add(i).cast::<__m128i>())),
+        }
+    };
+    for (x, o) in xs.chunks_exact(n).zip(out.iter_mut()) {
+        let mut acc = [_mm256_setzero_ps(); 4];
+        let mut i = 0;
+        while i < whole {
+            let line = wp.add(i).cast::<u8>();
+            for offset in (0..step_bytes).step_by(64) {
+                prefetch_line(line.wrapping_add(offset), PREFETCH_AHEAD);
+            }
+            for (k, a) in acc.iter_mut().enumerate() {
+                let at = i + 8 * k;
+                *a = _mm256_fmadd_ps(_mm256_loadu_ps(x.as_ptr().add(at)), widened(at), *a);
+            }
+            i += STEP;
+        }
+        let sum4 = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+        let sum2 = _mm_add_ps(
+            _mm256_castps256_ps128(sum4),
+            _mm256_extractf128_ps::<1>(sum4),
+        );
+        let mut lanes = [0f32; 4];
+        _mm_storeu_ps(lanes.as_mut_ptr(), sum2);
+        let mut sum: f32 = lanes.iter().sum();
+        for (wv, xv) in w[whole..].iter().zip(&x[whole..]) {
+            sum += xv * wv.widen();
+        }
+        *o = sum;
+    }
+}
+
+/// How far ahead of the line being multiplied [`dot_rows_avx2`] asks for weight lines into L1,
+/// as the block kernels do (cpu_q4k.rs says why).
+const PREFETCH_AHEAD: usize = 1024;
+
+/// [`dot_rows`] in plain Rust: CPUs without AVX2, and the reference the vector loop is tested
+/// against.
+fn dot_rows_portable<W: Weight>(xs: &[f32], w: &[W], out: &mut [f32]) {
     const LANES: usize = 16;
     let n = w.len();
     for (x, o) in xs.chunks_exact(n).zip(out.iter_mut()) {
-        // Independent partial sums keep two vector registers busy.
+        // Independent partial sums, which the compiler keeps in vector registers.
         let mut acc = [0f32; LANES];
         let mut wc = w.chunks_exact(LANES);
         let mut xc = x.chunks_exact(LANES);
         for (wv, xv) in (&mut wc).zip(&mut xc) {
             for k in 0..LANES {
-                acc[k] = if FUSED {
-                    xv[k].mul_add(wv[k].widen(), acc[k])
-                } else {
-                    acc[k] + xv[k] * wv[k].widen()
-                };
+                acc[k] += xv[k] * wv[k].widen();
             }
         }
         let mut sum: f32 = acc.iter().sum();
@@ -222,13 +244,21 @@ const PREFETCH_L2_AHEAD: usize = 8 << 10;
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub(crate) fn prefetch_ahead(block: *const u8, near: usize) {
-    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0, _MM_HINT_T1};
     for line in [0, 64, 128] {
-        // SAFETY: prefetching reads nothing and never faults, whatever the address.
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(block.wrapping_add(near + line).cast::<i8>());
-            _mm_prefetch::<_MM_HINT_T1>(block.wrapping_add(PREFETCH_L2_AHEAD + line).cast::<i8>());
-        }
+        prefetch_line(block.wrapping_add(line), near);
+    }
+}
+
+/// [`prefetch_ahead`] for the one cache line `near` bytes past `line`, and the one
+/// [`PREFETCH_L2_AHEAD`] bytes past it.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn prefetch_line(line: *const u8, near: usize) {
+    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0, _MM_HINT_T1};
+    // SAFETY: prefetching reads nothing and never faults, whatever the address.
+    unsafe {
+        _mm_prefetch::<_MM_HINT_T0>(line.wrapping_add(near).cast::<i8>());
+        _mm_prefetch::<_MM_HINT_T1>(line.wrapping_add(PREFETCH_L2_AHEAD).cast::<i8>());
     }
 }
 
@@ -473,7 +503,7 @@ pub(crate) fn check_every_level<A>(
 /// Every weight row of `w` against every activation row of `x`, as `(rows, outputs)`.
 fn product<W: Weight>(x: &[f32], w: &[W], rows: usize, inputs: usize, outputs: usize) -> Vec<f32> {
     per_output(rows, outputs, std::mem::size_of_val(w), |o, out| {
-        W::dot_rows(x, &w[o * inputs..(o + 1) * inputs], out)
+        dot_rows(x, &w[o * inputs..(o + 1) * inputs], out)
     })
 }
 
@@ -586,7 +616,13 @@ mod tests {
         let dev = Device::Cpu;
         let mut rng = crate::test_data::seeded(7);
         for weight_dtype in [DType::BF16, DType::F16, DType::F32] {
-            for (rows, inputs, outputs) in [(1, 896, 130), (3, 37, 9), (8, 64, 1), (2, 40, 3)] {
+            for (rows, inputs, outputs) in [
+                (1, 896, 130),
+                (3, 37, 9),
+                (8, 64, 1),
+                (2, 40, 3),
+                (1, 200, 17),
+            ] {
                 let w = crate::test_data::gaussian(&mut rng, &[outputs, inputs])
                     .to_dtype(weight_dtype)
                     .unwrap();
@@ -609,13 +645,13 @@ mod tests {
                 let mut portable = vec![0f32; rows];
                 if weight_dtype == DType::BF16 {
                     let ws = w.flatten_all().unwrap().to_vec1::<bf16>().unwrap();
-                    dot_rows_with::<bf16, false>(&xs, &ws[..inputs], &mut portable);
+                    dot_rows_portable::<bf16>(&xs, &ws[..inputs], &mut portable);
                 } else if weight_dtype == DType::F16 {
                     let ws = w.flatten_all().unwrap().to_vec1::<f16>().unwrap();
-                    dot_rows_with::<f16, false>(&xs, &ws[..inputs], &mut portable);
+                    dot_rows_portable::<f16>(&xs, &ws[..inputs], &mut portable);
                 } else {
                     let ws = w.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-                    dot_rows_with::<f32, false>(&xs, &ws[..inputs], &mut portable);
+                    dot_rows_portable::<f32>(&xs, &ws[..inputs], &mut portable);
                 }
                 let first_output: Vec<f32> = want
                     .narrow(1, 0, 1)
