@@ -12,7 +12,7 @@
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor};
-use half::f16;
+use half::{bf16, f16};
 use rayon::prelude::*;
 
 use crate::cpu_rows::VectorLevel;
@@ -28,7 +28,7 @@ const TILE_KEYS: usize = 32;
 const PARALLEL_FROM: usize = 256 << 10;
 
 /// Whether [`few_query_attention`] serves `q` (batch, queries, dim) against `k`, `v` (batch,
-/// keys, dim): on the CPU, `q` in f32, `k` and `v` both in f32 or both in f16, at most
+/// keys, dim): on the CPU, `q` in f32, f16 or bf16, `k` and `v` both in one of those, at most
 /// [`MAX_QUERIES`] query rows, each tensor's rows of `dim` values one after another (heads may
 /// sit anywhere, as in a cache with room to grow).
 pub(crate) fn applies(q: &Tensor, k: &Tensor, v: &Tensor) -> bool {
@@ -36,10 +36,11 @@ pub(crate) fn applies(q: &Tensor, k: &Tensor, v: &Tensor) -> bool {
         let stride = t.stride();
         t.device().is_cpu() && t.rank() == 3 && stride[2] == 1 && stride[1] == t.dims()[2]
     };
+    let float = |t: &Tensor| matches!(t.dtype(), DType::F32 | DType::F16 | DType::BF16);
     [q, k, v].iter().all(|t| rows_packed(t))
-        && q.dtype() == DType::F32
+        && float(q)
         && k.dtype() == v.dtype()
-        && matches!(k.dtype(), DType::F32 | DType::F16)
+        && float(k)
         && q.dims().get(1).is_some_and(|&m| m <= MAX_QUERIES)
 }
 
@@ -98,8 +99,32 @@ impl CacheValue for f16 {
     }
 }
 
+impl CacheValue for bf16 {
+    fn widen(self) -> f32 {
+        f32::from_bits(u32::from(self.to_bits()) << 16)
+    }
+
+    fn values(storage: &CpuStorage) -> Option<&[Self]> {
+        match storage {
+            CpuStorage::BF16(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// A bf16 is the top half of an f32: widened by a shift as it is read.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256 {
+        use std::arch::x86_64::*;
+        _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(
+            _mm_loadu_si128(p.cast::<__m128i>()),
+        )))
+    }
+}
+
 /// `softmax(q k^T * scale) v` per batch entry, query `i` seeing the first `visible[i]` keys
-/// (all of them when `visible` is `None`); only for what [`applies`] accepts.
+/// (all of them when `visible` is `None`); only for what [`applies`] accepts. Half-width
+/// queries are widened first (a few rows) and the result has their dtype.
 pub(crate) fn few_query_attention(
     q: &Tensor,
     k: &Tensor,
@@ -107,14 +132,16 @@ pub(crate) fn few_query_attention(
     scale: f64,
     visible: Option<&[usize]>,
 ) -> candle_core::Result<Tensor> {
-    q.apply_op3_no_bwd(
-        k,
-        v,
-        &FewQueries {
-            scale: scale as f32,
-            visible,
-        },
-    )
+    q.to_dtype(DType::F32)?
+        .apply_op3_no_bwd(
+            k,
+            v,
+            &FewQueries {
+                scale: scale as f32,
+                visible,
+            },
+        )?
+        .to_dtype(q.dtype())
 }
 
 struct FewQueries<'a> {
@@ -178,6 +205,7 @@ impl CustomOp3 for FewQueries<'_> {
         let q = Heads::<f32>::new(q, q_layout, "queries")?;
         match k.dtype() {
             DType::F16 => self.run::<f16>(q, (k, k_layout), (v, v_layout)),
+            DType::BF16 => self.run::<bf16>(q, (k, k_layout), (v, v_layout)),
             _ => self.run::<f32>(q, (k, k_layout), (v, v_layout)),
         }
     }
@@ -435,31 +463,37 @@ mod tests {
             let v = gaussian(&mut rng, &[batch, keys, dim]);
             let visible: Vec<usize> = (0..queries).map(|i| keys - queries + 1 + i).collect();
             let scale = 1.0 / (dim as f64).sqrt();
-            // An f16 cache: compared with the attention over the same values rounded to f16.
-            let k16 = k.to_dtype(DType::F16).unwrap();
-            let v16 = v.to_dtype(DType::F16).unwrap();
-            let (k_rounded, v_rounded) = (
-                k16.to_dtype(DType::F32).unwrap(),
-                v16.to_dtype(DType::F32).unwrap(),
-            );
+            // f16 and bf16 caches: compared with the attention over the same values rounded to
+            // their width.
+            let narrowed = |dtype| (k.to_dtype(dtype).unwrap(), v.to_dtype(dtype).unwrap());
+            let ((k16, v16), (kb16, vb16)) = (narrowed(DType::F16), narrowed(DType::BF16));
+            let widened = |t: &Tensor| t.to_dtype(DType::F32).unwrap();
             for level in VectorLevel::available() {
                 for b in 0..batch {
                     let at = |t: &Tensor| t.i(b).unwrap();
                     let flat = |t: &Tensor| at(t).flatten_all().unwrap().to_vec1::<f32>().unwrap();
                     let flat16 =
                         |t: &Tensor| at(t).flatten_all().unwrap().to_vec1::<f16>().unwrap();
+                    let flat_b16 =
+                        |t: &Tensor| at(t).flatten_all().unwrap().to_vec1::<bf16>().unwrap();
                     let mut out = vec![0f32; queries * dim];
                     let mut out16 = vec![0f32; queries * dim];
+                    let mut out_b16 = vec![0f32; queries * dim];
                     // SAFETY: `available` lists only what the running CPU has.
                     unsafe {
                         let (qb, s) = (flat(&q), scale as f32);
                         head_attention(level, &qb, &flat(&k), &flat(&v), &visible, s, &mut out);
                         let (kb, vb) = (flat16(&k16), flat16(&v16));
                         head_attention(level, &qb, &kb, &vb, &visible, s, &mut out16);
+                        let (kb, vb) = (flat_b16(&kb16), flat_b16(&vb16));
+                        head_attention(level, &qb, &kb, &vb, &visible, s, &mut out_b16);
                     }
                     let want = direct(&at(&q), &at(&k), &at(&v), scale, &visible);
-                    let want16 = direct(&at(&q), &at(&k_rounded), &at(&v_rounded), scale, &visible);
-                    for (got, want) in [(&out, &want), (&out16, &want16)] {
+                    let rounded = |k: &Tensor, v: &Tensor| {
+                        direct(&at(&q), &at(&widened(k)), &at(&widened(v)), scale, &visible)
+                    };
+                    let (want16, want_b16) = (rounded(&k16, &v16), rounded(&kb16, &vb16));
+                    for (got, want) in [(&out, &want), (&out16, &want16), (&out_b16, &want_b16)] {
                         for (g, w) in got.iter().zip(want) {
                             assert!(
                                 (f64::from(*g) - w).abs() < 1e-5,
@@ -479,7 +513,7 @@ mod tests {
         let q = gaussian(&mut rng, &[kv_heads, queries, dim]);
         let k_buf = gaussian(&mut rng, &[kv_heads, capacity, dim]);
         let v_buf = gaussian(&mut rng, &[kv_heads, capacity, dim]);
-        for dtype in [DType::F32, DType::F16] {
+        for dtype in [DType::F32, DType::F16, DType::BF16] {
             let (k_buf, v_buf) = (
                 k_buf.to_dtype(dtype).unwrap(),
                 v_buf.to_dtype(dtype).unwrap(),
@@ -500,6 +534,23 @@ mod tests {
                 .unwrap();
             let d = crate::cpu_rows::max_abs_difference(&got, &want);
             assert!(d < 1e-5, "{dtype:?}: {d}");
+            // Queries of the cache's width (a bf16 or f16 model's) are widened, and the result
+            // has their dtype: the same attention up to rounding the queries and the result.
+            if dtype != DType::F32 {
+                let narrow_q = q.to_dtype(dtype).unwrap();
+                let got = few_query_attention(
+                    &narrow_q,
+                    &k_buf.narrow(1, 0, used).unwrap(),
+                    &v_buf.narrow(1, 0, used).unwrap(),
+                    0.25,
+                    Some(&visible),
+                )
+                .unwrap();
+                assert_eq!(got.dtype(), dtype);
+                let d =
+                    crate::cpu_rows::max_abs_difference(&got.to_dtype(DType::F32).unwrap(), &want);
+                assert!(d < 0.05, "{dtype:?} queries: {d}");
+            }
         }
     }
 
@@ -514,13 +565,16 @@ mod tests {
             &t(4, 300, 128)
         ));
         let as_dtype = |t: Tensor, d: DType| t.to_dtype(d).unwrap();
-        let bf16 = as_dtype(t(4, 7, 128), DType::BF16);
-        assert!(!applies(&bf16, &t(4, 300, 128), &t(4, 300, 128)));
-        // An f16 cache is read; f16 queries, or keys and values of two dtypes, are not.
+        // Half-width caches and queries are read; keys and values of two dtypes, or f64, are not.
         let half = |r| as_dtype(t(4, r, 128), DType::F16);
+        let brain = |r| as_dtype(t(4, r, 128), DType::BF16);
         assert!(applies(&t(4, 7, 128), &half(300), &half(300)));
-        assert!(!applies(&half(7), &half(300), &half(300)));
+        assert!(applies(&half(7), &half(300), &half(300)));
+        assert!(applies(&brain(7), &brain(300), &brain(300)));
         assert!(!applies(&t(4, 7, 128), &half(300), &t(4, 300, 128)));
+        assert!(!applies(&brain(7), &brain(300), &half(300)));
+        let wide = |r| as_dtype(t(4, r, 128), DType::F64);
+        assert!(!applies(&wide(7), &wide(300), &wide(300)));
         // Keys transposed: their rows are not one after another.
         let kt = t(4, 128, 300).transpose(1, 2).unwrap();
         assert!(!applies(&t(4, 7, 128), &kt, &t(4, 300, 128)));
