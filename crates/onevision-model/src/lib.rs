@@ -185,8 +185,19 @@ impl Model {
             },
             other => other,
         };
+        // On the CPU a bf16 or f16 tower computes in f32, its linear weights kept in the
+        // checkpoint's width and widened per product (quant.rs, `Projection::Widened`): candle
+        // has no half-width matrix kernel there and widened both operands of every product and
+        // every elementwise step, which took a mid-size bf16 tower 5.5 s for a 448x448 picture
+        // against 2.6 s in f32 (docs/performance.md).
+        let vision_vb = match dtype {
+            DType::BF16 | DType::F16 if opts.device.is_cpu() => {
+                vb.pp(layout.vision).set_dtype(DType::F32)
+            }
+            _ => vb.pp(layout.vision),
+        };
         let vision = VisionTower::load(
-            vb.pp(layout.vision),
+            vision_vb,
             &config.vision,
             vision_stored,
             vision_quant,
@@ -276,7 +287,7 @@ impl Model {
             .collect();
         let total: usize = pictures.iter().map(|p| p.num_patches()).sum();
         let pixels = Tensor::from_vec(data, (total, dim), &self.device)?;
-        let embeds = self.vision.forward(&pixels, &grids)?;
+        let embeds = self.vision.forward(&pixels, &grids)?.to_dtype(self.dtype)?;
         let merge = self.config.vision.merge_unit();
         let mut out = Vec::with_capacity(pictures.len());
         let mut start = 0;
