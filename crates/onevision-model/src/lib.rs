@@ -78,6 +78,16 @@ pub fn default_dtype(device: &Device) -> DType {
     }
 }
 
+/// Runs `work` on a thread of the rayon pool that candle and the CPU kernels split their
+/// products over. From any other thread each split product hands its parts to the pool and
+/// sleeps until they are done, two thread wake-ups per product: a decoded token of the
+/// mid-size model runs about 170 products, and with two threads it read its weights at 77 % of
+/// the memory's bandwidth where one thread alone reached 98 % of one thread's. On the pool, the
+/// thread that splits a product takes a part itself.
+fn on_the_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| work())
+}
+
 /// A picture's encoding by the vision tower: (tokens, hidden) in the compute dtype.
 #[derive(Debug, Clone)]
 pub struct ImageEmbedding {
@@ -287,7 +297,14 @@ impl Model {
             .collect();
         let total: usize = pictures.iter().map(|p| p.num_patches()).sum();
         let pixels = Tensor::from_vec(data, (total, dim), &self.device)?;
-        let embeds = self.vision.forward(&pixels, &grids)?.to_dtype(self.dtype)?;
+        let encode = || -> Result<Tensor> {
+            Ok(self.vision.forward(&pixels, &grids)?.to_dtype(self.dtype)?)
+        };
+        let embeds = if self.device.is_cpu() {
+            on_the_pool(encode)?
+        } else {
+            encode()?
+        };
         let merge = self.config.vision.merge_unit();
         let mut out = Vec::with_capacity(pictures.len());
         let mut start = 0;
@@ -305,6 +322,20 @@ impl Model {
     /// Reads `ids` (which continue whatever the cache holds) into the cache. Each run of image
     /// tokens takes the next of `images`, in order. Returns f32 logits: (1 or len, vocab).
     pub fn prefill(
+        &mut self,
+        ids: &[u32],
+        images: &[ImageEmbedding],
+        logits: Logits,
+    ) -> Result<Tensor> {
+        if self.device.is_cpu() {
+            on_the_pool(|| self.prefill_here(ids, images, logits))
+        } else {
+            self.prefill_here(ids, images, logits)
+        }
+    }
+
+    /// [`Model::prefill`] on the calling thread.
+    fn prefill_here(
         &mut self,
         ids: &[u32],
         images: &[ImageEmbedding],
