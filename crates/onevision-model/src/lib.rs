@@ -83,9 +83,13 @@ pub fn default_dtype(device: &Device) -> DType {
 /// sleeps until they are done, two thread wake-ups per product: a decoded token of the
 /// mid-size model runs about 170 products, and with two threads it read its weights at 77 % of
 /// the memory's bandwidth where one thread alone reached 98 % of one thread's. On the pool, the
-/// thread that splits a product takes a part itself.
-fn on_the_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
-    rayon::scope(|_| work())
+/// thread that splits a product takes a part itself. Work for another device runs here.
+fn on_the_pool<R: Send>(device: &Device, work: impl FnOnce() -> R + Send) -> R {
+    if device.is_cpu() {
+        rayon::scope(|_| work())
+    } else {
+        work()
+    }
 }
 
 /// A picture's encoding by the vision tower: (tokens, hidden) in the compute dtype.
@@ -297,14 +301,9 @@ impl Model {
             .collect();
         let total: usize = pictures.iter().map(|p| p.num_patches()).sum();
         let pixels = Tensor::from_vec(data, (total, dim), &self.device)?;
-        let encode = || -> Result<Tensor> {
+        let embeds = on_the_pool(&self.device, || -> Result<Tensor> {
             Ok(self.vision.forward(&pixels, &grids)?.to_dtype(self.dtype)?)
-        };
-        let embeds = if self.device.is_cpu() {
-            on_the_pool(encode)?
-        } else {
-            encode()?
-        };
+        })?;
         let merge = self.config.vision.merge_unit();
         let mut out = Vec::with_capacity(pictures.len());
         let mut start = 0;
@@ -327,11 +326,8 @@ impl Model {
         images: &[ImageEmbedding],
         logits: Logits,
     ) -> Result<Tensor> {
-        if self.device.is_cpu() {
-            on_the_pool(|| self.prefill_here(ids, images, logits))
-        } else {
-            self.prefill_here(ids, images, logits)
-        }
+        let device = self.device.clone();
+        on_the_pool(&device, || self.prefill_here(ids, images, logits))
     }
 
     /// [`Model::prefill`] on the calling thread.
