@@ -40,7 +40,7 @@ pub use crate::image::{ImageProcessorConfig, PixelPatches};
 pub use crate::packed::PackedWeights;
 pub use crate::quant::Quantization;
 pub use crate::rope_index::{rope_positions, RopePositions};
-use crate::text::{KvCache, TextModel};
+use crate::text::{KvCache, TextModel, WeightDtypes};
 use crate::vision::VisionTower;
 use crate::weights::Checkpoint;
 
@@ -191,7 +191,25 @@ impl Model {
         } else {
             Quantization::None
         };
-        let vb = checkpoint.var_builder(dtype, &opts.device);
+        // On the CPU a bf16 or f16 model computes in f32, its weights kept in their width and
+        // widened in registers by the row kernels (decoding) or per product (prompts and the
+        // vision tower; quant.rs, `Projection::Widened`): candle has no half-width matrix
+        // kernel there and widened both operands of every product and every elementwise step.
+        // A mid-size bf16 tower took 5.5 s for a 448x448 picture so, against 2.6 s in f32
+        // (docs/performance.md).
+        let compute = match dtype {
+            DType::BF16 | DType::F16 if opts.device.is_cpu() => DType::F32,
+            other => other,
+        };
+        // Weights are kept no wider than the dtype asked for.
+        let kept = |stored: DType| {
+            if stored.size_in_bytes() > dtype.size_in_bytes() {
+                dtype
+            } else {
+                stored
+            }
+        };
+        let vb = checkpoint.var_builder(compute, &opts.device);
         let wrap = |e: Error| match e {
             Error::Candle(e) => Error::Weights {
                 path: dir.to_path_buf(),
@@ -199,21 +217,10 @@ impl Model {
             },
             other => other,
         };
-        // On the CPU a bf16 or f16 tower computes in f32, its linear weights kept in the
-        // checkpoint's width and widened per product (quant.rs, `Projection::Widened`): candle
-        // has no half-width matrix kernel there and widened both operands of every product and
-        // every elementwise step, which took a mid-size bf16 tower 5.5 s for a 448x448 picture
-        // against 2.6 s in f32 (docs/performance.md).
-        let vision_vb = match dtype {
-            DType::BF16 | DType::F16 if opts.device.is_cpu() => {
-                vb.pp(layout.vision).set_dtype(DType::F32)
-            }
-            _ => vb.pp(layout.vision),
-        };
         let vision = VisionTower::load(
-            vision_vb,
+            vb.pp(layout.vision),
             &config.vision,
-            vision_stored,
+            kept(vision_stored),
             vision_quant,
             &mut packs,
         )
@@ -233,8 +240,11 @@ impl Model {
             lm_head,
             &config.text,
             opts.quant,
-            table_dtype,
-            text_stored,
+            WeightDtypes {
+                table: table_dtype,
+                stored: text_stored,
+                kept: dtype,
+            },
             &mut packs,
         )
         .map_err(wrap)?;
@@ -302,7 +312,10 @@ impl Model {
         let total: usize = pictures.iter().map(|p| p.num_patches()).sum();
         let pixels = Tensor::from_vec(data, (total, dim), &self.device)?;
         let embeds = on_the_pool(&self.device, || -> Result<Tensor> {
-            Ok(self.vision.forward(&pixels, &grids)?.to_dtype(self.dtype)?)
+            Ok(self
+                .vision
+                .forward(&pixels, &grids)?
+                .to_dtype(self.text.compute_dtype())?)
         })?;
         let merge = self.config.vision.merge_unit();
         let mut out = Vec::with_capacity(pictures.len());
@@ -434,7 +447,7 @@ impl Model {
                         "a picture needs {n} image tokens but the prompt has {left} left at position {i}"
                     )));
                 }
-                parts.push(pic.embeds.to_dtype(self.dtype)?);
+                parts.push(pic.embeds.to_dtype(self.text.compute_dtype())?);
                 left -= n;
             }
             i += run;

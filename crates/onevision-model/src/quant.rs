@@ -128,13 +128,10 @@ impl Projection {
         bias: bool,
         stored: DType,
     ) -> Result<Self> {
-        if stored.size_in_bytes() < vb.dtype().size_in_bytes() {
-            Ok(Projection::Widened(linear_b(
-                inputs,
-                outputs,
-                bias,
-                vb.set_dtype(stored),
-            )?))
+        let compute = vb.dtype();
+        if stored.size_in_bytes() < compute.size_in_bytes() {
+            let linear = linear_b(inputs, outputs, bias, vb.set_dtype(stored))?;
+            Ok(Projection::kept(linear, compute))
         } else {
             Ok(Projection::Dense(linear_b(inputs, outputs, bias, vb)?))
         }
@@ -172,10 +169,13 @@ impl Projection {
         )
     }
 
-    /// The dense linear layer at `vb`, in the builder's dtype: what a decoder projection is when
-    /// it is not packed.
-    pub(crate) fn dense(vb: VarBuilder, inputs: usize, outputs: usize, bias: bool) -> Result<Self> {
-        Ok(Projection::Dense(linear_b(inputs, outputs, bias, vb)?))
+    /// `linear` as it is, widened per product when its weight is narrower than `compute`.
+    pub(crate) fn kept(linear: Linear, compute: DType) -> Self {
+        if linear.weight().dtype().size_in_bytes() < compute.size_in_bytes() {
+            Projection::Widened(linear)
+        } else {
+            Projection::Dense(linear)
+        }
     }
 
     /// The weight `name` of shape (outputs, inputs) packed as `quant` asks: taken from `packs`
@@ -263,9 +263,13 @@ impl Module for Projection {
                 add_bias(cpu_rows::rows_times_weight(x, l.weight())?, l.bias())
             }
             Projection::Dense(l) => l.forward(x),
+            // A few rows (decoding) read the narrow weight as it is.
+            Projection::Widened(l) if cpu_rows::applies(x, l.weight()) => {
+                add_bias(cpu_rows::rows_times_weight(x, l.weight())?, l.bias())
+            }
             Projection::Widened(l) => {
                 let bias = l.bias().map(|b| b.to_dtype(x.dtype())).transpose()?;
-                Linear::new(l.weight().to_dtype(x.dtype())?, bias).forward(x)
+                Linear::new(cpu_rows::widened(l.weight(), x.dtype())?, bias).forward(x)
             }
             Projection::Quantized { weight, bias } => {
                 // The block kernels take f32 activations.

@@ -21,17 +21,18 @@ use crate::token_table::TokenTable;
 /// all every 256 tokens, against a third of a second for each token on a laptop CPU.
 const CACHE_STEP_TOKENS: usize = 256;
 
-/// The dtype the key/value cache holds for a model computing in `compute` with `quant`. A
-/// quantised model on the CPU keeps it in f16, as llama.cpp does by default: half the memory (a
+/// The dtype the key/value cache holds for a model loaded in the dtype `asked` with `quant`. A
+/// quantised f32 model on the CPU keeps it in f16, as llama.cpp does by default: half the memory (a
 /// 7B's cache is 112 KB a token in f32: 940 MB at 8k tokens, 470 MB in f16) and half what each
 /// decoded token reads from it, which deep in a long reasoning is most of what attention costs
-/// (cpu_attention.rs widens it in registers). Unquantised models keep their compute dtype, so
-/// f32 stays exact against the reference.
-pub fn cache_dtype(compute: DType, quant: Quantization, on_cpu: bool) -> DType {
-    if on_cpu && compute == DType::F32 && quant != Quantization::None {
+/// (cpu_attention.rs widens it in registers). Otherwise it is the dtype asked for, also where
+/// the activations are wider (a bf16 model computes in f32 on the CPU), so f32 stays exact
+/// against the reference.
+pub fn cache_dtype(asked: DType, quant: Quantization, on_cpu: bool) -> DType {
+    if on_cpu && asked == DType::F32 && quant != Quantization::None {
         DType::F16
     } else {
-        compute
+        asked
     }
 }
 
@@ -117,11 +118,22 @@ impl KvCache {
     }
 }
 
+/// The dtypes a decoder's weights come in and are kept in.
+pub(crate) struct WeightDtypes {
+    /// The embedding table's, in the checkpoint.
+    pub(crate) table: DType,
+    /// The layers' projections', in the checkpoint: what packing reads.
+    pub(crate) stored: DType,
+    /// What weights that are not packed are kept in: the dtype asked for.
+    pub(crate) kept: DType,
+}
+
 pub struct TextModel {
     /// Packed when the model is quantised, else as the checkpoint stores it unless a dense output
     /// projection shares it (see [`TextModel::load`]).
     embed: TokenTable,
-    /// The compute dtype, which looked-up embeddings are widened to.
+    /// The compute dtype, which looked-up embeddings are widened to; the weights may be kept
+    /// narrower (see [`TextModel::load`]).
     dtype: DType,
     layers: Vec<DecoderLayer>,
     norm: RmsNorm,
@@ -137,22 +149,27 @@ impl TextModel {
     /// packs every projection of every layer, through `packs`; the output projection then takes
     /// Q8_0 whatever `quant` is, as the logits are what sampling reads, and so does the embedding
     /// table on the CPU (shared with a tied output projection). Unquantised, the table is looked
-    /// up a few rows at a time, so it stays in `table_dtype` (the checkpoint's, normally: a 7B's
-    /// is 1 GB in bf16, 2 GB widened to f32) unless a dense output projection shares it.
+    /// up a few rows at a time, so it stays in `dtypes.table` (the checkpoint's, normally: a 7B's
+    /// is 1 GB in bf16, 2 GB widened to f32) unless a dense output projection shares it. The
+    /// builder's dtype is the one activations are computed in.
     pub(crate) fn load(
         vb: VarBuilder,
         lm_head: Option<VarBuilder>,
         cfg: &TextConfig,
         quant: Quantization,
-        table_dtype: DType,
-        stored: DType,
+        dtypes: WeightDtypes,
         packs: &mut Packs,
     ) -> Result<Self> {
+        let WeightDtypes {
+            table: table_dtype,
+            stored,
+            kept: weights,
+        } = dtypes;
         let c = cfg;
         let dtype = vb.dtype();
         let (h, hd) = (c.hidden_size, c.head_dim);
         let tied = lm_head.is_none();
-        let kv_dtype = cache_dtype(dtype, quant, vb.device().is_cpu());
+        let kv_dtype = cache_dtype(weights, quant, vb.device().is_cpu());
         let table_vb = vb.pp("embed_tokens");
         // A quantised model packs the table too (see token_table.rs); on a GPU the lookups would
         // copy the packed table to the host, so it stays dense there.
@@ -163,7 +180,7 @@ impl TextModel {
             None
         } else {
             let table_dtype = if tied && quant == Quantization::None {
-                dtype
+                weights
             } else {
                 table_dtype
             };
@@ -183,7 +200,12 @@ impl TextModel {
                     .get((c.vocab_size, h), "weight")?,
             })
         };
-        let dense_from_table = || Ok(Projection::Dense(Linear::new(read_table(dtype)?, None)));
+        let dense_from_table = || {
+            Ok(Projection::kept(
+                Linear::new(read_table(weights)?, None),
+                dtype,
+            ))
+        };
         let mut layers = Vec::with_capacity(c.num_hidden_layers);
         for i in 0..c.num_hidden_layers {
             let l = vb.pp(format!("layers.{i}"));
@@ -197,7 +219,7 @@ impl TextModel {
                     quant,
                     stored,
                     packs,
-                    |vb| Projection::dense(vb, inputs, outputs, bias),
+                    |vb| Projection::load_stored(vb, inputs, outputs, bias, weights),
                 )
             };
             let attn = SelfAttention {
@@ -216,7 +238,7 @@ impl TextModel {
                 attn,
                 mlp: SwiGlu::load(h, c.intermediate_size, l.pp("mlp"), |vb, i, o| {
                     Projection::load(vb, i, o, false, quant, stored, packs, |vb| {
-                        Projection::dense(vb, i, o, false)
+                        Projection::load_stored(vb, i, o, false, weights)
                     })
                 })?,
             });
@@ -235,7 +257,7 @@ impl TextModel {
                 head_quant,
                 stored,
                 packs,
-                |vb| Projection::dense(vb, h, c.vocab_size, false),
+                |vb| Projection::load_stored(vb, h, c.vocab_size, false, weights),
             )?,
             None => Projection::load_with(
                 "lm_head.weight",
@@ -305,6 +327,11 @@ impl TextModel {
             inv_freq,
             freq_axis,
         })
+    }
+
+    /// The dtype activations are computed in.
+    pub(crate) fn compute_dtype(&self) -> DType {
+        self.dtype
     }
 
     pub fn new_cache(&self) -> KvCache {
