@@ -27,9 +27,10 @@ pub use crate::quantization::Quantization;
 /// A linear layer that is either dense or packed in quantised blocks.
 pub(crate) enum Projection {
     Dense(Linear),
-    /// Kept in the checkpoint's narrower dtype and widened to the activations' for each product:
-    /// for layers that run on many rows at once (the vision tower), where the widening costs
-    /// little beside the product and halves what the weights hold in memory.
+    /// Kept narrower than the activations (the checkpoint's dtype in the vision tower, the dtype
+    /// asked for in a bf16 or f16 decoder on the CPU) and widened for each product of many rows,
+    /// where the widening costs little beside the product and halves what the weights hold in
+    /// memory; a few rows go through the row kernel, which widens in registers.
     Widened(Linear),
     Quantized {
         weight: QMatMul,
