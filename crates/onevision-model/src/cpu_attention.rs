@@ -15,7 +15,7 @@ use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor};
 use half::{bf16, f16};
 use rayon::prelude::*;
 
-use crate::cpu_rows::VectorLevel;
+use crate::cpu_rows::{FloatValue, VectorLevel};
 
 /// Query rows per key/value head up to which [`few_query_attention`] serves attention.
 pub(crate) const MAX_QUERIES: usize = 16;
@@ -42,84 +42,6 @@ pub(crate) fn applies(q: &Tensor, k: &Tensor, v: &Tensor) -> bool {
         && k.dtype() == v.dtype()
         && float(k)
         && q.dims().get(1).is_some_and(|&m| m <= MAX_QUERIES)
-}
-
-/// What the cache may hold: read as f32 one value or eight at a time.
-trait CacheValue: Copy + Send + Sync {
-    fn widen(self) -> f32;
-
-    fn values(storage: &CpuStorage) -> Option<&[Self]>;
-
-    /// Eight values from `p` as f32.
-    ///
-    /// # Safety
-    /// The running CPU has AVX2 and F16C; eight values can be read from `p`.
-    #[cfg(target_arch = "x86_64")]
-    unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256;
-}
-
-impl CacheValue for f32 {
-    fn widen(self) -> f32 {
-        self
-    }
-
-    fn values(storage: &CpuStorage) -> Option<&[Self]> {
-        match storage {
-            CpuStorage::F32(v) => Some(v),
-            _ => None,
-        }
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256 {
-        std::arch::x86_64::_mm256_loadu_ps(p)
-    }
-}
-
-impl CacheValue for f16 {
-    fn widen(self) -> f32 {
-        self.to_f32()
-    }
-
-    fn values(storage: &CpuStorage) -> Option<&[Self]> {
-        match storage {
-            CpuStorage::F16(v) => Some(v),
-            _ => None,
-        }
-    }
-
-    /// Widened in registers by F16C as it is read: measured faster than widening each tile once
-    /// into a buffer for all the query rows (8192 keys deep: 52 against 66 ms a token).
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256 {
-        use std::arch::x86_64::*;
-        _mm256_cvtph_ps(_mm_loadu_si128(p.cast::<__m128i>()))
-    }
-}
-
-impl CacheValue for bf16 {
-    fn widen(self) -> f32 {
-        f32::from_bits(u32::from(self.to_bits()) << 16)
-    }
-
-    fn values(storage: &CpuStorage) -> Option<&[Self]> {
-        match storage {
-            CpuStorage::BF16(v) => Some(v),
-            _ => None,
-        }
-    }
-
-    /// A bf16 is the top half of an f32: widened by a shift as it is read.
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256 {
-        use std::arch::x86_64::*;
-        _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(
-            _mm_loadu_si128(p.cast::<__m128i>()),
-        )))
-    }
 }
 
 /// `softmax(q k^T * scale) v` per batch entry, query `i` seeing the first `visible[i]` keys
@@ -160,7 +82,7 @@ struct Heads<'a, T> {
     head_stride: usize,
 }
 
-impl<'a, T: CacheValue> Heads<'a, T> {
+impl<'a, T: FloatValue> Heads<'a, T> {
     fn new(storage: &'a CpuStorage, layout: &Layout, what: &str) -> candle_core::Result<Self> {
         let Some(data) = T::values(storage) else {
             candle_core::bail!("attention {what}: unexpected dtype {:?}", storage.dtype());
@@ -212,7 +134,7 @@ impl CustomOp3 for FewQueries<'_> {
 }
 
 impl FewQueries<'_> {
-    fn run<T: CacheValue>(
+    fn run<T: FloatValue>(
         &self,
         q: Heads<'_, f32>,
         (k, k_layout): (&CpuStorage, &Layout),
@@ -273,7 +195,7 @@ impl FewQueries<'_> {
 ///
 /// # Safety
 /// The running CPU has `level`.
-unsafe fn head_attention<T: CacheValue>(
+unsafe fn head_attention<T: FloatValue>(
     level: VectorLevel,
     q: &[f32],
     k: &[T],
@@ -321,7 +243,7 @@ unsafe fn head_attention<T: CacheValue>(
 /// # Safety
 /// The running CPU has `level`.
 #[inline(always)]
-unsafe fn dot<T: CacheValue>(level: VectorLevel, a: &[f32], b: &[T]) -> f32 {
+unsafe fn dot<T: FloatValue>(level: VectorLevel, a: &[f32], b: &[T]) -> f32 {
     match level {
         #[cfg(target_arch = "x86_64")]
         VectorLevel::Avx2 | VectorLevel::Avx512Vnni if a.len().is_multiple_of(8) => dot_avx2(a, b),
@@ -334,7 +256,7 @@ unsafe fn dot<T: CacheValue>(level: VectorLevel, a: &[f32], b: &[T]) -> f32 {
 /// # Safety
 /// The running CPU has `level`.
 #[inline(always)]
-unsafe fn add_weighted_rows<T: CacheValue>(
+unsafe fn add_weighted_rows<T: FloatValue>(
     level: VectorLevel,
     out: &mut [f32],
     weights: &[f32],
@@ -359,7 +281,7 @@ unsafe fn add_weighted_rows<T: CacheValue>(
 /// multiple of 8.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_avx2<T: CacheValue>(a: &[f32], b: &[T]) -> f32 {
+unsafe fn dot_avx2<T: FloatValue>(a: &[f32], b: &[T]) -> f32 {
     use std::arch::x86_64::*;
     let n = a.len().min(b.len());
     let (ap, bp) = (a.as_ptr(), b.as_ptr());
@@ -376,17 +298,14 @@ unsafe fn dot_avx2<T: CacheValue>(a: &[f32], b: &[T]) -> f32 {
         acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(ap.add(i)), T::load8(bp.add(i)), acc[0]);
         i += 8;
     }
-    let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
-    let half = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps::<1>(sum));
-    let pairs = _mm_add_ps(half, _mm_movehl_ps(half, half));
-    _mm_cvtss_f32(_mm_add_ss(pairs, _mm_movehdup_ps(pairs)))
+    crate::cpu_rows::sum_of_four(acc)
 }
 
 /// [`add_weighted_rows`] 64 columns at a time (eight registers of sums, each weight broadcast
 /// once for them), then eight at a time; `out.len()` is a multiple of 8.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn add_weighted_rows_avx2<T: CacheValue>(out: &mut [f32], weights: &[f32], rows: &[T]) {
+unsafe fn add_weighted_rows_avx2<T: FloatValue>(out: &mut [f32], weights: &[f32], rows: &[T]) {
     use std::arch::x86_64::*;
     let dim = out.len();
     let count = weights.len().min(rows.len() / dim.max(1));

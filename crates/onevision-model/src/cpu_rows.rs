@@ -23,54 +23,104 @@ pub(crate) const MAX_ROWS: usize = 8;
 /// dtype.
 struct RowsTimesWeight;
 
-/// A weight element the kernel reads: widened to f32 in registers.
-trait Weight: Copy + Send + Sync {
-    /// Which widening the vector kernel does: monomorphisation picks one branch.
-    const WIDTH: WeightKind;
-
+/// A float the CPU kernels read as f32, one value or eight at a time: a weight here, a cached key
+/// or value in cpu_attention.rs.
+pub(crate) trait FloatValue: Copy + Send + Sync {
     fn widen(self) -> f32;
+
+    /// The values of a storage of this dtype.
+    fn values(storage: &CpuStorage) -> Option<&[Self]>;
+
+    /// Eight values from `p` as f32, widened in registers as they are read (for an f16 cache,
+    /// measured faster than widening each tile once into a buffer for all the query rows: 8192
+    /// keys deep, 52 against 66 ms a token).
+    ///
+    /// # Safety
+    /// The running CPU has AVX2 and F16C; eight values can be read from `p`.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256;
 }
 
-/// See [`Weight::WIDTH`].
-#[derive(PartialEq, Eq)]
-enum WeightKind {
-    F32,
-    /// The top half of an f32: widened by a shift.
-    Bf16,
-    /// Widened by F16C, eight at a time (the compiler does not turn a scalar f16 widening into
-    /// it: a scalar loop ran the mid-size model's decode at 0.6x candle's).
-    F16,
-}
-
-impl Weight for f16 {
-    const WIDTH: WeightKind = WeightKind::F16;
-
-    #[inline(always)]
-    fn widen(self) -> f32 {
-        self.to_f32()
-    }
-}
-
-impl Weight for bf16 {
-    const WIDTH: WeightKind = WeightKind::Bf16;
-
-    #[inline(always)]
-    fn widen(self) -> f32 {
-        f32::from_bits(u32::from(self.to_bits()) << 16)
-    }
-}
-
-impl Weight for f32 {
-    const WIDTH: WeightKind = WeightKind::F32;
-
+impl FloatValue for f32 {
     #[inline(always)]
     fn widen(self) -> f32 {
         self
     }
+
+    fn values(storage: &CpuStorage) -> Option<&[Self]> {
+        match storage {
+            CpuStorage::F32(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256 {
+        std::arch::x86_64::_mm256_loadu_ps(p)
+    }
+}
+
+impl FloatValue for f16 {
+    #[inline(always)]
+    fn widen(self) -> f32 {
+        self.to_f32()
+    }
+
+    fn values(storage: &CpuStorage) -> Option<&[Self]> {
+        match storage {
+            CpuStorage::F16(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// By F16C: the compiler does not turn a scalar f16 widening into it (a scalar loop ran the
+    /// mid-size model's decode at 0.6x candle's).
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256 {
+        use std::arch::x86_64::*;
+        _mm256_cvtph_ps(_mm_loadu_si128(p.cast::<__m128i>()))
+    }
+}
+
+impl FloatValue for bf16 {
+    /// A bf16 is the top half of an f32.
+    #[inline(always)]
+    fn widen(self) -> f32 {
+        f32::from_bits(u32::from(self.to_bits()) << 16)
+    }
+
+    fn values(storage: &CpuStorage) -> Option<&[Self]> {
+        match storage {
+            CpuStorage::BF16(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256 {
+        use std::arch::x86_64::*;
+        _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(
+            _mm_loadu_si128(p.cast::<__m128i>()),
+        )))
+    }
+}
+
+/// The sum of the 32 lanes of four registers.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn sum_of_four(acc: [std::arch::x86_64::__m256; 4]) -> f32 {
+    use std::arch::x86_64::*;
+    let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+    let half = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps::<1>(sum));
+    let pairs = _mm_add_ps(half, _mm_movehl_ps(half, half));
+    _mm_cvtss_f32(_mm_add_ss(pairs, _mm_movehdup_ps(pairs)))
 }
 
 /// Dot products of `xs` (each `w.len()` long) with one weight row, accumulated in f32.
-fn dot_rows<W: Weight>(xs: &[f32], w: &[W], out: &mut [f32]) {
+fn dot_rows<W: FloatValue>(xs: &[f32], w: &[W], out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if VectorLevel::detected() >= VectorLevel::Avx2 {
         // SAFETY: the level includes AVX2, FMA and F16C, detected on the running CPU.
@@ -89,22 +139,12 @@ const STEP: usize = 32;
 /// memory's bandwidth, the loads waiting on memory (perf: 70 % of the loop's samples on them).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_rows_avx2<W: Weight>(xs: &[f32], w: &[W], out: &mut [f32]) {
+unsafe fn dot_rows_avx2<W: FloatValue>(xs: &[f32], w: &[W], out: &mut [f32]) {
     use std::arch::x86_64::*;
     let n = w.len();
     let whole = n - n % STEP;
     let step_bytes = STEP * std::mem::size_of::<W>();
     let wp = w.as_ptr();
-    // SAFETY (every load below): i + 8 * k + 8 <= whole <= n, the length of `w` and of `x`.
-    let widened = |i: usize| -> __m256 {
-        match W::WIDTH {
-            WeightKind::F32 => _mm256_loadu_ps(wp.add(i).cast::<f32>()),
-            WeightKind::Bf16 => _mm256_castsi256_ps(_mm256_slli_epi32::<16>(
-                _mm256_cvtepu16_epi32(_mm_loadu_si128(wp.add(i).cast::<__m128i>())),
-            )),
-            WeightKind::F16 => _mm256_cvtph_ps(_mm_loadu_si128(wp.add(i).cast::<__m128i>())),
-        }
-    };
     for (x, o) in xs.chunks_exact(n).zip(out.iter_mut()) {
         let mut acc = [_mm256_setzero_ps(); 4];
         let mut i = 0;
@@ -114,19 +154,17 @@ unsafe fn dot_rows_avx2<W: Weight>(xs: &[f32], w: &[W], out: &mut [f32]) {
                 prefetch_line(line.wrapping_add(offset), PREFETCH_AHEAD);
             }
             for (k, a) in acc.iter_mut().enumerate() {
+                // SAFETY: at + 8 <= whole <= n, the length of `w` and of `x`.
                 let at = i + 8 * k;
-                *a = _mm256_fmadd_ps(_mm256_loadu_ps(x.as_ptr().add(at)), widened(at), *a);
+                *a = _mm256_fmadd_ps(
+                    _mm256_loadu_ps(x.as_ptr().add(at)),
+                    W::load8(wp.add(at)),
+                    *a,
+                );
             }
             i += STEP;
         }
-        let sum4 = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
-        let sum2 = _mm_add_ps(
-            _mm256_castps256_ps128(sum4),
-            _mm256_extractf128_ps::<1>(sum4),
-        );
-        let mut lanes = [0f32; 4];
-        _mm_storeu_ps(lanes.as_mut_ptr(), sum2);
-        let mut sum: f32 = lanes.iter().sum();
+        let mut sum = sum_of_four(acc);
         for (wv, xv) in w[whole..].iter().zip(&x[whole..]) {
             sum += xv * wv.widen();
         }
@@ -140,7 +178,7 @@ const PREFETCH_AHEAD: usize = 1024;
 
 /// [`dot_rows`] in plain Rust: CPUs without AVX2, and the reference the vector loop is tested
 /// against.
-fn dot_rows_portable<W: Weight>(xs: &[f32], w: &[W], out: &mut [f32]) {
+fn dot_rows_portable<W: FloatValue>(xs: &[f32], w: &[W], out: &mut [f32]) {
     const LANES: usize = 16;
     let n = w.len();
     for (x, o) in xs.chunks_exact(n).zip(out.iter_mut()) {
@@ -502,7 +540,13 @@ pub(crate) fn check_every_level<A>(
 }
 
 /// Every weight row of `w` against every activation row of `x`, as `(rows, outputs)`.
-fn product<W: Weight>(x: &[f32], w: &[W], rows: usize, inputs: usize, outputs: usize) -> Vec<f32> {
+fn product<W: FloatValue>(
+    x: &[f32],
+    w: &[W],
+    rows: usize,
+    inputs: usize,
+    outputs: usize,
+) -> Vec<f32> {
     per_output(rows, outputs, std::mem::size_of_val(w), |o, out| {
         dot_rows(x, &w[o * inputs..(o + 1) * inputs], out)
     })

@@ -201,14 +201,6 @@ impl Model {
             DType::BF16 | DType::F16 if opts.device.is_cpu() => DType::F32,
             other => other,
         };
-        // Weights are kept no wider than the dtype asked for.
-        let kept = |stored: DType| {
-            if stored.size_in_bytes() > dtype.size_in_bytes() {
-                dtype
-            } else {
-                stored
-            }
-        };
         let vb = checkpoint.var_builder(compute, &opts.device);
         let wrap = |e: Error| match e {
             Error::Candle(e) => Error::Weights {
@@ -220,7 +212,8 @@ impl Model {
         let vision = VisionTower::load(
             vb.pp(layout.vision),
             &config.vision,
-            kept(vision_stored),
+            // Kept no wider than the dtype asked for.
+            quant::narrower(vision_stored, dtype),
             vision_quant,
             &mut packs,
         )

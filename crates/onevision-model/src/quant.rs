@@ -38,6 +38,15 @@ pub(crate) enum Projection {
     },
 }
 
+/// `other` when it is narrower than `preferred`, else `preferred`: how wide a weight is kept.
+pub(crate) fn narrower(preferred: DType, other: DType) -> DType {
+    if other.size_in_bytes() < preferred.size_in_bytes() {
+        other
+    } else {
+        preferred
+    }
+}
+
 /// The block format `quant` gives a weight with `inputs` columns: an input width that is not a
 /// whole number of blocks takes the next finer format that fits (Q4K -> Q8_0 -> dense), so odd
 /// checkpoints still load.
@@ -130,12 +139,13 @@ impl Projection {
         stored: DType,
     ) -> Result<Self> {
         let compute = vb.dtype();
-        if stored.size_in_bytes() < compute.size_in_bytes() {
-            let linear = linear_b(inputs, outputs, bias, vb.set_dtype(stored))?;
-            Ok(Projection::kept(linear, compute))
-        } else {
-            Ok(Projection::Dense(linear_b(inputs, outputs, bias, vb)?))
-        }
+        let linear = linear_b(
+            inputs,
+            outputs,
+            bias,
+            vb.set_dtype(narrower(compute, stored)),
+        )?;
+        Ok(Projection::kept(linear, compute))
     }
 
     /// The linear layer at `vb` ((outputs, inputs) weight, with or without a bias), packed as
