@@ -448,6 +448,7 @@ pub(crate) const FORMAT: cpu_rows::BlockFormat<Activations> = cpu_rows::BlockFor
     prepare: activations,
     dot,
     dot_rows: Some(dot_rows),
+    dot_weight_rows: None,
 };
 
 #[cfg(test)]

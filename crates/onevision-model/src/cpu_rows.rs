@@ -257,6 +257,9 @@ pub(crate) fn per_output_tile(
             .enumerate()
             .for_each(fill);
     }
+    if rows == 1 {
+        return by_output;
+    }
     let mut result = vec![0f32; rows * outputs];
     for o in 0..outputs {
         for r in 0..rows {
@@ -364,10 +367,17 @@ pub(crate) struct BlockFormat<A> {
     /// (as long as the rows), where the format has a kernel that shares work between rows;
     /// otherwise `dot` runs for each row.
     pub(crate) dot_rows: Option<DotRows<A>>,
+    /// The dot products of consecutive packed weight rows with one prepared row, into the
+    /// slice (one value a weight row), where the format has a kernel that runs through many
+    /// weight rows in one pass; otherwise `dot` runs for each weight row.
+    pub(crate) dot_weight_rows: Option<DotWeightRows<A>>,
 }
 
 /// See [`BlockFormat::dot_rows`].
 pub(crate) type DotRows<A> = fn(&[u8], &[A], &mut [f32]);
+
+/// See [`BlockFormat::dot_weight_rows`]: the weight rows, the bytes of one, the prepared row.
+pub(crate) type DotWeightRows<A> = fn(&[u8], usize, &A, &mut [f32]);
 
 impl<A: Sync> BlockFormat<A> {
     /// Whether [`blocks_times_weight`] serves `x @ packed^T` in this format.
@@ -430,11 +440,30 @@ pub(crate) fn blocks_times_weight<A: Sync>(
                     }
                 })
             }
-            None => per_output(n, outputs, data.len(), |o, out| {
-                for (r, a) in out.iter_mut().zip(&prepared) {
-                    *r = (format.dot)(weight(o), a);
+            None => match format.dot_weight_rows {
+                Some(dot_weight_rows) => {
+                    let tile = (TILE_BYTES / row_bytes).max(1);
+                    per_output_tile(n, outputs, data.len(), tile, |first, out| {
+                        let count = out.len() / n;
+                        let weights = &data[first * row_bytes..(first + count) * row_bytes];
+                        if n == 1 {
+                            return dot_weight_rows(weights, row_bytes, &prepared[0], out);
+                        }
+                        let mut one_row = vec![0f32; count];
+                        for (r, a) in prepared.iter().enumerate() {
+                            dot_weight_rows(weights, row_bytes, a, &mut one_row);
+                            for (i, v) in one_row.iter().enumerate() {
+                                out[i * n + r] = *v;
+                            }
+                        }
+                    })
                 }
-            }),
+                None => per_output(n, outputs, data.len(), |o, out| {
+                    for (r, a) in out.iter_mut().zip(&prepared) {
+                        *r = (format.dot)(weight(o), a);
+                    }
+                }),
+            },
         });
     }
     Tensor::from_vec(result, (rows, outputs), x.device())
