@@ -15,17 +15,13 @@ use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor};
 use half::{bf16, f16};
 use rayon::prelude::*;
 
-use crate::cpu_rows::{FloatValue, VectorLevel};
+use crate::cpu_rows::{self, FloatValue, VectorLevel};
 
 /// Query rows per key/value head up to which [`few_query_attention`] serves attention.
 pub(crate) const MAX_QUERIES: usize = 16;
 
 /// Keys per tile: 32 rows of 128 f32 are 16 KB, half a first-level data cache.
 const TILE_KEYS: usize = 32;
-
-/// Key and value bytes below which the heads stay on the calling thread (cpu_rows.rs's
-/// `PARALLEL_FROM` says why).
-const PARALLEL_FROM: usize = 256 << 10;
 
 /// Whether [`few_query_attention`] serves `q` (batch, queries, dim) against `k`, `v` (batch,
 /// keys, dim): on the CPU, `q` in f32, f16 or bf16, `k` and `v` both in one of those, at most
@@ -179,7 +175,7 @@ impl FewQueries<'_> {
                     )
                 }
             };
-            if 2 * batch * keys * dim * std::mem::size_of::<T>() < PARALLEL_FROM {
+            if 2 * batch * keys * dim * std::mem::size_of::<T>() < cpu_rows::PARALLEL_FROM {
                 out.chunks_mut(queries * dim).enumerate().for_each(one_head);
             } else {
                 out.par_chunks_mut(queries * dim)

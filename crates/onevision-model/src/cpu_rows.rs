@@ -199,11 +199,13 @@ fn dot_rows_portable<W: FloatValue>(xs: &[f32], w: &[W], out: &mut [f32]) {
     }
 }
 
-/// Weight bytes times activation rows below which a product stays on the calling thread: waking
-/// the pool costs 25-45 us a call here, more than a small product takes (a 128x896 Q8_0 product,
-/// 122 KB: 14 us on one thread, 44 us split over two). At 896x896 (0.85 MB) the two broke even
-/// with the weight in cache; decoding reads it from memory, where two threads stream faster.
-const PARALLEL_FROM: usize = 256 << 10;
+/// Weight bytes times activation rows below which a product (or an attention's keys and values,
+/// cpu_attention.rs) stays on the calling thread. Waking a sleeping pool thread cost 25-45 us a
+/// call here, more than a small product takes (a 128x896 Q8_0 product, 122 KB: 14 us on one
+/// thread, 44 us split over two), so this was 256 KiB; the model's work now runs with the pool's
+/// other threads kept awake (lib.rs, `on_the_pool`), where handing over a part costs a
+/// microsecond or two and a 64 KiB part of a weight takes about five to read.
+pub(crate) const PARALLEL_FROM: usize = 64 << 10;
 
 /// The weight bytes of one tile in a block product, read from memory for the first group of
 /// activation rows and from L2 for the others (512 KiB on the EPYC, 2 MiB on the Xeon).

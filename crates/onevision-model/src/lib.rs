@@ -30,6 +30,7 @@ pub mod vision;
 pub mod weights;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use candle_core::utils::get_num_threads as compute_threads;
 pub use candle_core::{DType, Device, Tensor};
@@ -83,12 +84,48 @@ pub fn default_dtype(device: &Device) -> DType {
 /// sleeps until they are done, two thread wake-ups per product: a decoded token of the
 /// mid-size model runs about 170 products, and with two threads it read its weights at 77 % of
 /// the memory's bandwidth where one thread alone reached 98 % of one thread's. On the pool, the
-/// thread that splits a product takes a part itself. Work for another device runs here.
+/// thread that splits a product takes a part itself.
+///
+/// The pool's other threads stay awake while `work` runs ([`help_until`]): between two
+/// products (norms, rotations, sampling) an idle rayon worker falls asleep after a few dozen
+/// yields, and waking it took about as long as its half of a mid-size product, so the splitting
+/// thread often did both halves (perf: the attention of a decode step ran on one thread).
+/// Work for another device runs here.
 fn on_the_pool<R: Send>(device: &Device, work: impl FnOnce() -> R + Send) -> R {
-    if device.is_cpu() {
-        rayon::scope(|_| work())
-    } else {
+    if !device.is_cpu() {
+        return work();
+    }
+    let done = &AtomicBool::new(false);
+    rayon::scope(|scope| {
+        let _finished = SetOnDrop(done);
+        let working = rayon::current_thread_index();
+        for _ in 1..rayon::current_num_threads() {
+            scope.spawn(move |_| help_until(done, working));
+        }
         work()
+    })
+}
+
+/// Sets its flag when dropped: when the work returns or unwinds.
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// Takes the pool's pending jobs, spinning between them, until `done`. On the thread that
+/// runs the work (`working`), which may pick this job up while it waits inside a product, it
+/// returns at once: spinning there would wait for work suspended beneath it.
+fn help_until(done: &AtomicBool, working: Option<usize>) {
+    if rayon::current_thread_index() == working {
+        return;
+    }
+    while !done.load(Ordering::Acquire) {
+        if rayon::yield_now() != Some(rayon::Yield::Executed) {
+            std::hint::spin_loop();
+        }
     }
 }
 
@@ -446,5 +483,51 @@ impl Model {
             i += run;
         }
         Ok(Tensor::cat(&parts, 0)?)
+    }
+}
+
+#[cfg(test)]
+mod pool_tests {
+    use super::*;
+    use rayon::prelude::*;
+
+    /// Split work of the kind the products do: a sum over the pool.
+    fn split_sum(n: u64) -> u64 {
+        (0..n).into_par_iter().map(|i| i % 7).sum()
+    }
+
+    #[test]
+    fn work_on_the_pool_returns_its_result_from_many_callers_and_nested() {
+        let expected = split_sum(200_000);
+        let callers: Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    (0..20)
+                        .map(|_| {
+                            on_the_pool(&Device::Cpu, || {
+                                split_sum(200_000) + on_the_pool(&Device::Cpu, || split_sum(1000))
+                            })
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for caller in callers {
+            for got in caller.join().unwrap() {
+                assert_eq!(got, expected + split_sum(1000));
+            }
+        }
+    }
+
+    #[test]
+    fn work_that_panics_releases_the_pool() {
+        let failed = std::panic::catch_unwind(|| {
+            on_the_pool(&Device::Cpu, || {
+                let _ = split_sum(10_000);
+                panic!("a broken product")
+            })
+        });
+        assert!(failed.is_err());
+        assert_eq!(on_the_pool(&Device::Cpu, || split_sum(70)), split_sum(70));
     }
 }
