@@ -411,6 +411,23 @@ mod tests {
     }
 
     #[test]
+    fn a_weight_without_inputs_gives_zeros() {
+        let dev = Device::Cpu;
+        let w = QTensor::quantize(
+            &Tensor::zeros((3, 0), DType::F32, &dev).unwrap(),
+            GgmlDType::Q8_0,
+        )
+        .unwrap();
+        let x = Tensor::zeros((2, 0), DType::F32, &dev).unwrap();
+        let y = cpu_rows::blocks_times_weight(&x, &w, &FORMAT).unwrap();
+        assert_eq!(y.dims(), &[2, 3]);
+        assert_eq!(
+            y.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            vec![0f32; 6]
+        );
+    }
+
+    #[test]
     fn other_formats_are_left_to_candle() {
         let dev = Device::Cpu;
         let w = Tensor::randn(0f32, 1.0, (4, 256), &dev).unwrap();

@@ -414,6 +414,10 @@ pub(crate) fn blocks_times_weight<A: Sync>(
             data.len()
         );
     }
+    if row_bytes == 0 {
+        // No inputs: every output is an empty sum (and a tile of zero-byte rows has no size).
+        return Tensor::zeros((rows, outputs), DType::F32, x.device());
+    }
     let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
     let mut result = Vec::with_capacity(rows * outputs);
     for chunk in xs.chunks(format.chunk_rows.max(1) * inputs) {
