@@ -294,7 +294,7 @@ unsafe fn dot_avx2<T: FloatValue>(a: &[f32], b: &[T]) -> f32 {
         acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(ap.add(i)), T::load8(bp.add(i)), acc[0]);
         i += 8;
     }
-    crate::cpu_rows::sum_of_four(acc)
+    cpu_rows::sum_of_four(acc)
 }
 
 /// [`add_weighted_rows`] 64 columns at a time (eight registers of sums, each weight broadcast

@@ -134,11 +134,6 @@ fn scales_and_mins(packed: &[u8]) -> ([u8; 8], [u8; 8]) {
     (bytes(sc), bytes(mn))
 }
 
-fn dot(w: &[u8], x: &Activations) -> f32 {
-    // SAFETY: the level was detected on the running CPU.
-    unsafe { dot_with(VectorLevel::detected(), w, x) }
-}
-
 /// The dot product in the instructions of `level`.
 ///
 /// # Safety
@@ -446,9 +441,7 @@ pub(crate) const FORMAT: cpu_rows::BlockFormat<Activations> = cpu_rows::BlockFor
     chunk_rows: CHUNK_ROWS,
     group_rows: 8,
     prepare: activations,
-    dot,
-    dot_rows: Some(dot_rows),
-    dot_weight_rows: None,
+    kernel: cpu_rows::BlockKernel::SeveralActivationRows(dot_rows),
 };
 
 #[cfg(test)]

@@ -11,13 +11,11 @@
 use candle_core::quantized::GgmlDType;
 use half::f16;
 
-use crate::cpu_rows::{self, VectorLevel};
+use crate::cpu_rows::{self, BlockKernel, VectorLevel, PREFETCH_AHEAD};
 
 /// Inputs per block, and the bytes of one weight block: an f16 scale, then 32 signed bytes.
 const BLOCK: usize = 32;
 const BLOCK_BYTES: usize = 34;
-/// How far ahead the weights are asked for into L1 (cpu_q4k.rs says why).
-const PREFETCH_AHEAD: usize = 1024;
 
 /// Activation rows per pass over the weight (see [`cpu_rows::BlockFormat::chunk_rows`]). The
 /// kernels serve short prompts too (up to where unpacking wins: cpu_unpack.rs), and passes of 64
@@ -84,12 +82,6 @@ fn quantise_lanes(x: &[f32], block: usize) -> QuantisedRow {
         scales.push(d);
     }
     QuantisedRow { scales, values }
-}
-
-/// The dot product of one weight row (`blocks` Q8_0 blocks) with a quantised activation row.
-fn dot(w: &[u8], x: &QuantisedRow) -> f32 {
-    // SAFETY: the level was detected on the running CPU.
-    unsafe { dot_with(VectorLevel::detected(), w, x) }
 }
 
 /// The dot product in the instructions of `level`.
@@ -279,18 +271,18 @@ unsafe fn rows_avx512(w: &[u8], row_bytes: usize, x: &QuantisedRow, out: &mut [f
     let steps = blocks / 4;
     let xp = x.values.as_ptr();
     let dx = x.scales.as_ptr();
-    // The next line to ask for, as an address: prefetching never faults, so it may run past
-    // the weight's end.
-    let mut ahead = (w.as_ptr() as usize & !63) + PREFETCH_AHEAD;
+    // The next line whose far lines to ask for, as an address: prefetching never faults, so
+    // the requests may run past the weight's end.
+    let mut line = w.as_ptr() as usize & !63;
     for (row, o) in w.chunks_exact(row_bytes).zip(out) {
         let wp = row.as_ptr();
         let mut acc = [_mm512_setzero_ps(); 2];
         for step in 0..steps {
             let b = 4 * step;
-            let until = wp as usize + (b + 4) * BLOCK_BYTES + PREFETCH_AHEAD;
-            while ahead < until {
-                cpu_rows::prefetch_line((ahead - PREFETCH_AHEAD) as *const u8, PREFETCH_AHEAD);
-                ahead += 64;
+            let until = wp as usize + (b + 4) * BLOCK_BYTES;
+            while line < until {
+                cpu_rows::prefetch_line(line as *const u8, PREFETCH_AHEAD);
+                line += 64;
             }
             for (k, a) in acc.iter_mut().enumerate() {
                 let i = b + 2 * k;
@@ -324,9 +316,7 @@ pub(crate) const FORMAT: cpu_rows::BlockFormat<QuantisedRow> = cpu_rows::BlockFo
     chunk_rows: CHUNK_ROWS,
     group_rows: 4,
     prepare: quantise_row,
-    dot,
-    dot_rows: None,
-    dot_weight_rows: Some(dot_weight_rows),
+    kernel: BlockKernel::SeveralWeightRows(dot_weight_rows),
 };
 
 #[cfg(test)]

@@ -172,9 +172,9 @@ unsafe fn dot_rows_avx2<W: FloatValue>(xs: &[f32], w: &[W], out: &mut [f32]) {
     }
 }
 
-/// How far ahead of the line being multiplied [`dot_rows_avx2`] asks for weight lines into L1,
-/// as the block kernels do (cpu_q4k.rs says why).
-const PREFETCH_AHEAD: usize = 1024;
+/// How far ahead of the line being multiplied [`dot_rows_avx2`] and the Q8_0 kernels ask for
+/// weight lines into L1, as the Q4K kernels do (cpu_q4k.rs says why).
+pub(crate) const PREFETCH_AHEAD: usize = 1024;
 
 /// [`dot_rows`] in plain Rust: CPUs without AVX2, and the reference the vector loop is tested
 /// against.
@@ -364,21 +364,25 @@ pub(crate) struct BlockFormat<A> {
     /// several-row kernel takes at once.
     pub(crate) group_rows: usize,
     pub(crate) prepare: fn(&[f32]) -> A,
-    pub(crate) dot: fn(&[u8], &A) -> f32,
-    /// The dot products of one packed weight row with several prepared rows, into the slice
-    /// (as long as the rows), where the format has a kernel that shares work between rows;
-    /// otherwise `dot` runs for each row.
-    pub(crate) dot_rows: Option<DotRows<A>>,
-    /// The dot products of consecutive packed weight rows with one prepared row, into the
-    /// slice (one value a weight row), where the format has a kernel that runs through many
-    /// weight rows in one pass; otherwise `dot` runs for each weight row.
-    pub(crate) dot_weight_rows: Option<DotWeightRows<A>>,
+    /// How a product runs through the weight rows.
+    pub(crate) kernel: BlockKernel<A>,
 }
 
-/// See [`BlockFormat::dot_rows`].
+/// How [`blocks_times_weight`] meets weight rows with prepared activation rows.
+pub(crate) enum BlockKernel<A> {
+    /// One packed weight row with several prepared rows, into the slice (as long as the rows):
+    /// the row's blocks unpacked once for all of them (Q4K).
+    SeveralActivationRows(DotRows<A>),
+    /// Consecutive packed weight rows (the bytes of one given) with one prepared row, into the
+    /// slice (one value a weight row), read as one stream (Q8_0, whose rows unpack in a few
+    /// instructions).
+    SeveralWeightRows(DotWeightRows<A>),
+}
+
+/// See [`BlockKernel::SeveralActivationRows`].
 pub(crate) type DotRows<A> = fn(&[u8], &[A], &mut [f32]);
 
-/// See [`BlockFormat::dot_weight_rows`]: the weight rows, the bytes of one, the prepared row.
+/// See [`BlockKernel::SeveralWeightRows`].
 pub(crate) type DotWeightRows<A> = fn(&[u8], usize, &A, &mut [f32]);
 
 impl<A: Sync> BlockFormat<A> {
@@ -423,14 +427,15 @@ pub(crate) fn blocks_times_weight<A: Sync>(
     for chunk in xs.chunks(format.chunk_rows.max(1) * inputs) {
         let prepared: Vec<A> = chunk.chunks_exact(inputs).map(format.prepare).collect();
         let n = prepared.len();
-        let weight = |o: usize| &data[o * row_bytes..(o + 1) * row_bytes];
-        result.extend(match format.dot_rows {
+        let weights =
+            |first: usize, count: usize| &data[first * row_bytes..(first + count) * row_bytes];
+        let tile = (TILE_BYTES / row_bytes).max(1);
+        result.extend(match format.kernel {
             // A tile of weight rows small enough to stay in L2 meets one group of activation
             // rows at a time, which stays in L1: each weight row is unpacked once per group
             // either way, and the activations are no longer fetched from L2 for every weight
             // row.
-            Some(dot_rows) => {
-                let tile = (TILE_BYTES / row_bytes).max(1);
+            BlockKernel::SeveralActivationRows(dot_rows) => {
                 per_output_tile(n, outputs, data.len(), tile, |first, out| {
                     let count = out.len() / n;
                     let group = format.group_rows.max(1);
@@ -438,7 +443,7 @@ pub(crate) fn blocks_times_weight<A: Sync>(
                         let end = (g + group).min(n);
                         for i in 0..count {
                             dot_rows(
-                                weight(first + i),
+                                weights(first + i, 1),
                                 &prepared[g..end],
                                 &mut out[i * n + g..i * n + end],
                             );
@@ -446,30 +451,22 @@ pub(crate) fn blocks_times_weight<A: Sync>(
                     }
                 })
             }
-            None => match format.dot_weight_rows {
-                Some(dot_weight_rows) => {
-                    let tile = (TILE_BYTES / row_bytes).max(1);
-                    per_output_tile(n, outputs, data.len(), tile, |first, out| {
-                        let count = out.len() / n;
-                        let weights = &data[first * row_bytes..(first + count) * row_bytes];
-                        if n == 1 {
-                            return dot_weight_rows(weights, row_bytes, &prepared[0], out);
-                        }
-                        let mut one_row = vec![0f32; count];
-                        for (r, a) in prepared.iter().enumerate() {
-                            dot_weight_rows(weights, row_bytes, a, &mut one_row);
-                            for (i, v) in one_row.iter().enumerate() {
-                                out[i * n + r] = *v;
-                            }
-                        }
-                    })
-                }
-                None => per_output(n, outputs, data.len(), |o, out| {
-                    for (r, a) in out.iter_mut().zip(&prepared) {
-                        *r = (format.dot)(weight(o), a);
+            BlockKernel::SeveralWeightRows(dot_weight_rows) => {
+                per_output_tile(n, outputs, data.len(), tile, |first, out| {
+                    let count = out.len() / n;
+                    let tile_rows = weights(first, count);
+                    if n == 1 {
+                        return dot_weight_rows(tile_rows, row_bytes, &prepared[0], out);
                     }
-                }),
-            },
+                    let mut one_row = vec![0f32; count];
+                    for (r, a) in prepared.iter().enumerate() {
+                        dot_weight_rows(tile_rows, row_bytes, a, &mut one_row);
+                        for (i, v) in one_row.iter().enumerate() {
+                            out[i * n + r] = *v;
+                        }
+                    }
+                })
+            }
         });
     }
     Tensor::from_vec(result, (rows, outputs), x.device())
@@ -487,7 +484,7 @@ pub(crate) fn max_abs_difference(a: &Tensor, b: &Tensor) -> f32 {
 /// rounding the activations to 8 bits allows (about 1/254 of each block's largest value per
 /// product, summed over `inputs` random products), no worse than candle's own kernel, which
 /// also rounds the activations, and its `portable` loop (what a CPU without AVX2 runs) agrees
-/// with the vector one on the first row.
+/// with the product's first output of the first row.
 #[cfg(test)]
 pub(crate) fn check_block_kernel<A: Sync>(
     format: &BlockFormat<A>,
@@ -532,7 +529,10 @@ pub(crate) fn check_block_kernel<A: Sync>(
             .unwrap();
         let a = (format.prepare)(&first);
         let row = &data[..inputs / format.block_inputs * format.block_bytes];
-        let (vector, scalar) = ((format.dot)(row, &a), portable(row, &a));
+        let (vector, scalar) = (
+            got.get(0).unwrap().to_vec1::<f32>().unwrap()[0],
+            portable(row, &a),
+        );
         assert!(
             (vector - scalar).abs() < 1e-3 * (inputs as f32).sqrt(),
             "{vector} vs {scalar}"
@@ -704,7 +704,9 @@ mod tests {
     #[test]
     fn tiled_products_equal_whole_rows_at_a_time() {
         let format = &crate::cpu_q4k::FORMAT;
-        let dot_rows = format.dot_rows.unwrap();
+        let BlockKernel::SeveralActivationRows(dot_rows) = format.kernel else {
+            panic!("Q4K meets several activation rows at once");
+        };
         let mut rng = crate::test_data::seeded(11);
         let (rows, inputs) = (70, 512);
         let row_bytes = inputs / format.block_inputs * format.block_bytes;
