@@ -27,6 +27,11 @@ pub(crate) fn attention(
             q, k, v, scale, visible,
         )?);
     }
+    if crate::cpu_tiled_attention::applies(q, k, v) {
+        return Ok(crate::cpu_tiled_attention::tiled_attention(
+            q, k, v, scale, visible,
+        )?);
+    }
     // A cache kept narrower than the compute dtype (`text::cache_dtype`) is widened for the
     // matrix products (a prompt's attention, where it is read once for many rows); in the
     // compute dtype already, `to_dtype` shares it.

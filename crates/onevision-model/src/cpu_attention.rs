@@ -69,17 +69,21 @@ struct FewQueries<'a> {
 
 /// A (batch, rows, dim) tensor's values whose rows lie one after another within each batch
 /// entry.
-struct Heads<'a, T> {
+pub(crate) struct Heads<'a, T> {
     data: &'a [T],
-    batch: usize,
-    rows: usize,
-    dim: usize,
+    pub(crate) batch: usize,
+    pub(crate) rows: usize,
+    pub(crate) dim: usize,
     first: usize,
     head_stride: usize,
 }
 
 impl<'a, T: FloatValue> Heads<'a, T> {
-    fn new(storage: &'a CpuStorage, layout: &Layout, what: &str) -> candle_core::Result<Self> {
+    pub(crate) fn new(
+        storage: &'a CpuStorage,
+        layout: &Layout,
+        what: &str,
+    ) -> candle_core::Result<Self> {
         let Some(data) = T::values(storage) else {
             candle_core::bail!("attention {what}: unexpected dtype {:?}", storage.dtype());
         };
@@ -100,7 +104,7 @@ impl<'a, T: FloatValue> Heads<'a, T> {
         })
     }
 
-    fn head(&self, b: usize) -> &'a [T] {
+    pub(crate) fn head(&self, b: usize) -> &'a [T] {
         let start = self.first + b * self.head_stride;
         &self.data[start..start + self.rows * self.dim]
     }
@@ -148,16 +152,7 @@ impl FewQueries<'_> {
             );
         }
         let keys = k.rows;
-        let visible: Vec<usize> = match self.visible {
-            Some(counts) if counts.len() == queries => {
-                counts.iter().map(|&c| c.min(keys)).collect()
-            }
-            Some(counts) => candle_core::bail!(
-                "attention: {} visible-key counts for {queries} queries",
-                counts.len()
-            ),
-            None => vec![keys; queries],
-        };
+        let visible = visible_counts(self.visible, queries, keys)?;
         let mut out = vec![0f32; batch * queries * dim];
         if queries > 0 && dim > 0 {
             let level = VectorLevel::detected();
@@ -184,6 +179,24 @@ impl FewQueries<'_> {
             }
         }
         Ok((CpuStorage::F32(out), Shape::from((batch, queries, dim))))
+    }
+}
+
+/// How many leading keys each of `queries` rows sees: `given` capped at `keys`, or all of them.
+pub(crate) fn visible_counts(
+    given: Option<&[usize]>,
+    queries: usize,
+    keys: usize,
+) -> candle_core::Result<Vec<usize>> {
+    match given {
+        Some(counts) if counts.len() == queries => {
+            Ok(counts.iter().map(|&c| c.min(keys)).collect())
+        }
+        Some(counts) => candle_core::bail!(
+            "attention: {} visible-key counts for {queries} queries",
+            counts.len()
+        ),
+        None => Ok(vec![keys; queries]),
     }
 }
 

@@ -118,40 +118,77 @@ impl CustomOp1 for LastDim {
 /// `row` replaced by its softmax: e^(x - max) / sum. A row of only -inf (no visible key) would
 /// divide 0 by 0; attention never gives one.
 pub(crate) fn softmax(row: &mut [f32]) {
+    let sum = exp_shifted(row, max_of(row));
+    scale(row, 1.0 / sum);
+}
+
+/// The largest value of `row` (-inf for an empty row).
+pub(crate) fn max_of(row: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu_rows::VectorLevel::detected() >= crate::cpu_rows::VectorLevel::Avx2 {
+        // SAFETY: the level includes AVX2 on the running CPU.
+        return unsafe { max_avx2(row) };
+    }
+    row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v))
+}
+
+/// `row` replaced by e^(x - shift); returns their sum.
+pub(crate) fn exp_shifted(row: &mut [f32], shift: f32) -> f32 {
     #[cfg(target_arch = "x86_64")]
     if crate::cpu_rows::VectorLevel::detected() >= crate::cpu_rows::VectorLevel::Avx2 {
         // SAFETY: the level includes AVX2 and FMA on the running CPU.
-        return unsafe { softmax_avx2(row) };
+        return unsafe { exp_shifted_avx2(row, shift) };
     }
-    softmax_portable(row)
+    exp_shifted_portable(row, shift)
 }
 
+/// `row` multiplied by `factor`.
+pub(crate) fn scale(row: &mut [f32], factor: f32) {
+    // Plain enough for the compiler to vectorise at any level.
+    row.iter_mut().for_each(|v| *v *= factor);
+}
+
+fn exp_shifted_portable(row: &mut [f32], shift: f32) -> f32 {
+    row.iter_mut().fold(0.0, |sum, v| {
+        *v = exp_portable(*v - shift);
+        sum + *v
+    })
+}
+
+#[cfg(test)]
 fn softmax_portable(row: &mut [f32]) {
     let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-    row.iter_mut().for_each(|v| *v = exp_portable(*v - max));
-    let inv = 1.0 / row.iter().sum::<f32>();
-    row.iter_mut().for_each(|v| *v *= inv);
+    let inv = 1.0 / exp_shifted_portable(row, max);
+    scale(row, inv);
 }
 
-/// [`softmax_portable`] eight values a step; the last few go through the same vector code with
-/// -inf (whose exponential is 0) in the lanes past the end.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn softmax_avx2(row: &mut [f32]) {
+#[target_feature(enable = "avx2")]
+unsafe fn max_avx2(row: &[f32]) -> f32 {
     use std::arch::x86_64::*;
     let whole = row.len() - row.len() % 8;
-    let p = row.as_mut_ptr();
+    let p = row.as_ptr();
     let mut top = _mm256_set1_ps(f32::NEG_INFINITY);
     for i in (0..whole).step_by(8) {
         top = _mm256_max_ps(top, _mm256_loadu_ps(p.add(i)));
     }
     let mut lanes = [0f32; 8];
     _mm256_storeu_ps(lanes.as_mut_ptr(), top);
-    let max = lanes
+    lanes
         .iter()
         .chain(&row[whole..])
-        .fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-    let shift = _mm256_set1_ps(max);
+        .fold(f32::NEG_INFINITY, |m, &v| m.max(v))
+}
+
+/// [`exp_shifted_portable`] eight values a step; the last few go through the same vector code
+/// with -inf (whose exponential is 0) in the lanes past the end.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn exp_shifted_avx2(row: &mut [f32], shift: f32) -> f32 {
+    use std::arch::x86_64::*;
+    let whole = row.len() - row.len() % 8;
+    let p = row.as_mut_ptr();
+    let shift = _mm256_set1_ps(shift);
     let mut sum = _mm256_setzero_ps();
     for i in (0..whole).step_by(8) {
         let e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(p.add(i)), shift));
@@ -165,16 +202,9 @@ unsafe fn softmax_avx2(row: &mut [f32]) {
     _mm256_storeu_ps(tail.as_mut_ptr(), e);
     row[whole..].copy_from_slice(&tail[..rest]);
     sum = _mm256_add_ps(sum, e);
+    let mut lanes = [0f32; 8];
     _mm256_storeu_ps(lanes.as_mut_ptr(), sum);
-    let inv = 1.0 / lanes.iter().sum::<f32>();
-    let inv_lanes = _mm256_set1_ps(inv);
-    for i in (0..whole).step_by(8) {
-        _mm256_storeu_ps(
-            p.add(i),
-            _mm256_mul_ps(_mm256_loadu_ps(p.add(i)), inv_lanes),
-        );
-    }
-    row[whole..].iter_mut().for_each(|v| *v *= inv);
+    lanes.iter().sum()
 }
 
 #[cfg(test)]

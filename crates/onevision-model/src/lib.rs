@@ -13,6 +13,7 @@ mod cpu_q4k;
 mod cpu_q8;
 mod cpu_rows;
 mod cpu_softmax;
+mod cpu_tiled_attention;
 mod cpu_unpack;
 pub mod error;
 pub mod image;
