@@ -42,19 +42,60 @@ pub(crate) fn unpacked_product(x: &Tensor, packed: &QTensor) -> candle_core::Res
     }
     let data = packed.data()?;
     let row_bytes = inputs / block.block_size() * block.type_size();
-    let slice_rows = (SLICE_VALUES / inputs).clamp(1, outputs.max(1));
-    let mut parts = Vec::with_capacity(outputs.div_ceil(slice_rows));
+    let x = x.contiguous()?;
+    let (rows, columns) = x.dims2()?;
+    if columns != inputs {
+        candle_core::bail!("unpacked product: {columns} inputs against a weight of {inputs}");
+    }
+    if rows == 0 || outputs == 0 {
+        return Tensor::zeros((rows, outputs), candle_core::DType::F32, &Device::Cpu);
+    }
+    let (storage, layout) = x.storage_and_layout();
+    let candle_core::Storage::Cpu(candle_core::CpuStorage::F32(x_values)) = &*storage else {
+        candle_core::bail!("unpacked product: f32 activations on the CPU expected");
+    };
+    let x_values = &x_values[layout.start_offset()..][..rows * inputs];
+    // Slices of equal size, so none is a sliver that the product handles poorly.
+    let slices = (outputs * inputs).div_ceil(SLICE_VALUES).max(1);
+    let slice_rows = outputs.div_ceil(slices).max(1);
+    let mut out = vec![0f32; rows * outputs];
     for first in (0..outputs).step_by(slice_rows) {
         let n = slice_rows.min(outputs - first);
         let bytes = &data[first * row_bytes..(first + n) * row_bytes];
-        let values = match block {
+        let w = match block {
             GgmlDType::Q8_0 => unpack::<BlockQ8_0>(bytes, inputs)?,
             _ => unpack::<BlockQ4K>(bytes, inputs)?,
         };
-        let w = Tensor::from_vec(values, (n, inputs), &Device::Cpu)?;
-        parts.push(x.matmul(&w.t()?)?);
+        // out[:, first..first + n] = x w^T, written in place: no slice is copied into the
+        // result afterwards.
+        // SAFETY: `x_values` holds rows x inputs values, `w` n x inputs, and the destination
+        // starts at column `first` of a rows x outputs matrix, with n columns left in each row.
+        unsafe {
+            gemm::gemm(
+                rows,
+                n,
+                inputs,
+                out.as_mut_ptr().add(first),
+                1,
+                outputs as isize,
+                false,
+                x_values.as_ptr(),
+                1,
+                inputs as isize,
+                w.as_ptr(),
+                inputs as isize,
+                1,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::Rayon(rayon::current_num_threads()),
+            );
+        }
     }
-    Tensor::cat(&parts, 1)
+    drop(storage);
+    Tensor::from_vec(out, (rows, outputs), &Device::Cpu)
 }
 
 /// Whole rows of `B` blocks to f32, rows spread over the rayon pool.
