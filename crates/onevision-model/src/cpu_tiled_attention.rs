@@ -10,6 +10,7 @@
 //! tile) is one task on the pool; its scores stay in the core's cache, the scale rides on the
 //! first product, and both products go through `gemm` on that core.
 
+use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp3, DType, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -100,13 +101,23 @@ impl CustomOp3 for Tiled<'_> {
             out.par_chunks_mut(queries * dim)
                 .enumerate()
                 .for_each(|(b, head_out)| {
-                    let (qh, kh, vh) = (q.head(b), k.head(b), v.head(b));
+                    let (q, k, v) = (q.head(b), k.head(b), v.head(b));
                     head_out
                         .par_chunks_mut(TILE_QUERIES * dim)
-                        .zip(qh.par_chunks(TILE_QUERIES * dim))
+                        .zip(q.par_chunks(TILE_QUERIES * dim))
                         .zip(visible.par_chunks(TILE_QUERIES))
                         .for_each(|((out, q), visible)| {
-                            tile_attention(q, kh, vh, visible, self.scale, out)
+                            let tile = Tile {
+                                q: Rows::new(q, dim, visible.len(), dim),
+                                k: Rows::new(k, dim, k.len() / dim, dim),
+                                v: Rows::new(v, dim, v.len() / dim, dim),
+                                dim,
+                                visible,
+                                scale: self.scale,
+                            };
+                            // SAFETY: `out` is this tile's rows x dim values, one row after
+                            // another, and nothing else writes them.
+                            unsafe { tile.attend(out.as_mut_ptr(), dim) }
                         });
                 });
         }
@@ -114,26 +125,76 @@ impl CustomOp3 for Tiled<'_> {
     }
 }
 
-/// One tile: `q` and `out` (rows, dim), `k` and `v` (keys, dim), `visible` (rows); `out` starts
-/// at zero.
-fn tile_attention(q: &[f32], k: &[f32], v: &[f32], visible: &[usize], scale: f32, out: &mut [f32]) {
-    let rows = visible.len();
-    let dim = out.len() / rows.max(1);
-    let seen = visible.iter().copied().max().unwrap_or(0);
-    let mut scores = vec![0f32; rows * BLOCK_KEYS.min(seen)];
-    // Per row: the largest score so far and the sum of exponentials taken relative to it.
-    let mut top = vec![f32::NEG_INFINITY; rows];
-    let mut total = vec![0f32; rows];
-    for start in (0..seen).step_by(BLOCK_KEYS) {
-        let n = BLOCK_KEYS.min(seen - start);
-        let scores = &mut scores[..rows * n];
-        let (k, v) = (
-            &k[start * dim..(start + n) * dim],
-            &v[start * dim..(start + n) * dim],
-        );
-        // scores = scale * q k^T: (rows x dim) times the block's keys as columns.
-        // SAFETY: each operand spans exactly the rows and columns given with these strides.
-        unsafe {
+/// Rows of `dim` values, `stride` apart.
+#[derive(Clone, Copy)]
+struct Rows<'a> {
+    data: &'a [f32],
+    stride: usize,
+}
+
+impl<'a> Rows<'a> {
+    /// The first `rows` rows of `data`, whose length must reach the last row's end.
+    fn new(data: &'a [f32], stride: usize, rows: usize, dim: usize) -> Self {
+        let len = if rows == 0 {
+            0
+        } else {
+            (rows - 1) * stride + dim
+        };
+        Rows {
+            data: &data[..len],
+            stride,
+        }
+    }
+
+    /// Head `h`'s rows of the segment (first position, length) of a (positions, heads, dim)
+    /// sequence at position stride `stride`.
+    fn segment_head(
+        data: &'a [f32],
+        stride: usize,
+        (first, len): (usize, usize),
+        h: usize,
+        dim: usize,
+    ) -> Self {
+        Rows::new(&data[first * stride + h * dim..], stride, len, dim)
+    }
+
+    /// Rows `first..first + count`.
+    fn range(self, first: usize, count: usize, dim: usize) -> Rows<'a> {
+        Rows::new(&self.data[first * self.stride..], self.stride, count, dim)
+    }
+}
+
+/// One tile of query rows against all the keys they see.
+struct Tile<'a> {
+    q: Rows<'a>,
+    k: Rows<'a>,
+    v: Rows<'a>,
+    dim: usize,
+    /// Keys each query row sees (one entry per row of the tile).
+    visible: &'a [usize],
+    scale: f32,
+}
+
+impl Tile<'_> {
+    /// Writes the tile's output rows at `out`, `out_stride` apart.
+    ///
+    /// # Safety
+    /// `out` must be valid for writing the tile's rows x dim values at that stride, and start
+    /// at zero; no one else may touch them meanwhile.
+    unsafe fn attend(&self, out: *mut f32, out_stride: usize) {
+        let (rows, dim) = (self.visible.len(), self.dim);
+        let seen = self.visible.iter().copied().max().unwrap_or(0);
+        let mut scores = vec![0f32; rows * BLOCK_KEYS.min(seen)];
+        // Per row: the largest score so far and the sum of exponentials taken relative to it.
+        let mut top = vec![f32::NEG_INFINITY; rows];
+        let mut total = vec![0f32; rows];
+        let out_row = |i: usize| std::slice::from_raw_parts_mut(out.add(i * out_stride), dim);
+        for start in (0..seen).step_by(BLOCK_KEYS) {
+            let n = BLOCK_KEYS.min(seen - start);
+            let scores = &mut scores[..rows * n];
+            let (k, v) = (self.k.range(start, n, dim), self.v.range(start, n, dim));
+            // scores = scale * q k^T: (rows x dim) times the block's keys as columns. Each
+            // operand spans exactly the rows and columns given with these strides.
             gemm::gemm(
                 rows,
                 n,
@@ -142,53 +203,50 @@ fn tile_attention(q: &[f32], k: &[f32], v: &[f32], visible: &[usize], scale: f32
                 1,
                 n as isize,
                 false,
-                q.as_ptr(),
+                self.q.data.as_ptr(),
                 1,
-                dim as isize,
-                k.as_ptr(),
-                dim as isize,
+                self.q.stride as isize,
+                k.data.as_ptr(),
+                k.stride as isize,
                 1,
                 0.0,
-                scale,
+                self.scale,
                 false,
                 false,
                 false,
                 gemm::Parallelism::None,
             );
-        }
-        for (i, row) in scores.chunks_exact_mut(n).enumerate() {
-            let valid = visible[i].saturating_sub(start).min(n);
-            let (seen_keys, hidden) = row.split_at_mut(valid);
-            hidden.fill(0.0);
-            if valid == 0 {
-                continue;
+            for (i, row) in scores.chunks_exact_mut(n).enumerate() {
+                let valid = self.visible[i].saturating_sub(start).min(n);
+                let (seen_keys, hidden) = row.split_at_mut(valid);
+                hidden.fill(0.0);
+                if valid == 0 {
+                    continue;
+                }
+                let new_top = top[i].max(cpu_softmax::max_of(seen_keys));
+                let shrink = (top[i] - new_top).exp();
+                let sum = cpu_softmax::exp_shifted(seen_keys, new_top);
+                if shrink != 1.0 {
+                    cpu_softmax::scale(out_row(i), shrink);
+                }
+                total[i] = total[i] * shrink + sum;
+                top[i] = new_top;
             }
-            let new_top = top[i].max(cpu_softmax::max_of(seen_keys));
-            let shrink = (top[i] - new_top).exp();
-            let sum = cpu_softmax::exp_shifted(seen_keys, new_top);
-            if shrink != 1.0 {
-                cpu_softmax::scale(&mut out[i * dim..(i + 1) * dim], shrink);
-            }
-            total[i] = total[i] * shrink + sum;
-            top[i] = new_top;
-        }
-        // out += probabilities v.
-        // SAFETY: as above.
-        unsafe {
+            // out += probabilities v.
             gemm::gemm(
                 rows,
                 dim,
                 n,
-                out.as_mut_ptr(),
+                out,
                 1,
-                dim as isize,
+                out_stride as isize,
                 true,
                 scores.as_ptr(),
                 1,
                 n as isize,
-                v.as_ptr(),
+                v.data.as_ptr(),
                 1,
-                dim as isize,
+                v.stride as isize,
                 1.0,
                 1.0,
                 false,
@@ -197,11 +255,150 @@ fn tile_attention(q: &[f32], k: &[f32], v: &[f32], visible: &[usize], scale: f32
                 gemm::Parallelism::None,
             );
         }
-    }
-    for (row, &sum) in out.chunks_exact_mut(dim).zip(&total) {
-        if sum > 0.0 {
-            cpu_softmax::scale(row, 1.0 / sum);
+        for (i, &sum) in total.iter().enumerate() {
+            if sum > 0.0 {
+                cpu_softmax::scale(out_row(i), 1.0 / sum);
+            }
         }
+    }
+}
+
+/// Attention within each of `segments` ((first position, length) pairs, in order, apart) of a
+/// sequence whose `q`, `k` and `v` are (positions, heads, dim) in f32 on the CPU, each head's
+/// values one after another and positions at any stride (as in a view of a fused projection):
+/// every position sees every position of its segment, per head. Returns (positions, heads x
+/// dim), positions outside every segment left at zero. This is the vision tower's attention
+/// (windows, then the whole picture) without copying heads apart and back together.
+pub(crate) fn segment_attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    segments: &[(usize, usize)],
+    scale: f64,
+) -> candle_core::Result<Tensor> {
+    q.apply_op3_no_bwd(
+        k,
+        v,
+        &Segments {
+            segments,
+            scale: scale as f32,
+        },
+    )
+}
+
+struct Segments<'a> {
+    segments: &'a [(usize, usize)],
+    scale: f32,
+}
+
+/// One operand of [`segment_attention`]: its values from its first, and its position stride.
+fn positions<'a>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+    what: &str,
+) -> candle_core::Result<(&'a [f32], usize)> {
+    let CpuStorage::F32(data) = storage else {
+        candle_core::bail!(
+            "segment attention {what}: f32 expected, got {:?}",
+            storage.dtype()
+        );
+    };
+    let (n, heads, dim) = layout.shape().dims3()?;
+    let stride = layout.stride();
+    let first = layout.start_offset();
+    let end = first + n.saturating_sub(1) * stride[0] + heads * dim;
+    if stride[2] != 1
+        || stride[1] != dim
+        || (n > 0 && (stride[0] < heads * dim || end > data.len()))
+    {
+        candle_core::bail!(
+            "segment attention {what}: each head's values one after another expected"
+        );
+    }
+    Ok((&data[first..], stride[0]))
+}
+
+/// The output's address, shared by tasks that write disjoint rows.
+struct Shared(*mut f32);
+// SAFETY: the tasks given this pointer write disjoint parts of the buffer (see `cpu_fwd`).
+unsafe impl Sync for Shared {}
+
+impl CustomOp3 for Segments<'_> {
+    fn name(&self) -> &'static str {
+        "segment-attention"
+    }
+
+    fn cpu_fwd(
+        &self,
+        q: &CpuStorage,
+        q_layout: &Layout,
+        k: &CpuStorage,
+        k_layout: &Layout,
+        v: &CpuStorage,
+        v_layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (n, heads, dim) = q_layout.shape().dims3()?;
+        if k_layout.dims() != q_layout.dims() || v_layout.dims() != q_layout.dims() {
+            candle_core::bail!(
+                "segment attention: queries {:?}, keys {:?} and values {:?} differ",
+                q_layout.dims(),
+                k_layout.dims(),
+                v_layout.dims()
+            );
+        }
+        let (q, q_stride) = positions(q, q_layout, "queries")?;
+        let (k, k_stride) = positions(k, k_layout, "keys")?;
+        let (v, v_stride) = positions(v, v_layout, "values")?;
+        let mut end = 0;
+        for &(first, len) in self.segments {
+            if first < end || first + len > n {
+                candle_core::bail!(
+                    "segment attention: segment {first}..{} overlaps another or passes {n} positions",
+                    first + len
+                );
+            }
+            end = first + len;
+        }
+        let width = heads * dim;
+        let mut out = vec![0f32; n * width];
+        let tasks: Vec<(usize, usize, usize, usize)> = self
+            .segments
+            .iter()
+            .flat_map(|&(first, len)| {
+                (0..heads).flat_map(move |h| {
+                    (0..len)
+                        .step_by(TILE_QUERIES)
+                        .map(move |t| (first, len, h, t))
+                })
+            })
+            .collect();
+        let shared = Shared(out.as_mut_ptr());
+        let shared = &shared;
+        tasks.into_par_iter().for_each(|(first, len, h, t)| {
+            let rows = TILE_QUERIES.min(len - t);
+            let visible = vec![len; rows];
+            let segment = |data, stride| Rows::segment_head(data, stride, (first, len), h, dim);
+            let (qh, kh, vh) = (
+                segment(q, q_stride),
+                segment(k, k_stride),
+                segment(v, v_stride),
+            );
+            let tile = Tile {
+                q: qh.range(t, rows, dim),
+                k: kh,
+                v: vh,
+                dim,
+                visible: &visible,
+                scale: self.scale,
+            };
+            // SAFETY: positions first + t .. first + t + rows of head h: segments are apart
+            // (checked above) and each (head, tile) is one task, so no two tasks write the same
+            // values; the rows lie within the n x width buffer.
+            unsafe {
+                tile.attend(shared.0.add((first + t) * width + h * dim), width);
+            }
+        });
+        Ok((CpuStorage::F32(out), Shape::from((n, width))))
     }
 }
 
@@ -315,5 +512,48 @@ mod tests {
         let d = crate::cpu_rows::max_abs_difference(&half.to_dtype(DType::F32).unwrap(), &want);
         // bf16 inputs and output: about 3 significant digits.
         assert!(d < 0.03, "{d}");
+    }
+
+    #[test]
+    fn segments_of_a_fused_projection_attend_within_themselves() {
+        let mut rng = seeded(74);
+        let (n, heads, dim) = (150, 3, 16);
+        // q, k and v side by side per position, as the vision tower's qkv projection gives them.
+        let qkv = gaussian(&mut rng, &[n, 3, heads, dim]);
+        let part = |i: usize| qkv.narrow(1, i, 1).unwrap().squeeze(1).unwrap();
+        let (q, k, v) = (part(0), part(1), part(2));
+        assert!(!v.is_contiguous());
+        // Windows of 64 (the last one short), then one segment that leaves the first 10 and the
+        // last 20 positions out.
+        for segments in [vec![(0, 64), (64, 64), (128, 22)], vec![(10, 120)]] {
+            let got = segment_attention(&q, &k, &v, &segments, 0.25).unwrap();
+            assert_eq!(got.dims(), &[n, heads * dim]);
+            let got = got.reshape((n, heads, dim)).unwrap();
+            let mut covered = vec![false; n];
+            for &(first, len) in &segments {
+                covered[first..first + len].fill(true);
+                // The same segment one head at a time, as (heads, len, dim) batches.
+                let take = |t: &Tensor| {
+                    t.narrow(0, first, len)
+                        .unwrap()
+                        .transpose(0, 1)
+                        .unwrap()
+                        .contiguous()
+                        .unwrap()
+                };
+                let want = tiled_attention(&take(&q), &take(&k), &take(&v), 0.25, None).unwrap();
+                let d = crate::cpu_rows::max_abs_difference(&take(&got), &want);
+                assert!(d < 1e-6, "segment {first}+{len}: {d}");
+            }
+            for (i, covered) in covered.iter().enumerate() {
+                let row = got.get(i).unwrap().abs().unwrap().max_all().unwrap();
+                let row = row.to_scalar::<f32>().unwrap();
+                assert_eq!(row == 0.0, !covered, "position {i}");
+            }
+        }
+        for bad in [vec![(0, 64), (60, 10)], vec![(140, 11)]] {
+            let err = segment_attention(&q, &k, &v, &bad, 0.25).unwrap_err();
+            assert!(err.to_string().contains("segment"), "{err}");
+        }
     }
 }

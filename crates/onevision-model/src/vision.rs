@@ -302,6 +302,25 @@ impl VisionAttention {
         };
         let q = rotate(qkv.i((.., 0))?)?;
         let k = rotate(qkv.i((.., 1))?)?;
+        let scale = 1.0 / (hd as f64).sqrt();
+        if x.device().is_cpu() {
+            // Each head of each segment straight from q, k and the projection's values, the
+            // result in place: no copies of the heads apart and back together.
+            let segments: Vec<(usize, usize)> = runs
+                .iter()
+                .flat_map(|r| (0..r.count).map(move |s| (r.start + s * r.len, r.len)))
+                .collect();
+            let f32 = |t: &Tensor| t.to_dtype(DType::F32);
+            let o = crate::cpu_tiled_attention::segment_attention(
+                &f32(&q)?,
+                &f32(&k)?,
+                &f32(&qkv.i((.., 2))?)?,
+                &segments,
+                scale,
+            )?;
+            drop((qkv, q, k));
+            return Ok(self.proj.forward(&o.to_dtype(x.dtype())?)?);
+        }
         let v = qkv.i((.., 2))?.contiguous()?;
         // q, k and v are copies, and so are the runs' below: for a 1-megapixel picture (5476
         // patches) freeing the projection and q, k, v before the runs' attention lowered the
@@ -319,7 +338,6 @@ impl VisionAttention {
             .map(|r| Ok((take(&q, r)?, take(&k, r)?, take(&v, r)?)))
             .collect::<Result<Vec<_>>>()?;
         drop((q, k, v));
-        let scale = 1.0 / (hd as f64).sqrt();
         let mut outs = Vec::with_capacity(runs.len());
         for (r, (q, k, v)) in runs.iter().zip(taken) {
             let o = attention(&q, &k, &v, scale, None)?;
