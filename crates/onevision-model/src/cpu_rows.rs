@@ -318,22 +318,50 @@ pub(crate) enum VectorLevel {
 }
 
 impl VectorLevel {
-    /// The running CPU's level, detected once.
+    /// The running CPU's level, detected once, lowered to `ONEVISION_VECTOR_LEVEL` where that
+    /// names a lower one (`portable`, `avx2`): to run and time the paths an older CPU takes on a
+    /// newer one (docs/performance.md compares llama.cpp on AVX2 this way).
     pub(crate) fn detected() -> VectorLevel {
         static LEVEL: std::sync::OnceLock<VectorLevel> = std::sync::OnceLock::new();
         *LEVEL.get_or_init(|| {
-            #[cfg(target_arch = "x86_64")]
-            {
-                use std::is_x86_feature_detected as has;
-                if has!("avx2") && has!("fma") && has!("f16c") {
-                    if has!("avx512f") && has!("avx512bw") && has!("avx512vnni") {
-                        return VectorLevel::Avx512Vnni;
-                    }
-                    return VectorLevel::Avx2;
+            let cap = std::env::var("ONEVISION_VECTOR_LEVEL").ok();
+            let level = VectorLevel::of_this_cpu();
+            match cap.as_deref().map(VectorLevel::named) {
+                Some(Some(cap)) => level.min(cap),
+                Some(None) => {
+                    tracing::warn!(
+                        value = cap.as_deref().unwrap_or_default(),
+                        "ONEVISION_VECTOR_LEVEL is not portable, avx2 or avx512; ignored"
+                    );
+                    level
                 }
+                None => level,
             }
-            VectorLevel::Portable
         })
+    }
+
+    fn of_this_cpu() -> VectorLevel {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::is_x86_feature_detected as has;
+            if has!("avx2") && has!("fma") && has!("f16c") {
+                if has!("avx512f") && has!("avx512bw") && has!("avx512vnni") {
+                    return VectorLevel::Avx512Vnni;
+                }
+                return VectorLevel::Avx2;
+            }
+        }
+        VectorLevel::Portable
+    }
+
+    /// The level `name` stands for in `ONEVISION_VECTOR_LEVEL`.
+    fn named(name: &str) -> Option<VectorLevel> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "portable" => Some(VectorLevel::Portable),
+            "avx2" => Some(VectorLevel::Avx2),
+            "avx512" => Some(VectorLevel::Avx512Vnni),
+            _ => None,
+        }
     }
 
     /// Every level the running CPU has, the portable one first: what the kernels' tests compare.
@@ -696,6 +724,19 @@ pub(crate) fn rows_times_weight(x: &Tensor, w: &Tensor) -> candle_core::Result<T
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_vector_level_is_named_as_the_environment_gives_it() {
+        assert_eq!(VectorLevel::named("avx2"), Some(VectorLevel::Avx2));
+        assert_eq!(
+            VectorLevel::named(" Portable "),
+            Some(VectorLevel::Portable)
+        );
+        assert_eq!(VectorLevel::named("AVX512"), Some(VectorLevel::Avx512Vnni));
+        assert_eq!(VectorLevel::named("sse4"), None);
+        // The setting only lowers: what the CPU lacks stays off.
+        assert!(VectorLevel::detected() <= VectorLevel::of_this_cpu());
+    }
     use candle_core::Device;
 
     /// Tiles of weight rows met by groups of activation rows give every output exactly what one
