@@ -5,7 +5,7 @@ PYTHON ?= python3
 # The GPU build when NVIDIA's compiler is here; the CPU build everywhere else.
 APP_FEATURES ?= $(if $(shell command -v nvcc 2>/dev/null),--features cuda,)
 
-.PHONY: test fmt-check clippy cuda-check unit api-test ui-deps ui-build ui-test e2e package package-test run bench bench-llama bench-7b bench-serve bench-eval bench-startup parity-fixtures tokenizer
+.PHONY: test fmt-check clippy cuda-check unit api-test ui-deps ui-build ui-test e2e package package-test run bench bench-llama bench-llama-avx2 bench-7b bench-serve bench-eval bench-startup parity-fixtures tokenizer
 
 test: ui-build fmt-check clippy cuda-check unit api-test ui-test e2e package-test
 
@@ -88,6 +88,12 @@ bench:
 bench-llama:
 	$(CARGO) build --release --locked -p onevision-cli
 	$(PYTHON) bench/llama_compare.py
+
+# The same on a CPU with AVX-512 as one with AVX2 only runs it (both sides; the mid-size model, a
+# 1-megapixel picture: the vision tower is where AVX2 and AVX-512 differ most).
+bench-llama-avx2:
+	$(PYTHON) bench/llama_compare.py --avx2-only --rows q8_0 --picture-side 1024 \
+		--onevision "$$(bench/build_avx2_only.sh)"
 
 # The 7B's dimensions: first and second start, peak memory, speed per quantisation (numpy and
 # pillow; writes a 16.6 GB random checkpoint under bench/.work once).

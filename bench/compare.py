@@ -121,6 +121,24 @@ def draw_picture(path):
     Image.fromarray(arr).save(path)
 
 
+def picture(side):
+    """The benchmark's homework figure, scaled to side x side (448 is 256 picture tokens; 1024
+    about a megapixel, 1369), under bench/.work."""
+    from PIL import Image
+
+    work = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".work")
+    os.makedirs(work, exist_ok=True)
+    base = os.path.join(work, "figure_448.png")
+    if not os.path.isfile(base):
+        draw_picture(base)
+    if side == 448:
+        return base
+    path = os.path.join(work, f"figure_{side}.png")
+    if not os.path.isfile(path):
+        Image.open(base).resize((side, side), Image.BICUBIC).save(path)
+    return path
+
+
 def build_model():
     """Writes the random checkpoint once (weights drawn like the parity fixtures: wide enough
     that activations keep a realistic spread through 24 layers)."""

@@ -13,8 +13,11 @@ With --context-tokens N, decoding N tokens deep as well: ours `onevision bench -
 
 usage: bench/llama_7b.py [--pairs q4k,q8_0] [--runs 3] [--new-tokens 16] [--threads N]
                          [--context-tokens N] [--picture-side 448] [--warmup 1] [--no-repack]
-                         [--onevision target/release/onevision]
+                         [--avx2-only] [--onevision target/release/onevision]
                          [--json OUT]
+
+--avx2-only: both sides as a CPU with AVX2 and no AVX-512 runs them (bench/llama_compare.py says
+how); llama-quantize of either build writes the same GGUF files.
 
 Needs what bench/llama_compare.py needs (llama.cpp built once under $ONEVISION_BENCH_CACHE, a
 Python with torch for the converter) and the 7B folder of bench/write_random_model.py --size 7b.
@@ -34,7 +37,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from compare import machine  # noqa: E402
 from llama_compare import (  # noqa: E402
-    CACHE, LLAMA_BUILD, LLAMA_SRC, REPACK, Steal, ensure_llama_cpp, memory_bandwidth, ratio, run,
+    AVX2_ONLY_ONEVISION, CACHE, LLAMA_BUILD, LLAMA_BUILDS, LLAMA_SRC, REPACK, Steal, ensure_llama_cpp, memory_bandwidth, ratio, run,
     theirs_once, timed_process)
 from seven_b import MODEL_DIR, picture, start  # noqa: E402
 
@@ -92,9 +95,9 @@ def theirs(mtmd, model, projector, image, new_tokens, threads, repack=True):
     }
 
 
-def theirs_deep(model, depth, new_tokens, threads, repack=True):
+def theirs_deep(model, depth, new_tokens, threads, repack=True, avx2_only=False):
     """llama-bench's decode speed `depth` tokens into the context (its tg test at -d)."""
-    bench = os.path.join(LLAMA_BUILD, "bin", "llama-bench")
+    bench = os.path.join(LLAMA_BUILDS[avx2_only][0], "bin", "llama-bench")
     cmd = [bench, "-m", model, "-p", "0", "-n", str(new_tokens), "-d", str(depth), "-t", str(threads),
            "-r", "1", "-o", "json", *REPACK[repack]["bench"]]
     out, _ = timed_process(cmd, dict(os.environ))
@@ -121,21 +124,29 @@ def main():
     ap.add_argument("--picture-side", type=int, default=448,
                     help="the figure scaled to this square side (1024: about one megapixel)")
     ap.add_argument("--drop-bf16", action="store_true", help="remove the BF16 GGUF once quantised")
-    ap.add_argument("--onevision", default=os.path.join(REPO, "target", "release", "onevision"))
+    ap.add_argument("--avx2-only", action="store_true",
+                    help="both sides as a CPU with AVX2 and no AVX-512 runs them")
+    ap.add_argument("--onevision", help="our binary (default: target/release/onevision, or with "
+                    "--avx2-only the one bench/build_avx2_only.sh builds)")
     ap.add_argument("--json", help="also write the measurements here")
     args = ap.parse_args()
+    args.onevision = args.onevision or (AVX2_ONLY_ONEVISION if args.avx2_only
+                                        else os.path.join(REPO, "target", "release", "onevision"))
+    if args.avx2_only:
+        os.environ["ONEVISION_VECTOR_LEVEL"] = "avx2"
     if not os.path.isfile(os.path.join(MODEL_DIR, "model.safetensors")):
         raise SystemExit(f"{MODEL_DIR} is missing: bench/write_random_model.py --size 7b")
     pairs = args.pairs.split(",")
     if unknown := [p for p in pairs if p not in PAIRS]:
         raise SystemExit(f"unknown pairs {unknown}: choose from {', '.join(PAIRS)}")
-    mtmd, _ = ensure_llama_cpp()
+    mtmd, _ = ensure_llama_cpp(args.avx2_only)
     image = picture(args.picture_side)
     files = {p: ensure_gguf(PAIRS[p], args.drop_bf16) for p in pairs}
     bandwidth = memory_bandwidth(args.threads)
     print(f"machine: {machine()}; {args.threads} threads; {args.new_tokens} new tokens; "
           f"{args.picture_side}x{args.picture_side} picture; llama.cpp "
-          f"{'without' if args.no_repack else 'with'} repacking; median of "
+          f"{'without' if args.no_repack else 'with'} repacking"
+          f"{'; both sides AVX2 only' if args.avx2_only else ''}; median of "
           f"{args.runs}, the sides in turn; read bandwidth {bandwidth['read_gb_s']:.1f} GB/s", flush=True)
     results = {"machine": machine(), "bandwidth": bandwidth, "threads": args.threads, "rows": {}}
     for p in pairs:
@@ -160,7 +171,8 @@ def main():
             row["ours"]["deep_decode_tok_s"] = deep["decode_tok_s"]
             row["ours"]["deep_prompt_tokens"] = deep["prompt_tokens"]
             row["theirs"]["deep_decode_tok_s"] = theirs_deep(model, args.context_tokens, args.new_tokens,
-                                                             args.threads, not args.no_repack)
+                                                             args.threads, not args.no_repack,
+                                                             args.avx2_only)
         results["rows"][p] = row
 
     print()

@@ -9,7 +9,13 @@ Both sides read the picture with their own vision tower in their own precision (
 projector file is F32 for the f32 row and F16 otherwise, as its converter writes it by default).
 
 usage: bench/llama_compare.py [--runs N] [--new-tokens N] [--threads N] [--rows f32,q4k]
-                              [--no-repack] [--onevision target/release/onevision] [--json OUT]
+                              [--picture-side 448] [--no-repack] [--avx2-only]
+                              [--onevision target/release/onevision] [--json OUT]
+
+--avx2-only sets both sides as a CPU with AVX2 but no AVX-512 would run them, on a CPU that has
+AVX-512: llama.cpp built for AVX2, FMA, F16C and BMI2 only (GGML_NATIVE=OFF), and ours with
+ONEVISION_VECTOR_LEVEL=avx2, which must be the binary bench/build_avx2_only.sh builds (gemm's
+AVX-512 kernels are a compile-time choice); the default --onevision is then that binary.
 
 What it needs, each made once and kept outside the repository (under $ONEVISION_BENCH_CACHE,
 default ~/.cache/onevision-bench):
@@ -41,15 +47,23 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from compare import QUESTION, draw_picture, machine  # noqa: E402
+from compare import QUESTION, machine, picture  # noqa: E402
 
 WORK = os.path.join(HERE, ".work")
 MODEL_DIR = os.path.join(WORK, "model-numpy")
-PICTURE = os.path.join(WORK, "figure_448.png")
 CACHE = os.environ.get("ONEVISION_BENCH_CACHE", os.path.expanduser("~/.cache/onevision-bench"))
 LLAMA_SDIST = "llama-cpp-python==0.3.36"
 LLAMA_SRC = os.path.join(CACHE, "llama_cpp_python-0.3.36", "vendor", "llama.cpp")
-LLAMA_BUILD = os.path.join(CACHE, "llama.cpp-build")
+# Where llama.cpp is built, and how: for this CPU, or for AVX2 without AVX-512 (--avx2-only).
+LLAMA_BUILDS = {
+    False: (os.path.join(CACHE, "llama.cpp-build"), ["-DGGML_NATIVE=ON"]),
+    True: (os.path.join(CACHE, "llama.cpp-build-avx2"),
+           ["-DGGML_NATIVE=OFF", "-DGGML_AVX=ON", "-DGGML_AVX2=ON", "-DGGML_FMA=ON", "-DGGML_F16C=ON",
+            "-DGGML_BMI2=ON", "-DGGML_AVX512=OFF"]),
+}
+LLAMA_BUILD = LLAMA_BUILDS[False][0]
+# Our binary as an AVX2-only CPU runs it (bench/build_avx2_only.sh).
+AVX2_ONLY_ONEVISION = os.path.join(CACHE, "avx2-only-target", "release", "onevision")
 GGUF_DIR = os.path.join(CACHE, "gguf-mid")
 
 # Our precision (dtype, quantisation) against llama.cpp's weight type and projector type.
@@ -67,10 +81,12 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, **kw)
 
 
-def ensure_llama_cpp():
-    """Builds llama.cpp's tools once from the sdist that vendors it."""
-    mtmd = os.path.join(LLAMA_BUILD, "bin", "llama-mtmd-cli")
-    quantize = os.path.join(LLAMA_BUILD, "bin", "llama-quantize")
+def ensure_llama_cpp(avx2_only=False):
+    """Builds llama.cpp's tools once from the sdist that vendors it; returns the build folder's
+    llama-mtmd-cli and llama-quantize."""
+    build, flags = LLAMA_BUILDS[avx2_only]
+    mtmd = os.path.join(build, "bin", "llama-mtmd-cli")
+    quantize = os.path.join(build, "bin", "llama-quantize")
     if os.access(mtmd, os.X_OK) and os.access(quantize, os.X_OK):
         return mtmd, quantize
     if shutil.which("cmake") is None:
@@ -84,10 +100,10 @@ def ensure_llama_cpp():
             with tarfile.open(os.path.join(tmp, sdist)) as t:
                 t.extractall(CACHE, filter="data")
     print("building llama.cpp (about 20 minutes on 2 cores) …", file=sys.stderr, flush=True)
-    run(["cmake", "-S", LLAMA_SRC, "-B", LLAMA_BUILD, "-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=ON",
+    run(["cmake", "-S", LLAMA_SRC, "-B", build, "-DCMAKE_BUILD_TYPE=Release", *flags,
          "-DLLAMA_CURL=OFF", "-DLLAMA_OPENSSL=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
          "-DLLAMA_BUILD_SERVER=OFF"], stdout=subprocess.DEVNULL)
-    run(["cmake", "--build", LLAMA_BUILD, "-j", str(os.cpu_count() or 2), "--target", "llama-mtmd-cli",
+    run(["cmake", "--build", build, "-j", str(os.cpu_count() or 2), "--target", "llama-mtmd-cli",
          "llama-quantize", "llama-bench"], stdout=subprocess.DEVNULL)
     return mtmd, quantize
 
@@ -189,8 +205,8 @@ def timed_process(cmd, env):
     return out, usage.ru_maxrss / 1024
 
 
-def ours(exe, dtype, quant, runs, new_tokens, threads):
-    cmd = [exe, "bench", "--model", MODEL_DIR, "--image", PICTURE, "--prompt", QUESTION,
+def ours(exe, dtype, quant, runs, new_tokens, threads, picture):
+    cmd = [exe, "bench", "--model", MODEL_DIR, "--image", picture, "--prompt", QUESTION,
            "--runs", str(runs), "--warmup", "1", "--max-new-tokens", str(new_tokens),
            "--dtype", dtype, "--quant", quant, "--device", "cpu", "--format", "json"]
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
@@ -217,7 +233,7 @@ PERF = {
 }
 
 
-def theirs_once(mtmd, model, projector, new_tokens, threads, picture=PICTURE, extra=()):
+def theirs_once(mtmd, model, projector, new_tokens, threads, picture, extra=()):
     # --perf and log verbosity 4 make it print libllama's timings (prompt and decode).
     cmd = [mtmd, "-m", model, "--mmproj", projector, "--image", picture, "-p", QUESTION,
            "-n", str(new_tokens), "--ignore-eos", "--temp", "0", "-t", str(threads), "-tb", str(threads),
@@ -248,12 +264,12 @@ def theirs_once(mtmd, model, projector, new_tokens, threads, picture=PICTURE, ex
 REPACK = {True: {"mtmd": (), "bench": ()}, False: {"mtmd": ("-nr",), "bench": ("--repack", "0")}}
 
 
-def theirs(mtmd, model, projector, runs, new_tokens, threads, repack=True):
+def theirs(mtmd, model, projector, runs, new_tokens, threads, picture, repack=True):
     extra = REPACK[repack]["mtmd"]
     with Steal() as steal:
         # One untimed process first, as ours has one untimed run (the page cache, mostly).
-        theirs_once(mtmd, model, projector, new_tokens, threads, extra=extra)
-        each = [theirs_once(mtmd, model, projector, new_tokens, threads, extra=extra)
+        theirs_once(mtmd, model, projector, new_tokens, threads, picture, extra=extra)
+        each = [theirs_once(mtmd, model, projector, new_tokens, threads, picture, extra=extra)
                 for _ in range(runs)]
     row = {k: statistics.median(r[k] for r in each) for k in each[0]}
     row["steal_percent"] = steal.percent
@@ -272,11 +288,20 @@ def main():
     ap.add_argument("--new-tokens", type=int, default=32)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--rows", default=",".join(ROWS))
-    ap.add_argument("--onevision", default=os.path.join(REPO, "target", "release", "onevision"))
+    ap.add_argument("--onevision", help="our binary (default: target/release/onevision, or with "
+                    "--avx2-only the one bench/build_avx2_only.sh builds)")
     ap.add_argument("--json", help="also write the measurements here")
     ap.add_argument("--no-repack", action="store_true",
                     help="run llama.cpp without repacking its weights (-nr)")
+    ap.add_argument("--picture-side", type=int, default=448,
+                    help="the figure scaled to this square (1024: about a megapixel)")
+    ap.add_argument("--avx2-only", action="store_true",
+                    help="both sides as a CPU with AVX2 and no AVX-512 runs them (see above)")
     args = ap.parse_args()
+    args.onevision = args.onevision or (AVX2_ONLY_ONEVISION if args.avx2_only
+                                        else os.path.join(REPO, "target", "release", "onevision"))
+    if args.avx2_only:
+        os.environ["ONEVISION_VECTOR_LEVEL"] = "avx2"
     rows = args.rows.split(",")
     unknown = [r for r in rows if r not in ROWS]
     if unknown:
@@ -285,24 +310,25 @@ def main():
         raise SystemExit(f"{args.onevision} is not an executable; build it: "
                          "cargo build --release -p onevision-desk -p onevision-cli")
     os.makedirs(WORK, exist_ok=True)
-    if not os.path.isfile(PICTURE):
-        draw_picture(PICTURE)
+    image = picture(args.picture_side)
     if not os.path.isfile(os.path.join(MODEL_DIR, "model.safetensors")):
         run([sys.executable, os.path.join(HERE, "write_random_model.py")])
-    mtmd, quantize = ensure_llama_cpp()
+    mtmd, quantize = ensure_llama_cpp(args.avx2_only)
     files = {r: ensure_gguf(quantize, ROWS[r][1], ROWS[r][2]) for r in rows}
 
     print(f"machine: {machine()}; {args.threads} threads; {args.new_tokens} new tokens; "
           f"median of {args.runs} runs after one untimed; llama.cpp "
-          f"{'without' if args.no_repack else 'with'} repacking", flush=True)
+          f"{'without' if args.no_repack else 'with'} repacking"
+          f"{'; both sides AVX2 only' if args.avx2_only else ''}; {args.picture_side}x{args.picture_side} "
+          "picture", flush=True)
     bandwidth = memory_bandwidth(args.threads)
     print(f"memory bandwidth with {args.threads} threads: read {bandwidth['read_gb_s']:.1f} GB/s, "
           f"copy {bandwidth['copy_gb_s']:.1f} GB/s (steal {bandwidth['steal_percent']:.1f} %)", flush=True)
     results = []
     for r in rows:
         (dtype, quant), weight_type, projector_type = ROWS[r]
-        o = ours(args.onevision, dtype, quant, args.runs, args.new_tokens, args.threads)
-        t = theirs(mtmd, *files[r], args.runs, args.new_tokens, args.threads, not args.no_repack)
+        o = ours(args.onevision, dtype, quant, args.runs, args.new_tokens, args.threads, image)
+        t = theirs(mtmd, *files[r], args.runs, args.new_tokens, args.threads, image, not args.no_repack)
         ours_bytes = our_weight_bytes(r)
         theirs_bytes = os.path.getsize(files[r][0])
         o["weight_bytes_per_token"] = ours_bytes

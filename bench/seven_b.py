@@ -23,27 +23,11 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from compare import QUESTION, machine  # noqa: E402
+from compare import QUESTION, machine, picture  # noqa: E402,F401
 from llama_compare import Steal, timed_process  # noqa: E402
 
 WORK = os.path.join(HERE, ".work")
 MODEL_DIR = os.path.join(WORK, "model-numpy-7b")
-
-
-def picture(side):
-    """The benchmark's homework figure, scaled to side x side (448 is 256 picture tokens)."""
-    from compare import draw_picture
-    from PIL import Image
-
-    base = os.path.join(WORK, "figure_448.png")
-    if not os.path.isfile(base):
-        draw_picture(base)
-    if side == 448:
-        return base
-    path = os.path.join(WORK, f"figure_{side}.png")
-    if not os.path.isfile(path):
-        Image.open(base).resize((side, side), Image.BICUBIC).save(path)
-    return path
 
 
 def start(exe, quant, packed_dir, image, new_tokens, threads, context_tokens=0):
