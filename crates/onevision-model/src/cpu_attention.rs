@@ -104,6 +104,22 @@ impl<'a, T: FloatValue> Heads<'a, T> {
         })
     }
 
+    /// Fails unless `k` and `v` (keys and values for these queries) hold as many batch entries
+    /// of the same width, and as many keys as values.
+    pub(crate) fn check_fit<K, V>(&self, k: &Heads<K>, v: &Heads<V>) -> candle_core::Result<()> {
+        if (k.batch, k.dim) != (self.batch, self.dim)
+            || (v.batch, v.rows, v.dim) != (self.batch, k.rows, self.dim)
+        {
+            candle_core::bail!(
+                "attention: queries {:?}, keys {:?} and values {:?} do not fit together",
+                (self.batch, self.rows, self.dim),
+                (k.batch, k.rows, k.dim),
+                (v.batch, v.rows, v.dim)
+            );
+        }
+        Ok(())
+    }
+
     pub(crate) fn head(&self, b: usize) -> &'a [T] {
         let start = self.first + b * self.head_stride;
         &self.data[start..start + self.rows * self.dim]
@@ -143,14 +159,7 @@ impl FewQueries<'_> {
         let k = Heads::<T>::new(k, k_layout, "keys")?;
         let v = Heads::<T>::new(v, v_layout, "values")?;
         let (batch, queries, dim) = (q.batch, q.rows, q.dim);
-        if (k.batch, k.dim) != (batch, dim) || (v.batch, v.rows, v.dim) != (batch, k.rows, dim) {
-            candle_core::bail!(
-                "attention: queries {:?}, keys {:?} and values {:?} do not fit together",
-                (q.batch, q.rows, q.dim),
-                k_layout.dims(),
-                v_layout.dims()
-            );
-        }
+        q.check_fit(&k, &v)?;
         let keys = k.rows;
         let visible = visible_counts(self.visible, queries, keys)?;
         let mut out = vec![0f32; batch * queries * dim];

@@ -87,14 +87,7 @@ impl CustomOp3 for Tiled<'_> {
         let k = Heads::<f32>::new(k, k_layout, "keys")?;
         let v = Heads::<f32>::new(v, v_layout, "values")?;
         let (batch, queries, dim) = (q.batch, q.rows, q.dim);
-        if (k.batch, k.dim) != (batch, dim) || (v.batch, v.rows, v.dim) != (batch, k.rows, dim) {
-            candle_core::bail!(
-                "attention: queries {:?}, keys {:?} and values {:?} do not fit together",
-                q_layout.dims(),
-                k_layout.dims(),
-                v_layout.dims()
-            );
-        }
+        q.check_fit(&k, &v)?;
         let visible = crate::cpu_attention::visible_counts(self.visible, queries, k.rows)?;
         let mut out = vec![0f32; batch * queries * dim];
         if queries > 0 && dim > 0 {
