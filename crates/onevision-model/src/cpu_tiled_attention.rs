@@ -4,7 +4,7 @@
 //! score grows), so the score matrix never exists whole.
 //!
 //! Through candle (attention.rs's chunked path) a 1-megapixel picture's full-attention vision
-//! layer wrote 16 heads x 5184 x 5184 scores in 64 MB slices, each freshly mapped memory, then
+//! layer wrote 16 heads x 5476 x 5476 scores in 64 MB slices, each freshly mapped memory, then
 //! scaled them on one core, then softmaxed them into another fresh 64 MB, then read them back:
 //! about 30 % of the vision tower's time on the mid-size model (perf, AVX2). Here each (head,
 //! tile) is one task on the pool; its scores stay in the core's cache, the scale rides on the
@@ -354,6 +354,9 @@ impl CustomOp3 for Segments<'_> {
         }
         let width = heads * dim;
         let mut out = vec![0f32; n * width];
+        if width == 0 {
+            return Ok((CpuStorage::F32(out), Shape::from((n, width))));
+        }
         let tasks: Vec<(usize, usize, usize, usize)> = self
             .segments
             .iter()
