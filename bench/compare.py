@@ -126,16 +126,14 @@ def picture(side):
     about a megapixel, 1369), under bench/.work."""
     from PIL import Image
 
-    work = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".work")
-    os.makedirs(work, exist_ok=True)
-    base = os.path.join(work, "figure_448.png")
-    if not os.path.isfile(base):
-        draw_picture(base)
+    os.makedirs(WORK, exist_ok=True)
+    if not os.path.isfile(PICTURE):
+        draw_picture(PICTURE)
     if side == 448:
-        return base
-    path = os.path.join(work, f"figure_{side}.png")
+        return PICTURE
+    path = os.path.join(WORK, f"figure_{side}.png")
     if not os.path.isfile(path):
-        Image.open(base).resize((side, side), Image.BICUBIC).save(path)
+        Image.open(PICTURE).resize((side, side), Image.BICUBIC).save(path)
     return path
 
 

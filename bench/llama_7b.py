@@ -37,8 +37,8 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from compare import machine  # noqa: E402
 from llama_compare import (  # noqa: E402
-    AVX2_ONLY_ONEVISION, CACHE, LLAMA_BUILD, LLAMA_BUILDS, LLAMA_SRC, REPACK, Steal, ensure_llama_cpp, memory_bandwidth, ratio, run,
-    theirs_once, timed_process)
+    AVX2_ONLY_ONEVISION, CACHE, LLAMA_BUILDS, LLAMA_SRC, REPACK, Steal, ensure_llama_cpp,
+    memory_bandwidth, ratio, run, theirs_once, timed_process)
 from seven_b import MODEL_DIR, picture, start  # noqa: E402
 
 GGUF_DIR = os.path.join(CACHE, "gguf-7b")
@@ -46,7 +46,7 @@ GGUF_DIR = os.path.join(CACHE, "gguf-7b")
 PAIRS = {"q4k": "Q4_K_M", "q8_0": "Q8_0"}
 
 
-def ensure_gguf(weight_type, drop_bf16):
+def ensure_gguf(quantize, weight_type, drop_bf16):
     """The text GGUF in `weight_type` and the F16 projector, converted and quantised once."""
     os.makedirs(GGUF_DIR, exist_ok=True)
     convert = os.path.join(LLAMA_SRC, "convert_hf_to_gguf.py")
@@ -62,7 +62,6 @@ def ensure_gguf(weight_type, drop_bf16):
             run([sys.executable, convert, MODEL_DIR, "--outtype", "bf16", "--outfile", bf16 + ".partial"],
                 stdout=subprocess.DEVNULL)
             os.rename(bf16 + ".partial", bf16)
-        quantize = os.path.join(LLAMA_BUILD, "bin", "llama-quantize")
         run([quantize, bf16, model + ".partial", weight_type], stdout=subprocess.DEVNULL)
         os.rename(model + ".partial", model)
     if drop_bf16 and os.path.isfile(bf16) and all(
@@ -139,9 +138,9 @@ def main():
     pairs = args.pairs.split(",")
     if unknown := [p for p in pairs if p not in PAIRS]:
         raise SystemExit(f"unknown pairs {unknown}: choose from {', '.join(PAIRS)}")
-    mtmd, _ = ensure_llama_cpp(args.avx2_only)
+    mtmd, quantize = ensure_llama_cpp(args.avx2_only)
     image = picture(args.picture_side)
-    files = {p: ensure_gguf(PAIRS[p], args.drop_bf16) for p in pairs}
+    files = {p: ensure_gguf(quantize, PAIRS[p], args.drop_bf16) for p in pairs}
     bandwidth = memory_bandwidth(args.threads)
     print(f"machine: {machine()}; {args.threads} threads; {args.new_tokens} new tokens; "
           f"{args.picture_side}x{args.picture_side} picture; llama.cpp "

@@ -61,7 +61,6 @@ LLAMA_BUILDS = {
            ["-DGGML_NATIVE=OFF", "-DGGML_AVX=ON", "-DGGML_AVX2=ON", "-DGGML_FMA=ON", "-DGGML_F16C=ON",
             "-DGGML_BMI2=ON", "-DGGML_AVX512=OFF"]),
 }
-LLAMA_BUILD = LLAMA_BUILDS[False][0]
 # Our binary as an AVX2-only CPU runs it (bench/build_avx2_only.sh).
 AVX2_ONLY_ONEVISION = os.path.join(CACHE, "avx2-only-target", "release", "onevision")
 GGUF_DIR = os.path.join(CACHE, "gguf-mid")

@@ -23,7 +23,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from compare import QUESTION, machine, picture  # noqa: E402,F401
+from compare import QUESTION, machine, picture  # noqa: E402
 from llama_compare import Steal, timed_process  # noqa: E402
 
 WORK = os.path.join(HERE, ".work")

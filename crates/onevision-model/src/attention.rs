@@ -1,6 +1,8 @@
-//! Scaled dot-product attention shared by the vision tower and the decoder: softmax in f32 like the
-//! reference's eager path, and queries taken in chunks so the score matrix stays within a fixed
-//! memory budget however long the sequence (a 12-megapixel photo gives ~60k patches).
+//! Scaled dot-product attention shared by the vision tower and the decoder. On the CPU it goes to
+//! cpu_attention.rs (a few query rows) or cpu_tiled_attention.rs (many); on other devices through
+//! candle: softmax in f32 like the reference's eager path, and queries taken in chunks so the
+//! score matrix stays within a fixed memory budget however long the sequence (a 12-megapixel
+//! photo gives ~60k patches).
 
 use candle_core::{DType, Device, Tensor};
 
@@ -64,7 +66,7 @@ fn chunked_attention(
                 scores = scores.broadcast_add(&mask)?;
             }
         }
-        let probs = crate::cpu_softmax::softmax_last_dim(&scores)?.to_dtype(v.dtype())?;
+        let probs = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(v.dtype())?;
         drop(scores);
         outs.push(probs.matmul(v)?);
         start += n;

@@ -324,18 +324,19 @@ impl VectorLevel {
     pub(crate) fn detected() -> VectorLevel {
         static LEVEL: std::sync::OnceLock<VectorLevel> = std::sync::OnceLock::new();
         *LEVEL.get_or_init(|| {
-            let cap = std::env::var("ONEVISION_VECTOR_LEVEL").ok();
             let level = VectorLevel::of_this_cpu();
-            match cap.as_deref().map(VectorLevel::named) {
-                Some(Some(cap)) => level.min(cap),
-                Some(None) => {
+            let Ok(cap) = std::env::var("ONEVISION_VECTOR_LEVEL") else {
+                return level;
+            };
+            match VectorLevel::named(&cap) {
+                Some(cap) => level.min(cap),
+                None => {
                     tracing::warn!(
-                        value = cap.as_deref().unwrap_or_default(),
+                        value = cap,
                         "ONEVISION_VECTOR_LEVEL is not portable, avx2 or avx512; ignored"
                     );
                     level
                 }
-                None => level,
             }
         })
     }
@@ -724,6 +725,7 @@ pub(crate) fn rows_times_weight(x: &Tensor, w: &Tensor) -> candle_core::Result<T
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::Device;
 
     #[test]
     fn a_vector_level_is_named_as_the_environment_gives_it() {
@@ -737,7 +739,6 @@ mod tests {
         // The setting only lowers: what the CPU lacks stays off.
         assert!(VectorLevel::detected() <= VectorLevel::of_this_cpu());
     }
-    use candle_core::Device;
 
     /// Tiles of weight rows met by groups of activation rows give every output exactly what one
     /// pass of all the rows over each weight row gives: a pass of 64 rows and 6 left over, groups

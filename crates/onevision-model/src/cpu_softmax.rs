@@ -4,9 +4,6 @@
 //! Attention takes one exponential per query per visible key: a 7B's 1406-token prompt needs
 //! about 1.5 billion of them, and each decoded token deep in a context a million more.
 
-use candle_core::{CpuStorage, CustomOp1, DType, Layout, Shape, Tensor};
-use rayon::prelude::*;
-
 /// Below this the exponential is under f32's smallest normal number: the result is 0, as for a
 /// masked (-inf) score.
 const EXP_MIN_INPUT: f32 = -87.336_54;
@@ -73,46 +70,6 @@ unsafe fn exp_avx2(x: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
     let exponent = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
     let two_n = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(exponent));
     _mm256_andnot_ps(too_small, _mm256_mul_ps(e, two_n))
-}
-
-/// Softmax over the last dimension: this module's on the CPU in f32, candle's otherwise.
-pub(crate) fn softmax_last_dim(scores: &Tensor) -> candle_core::Result<Tensor> {
-    if scores.device().is_cpu() && scores.dtype() == DType::F32 && scores.rank() > 0 {
-        scores.contiguous()?.apply_op1_no_bwd(&LastDim)
-    } else {
-        candle_nn::ops::softmax_last_dim(scores)
-    }
-}
-
-struct LastDim;
-
-impl CustomOp1 for LastDim {
-    fn name(&self) -> &'static str {
-        "softmax-last-dim-f32"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &CpuStorage,
-        layout: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (CpuStorage::F32(data), Some((start, end))) = (storage, layout.contiguous_offsets())
-        else {
-            candle_core::bail!("softmax: f32 values one after another expected");
-        };
-        let scores = &data[start..end];
-        let len = layout.dims().last().copied().unwrap_or(1).max(1);
-        let mut probs = vec![0f32; scores.len()];
-        // Each row copied while the pool works on it, so it is read from memory once.
-        probs
-            .par_chunks_mut(len)
-            .zip(scores.par_chunks(len))
-            .for_each(|(row, from)| {
-                row.copy_from_slice(from);
-                softmax(row);
-            });
-        Ok((CpuStorage::F32(probs), layout.shape().clone()))
-    }
 }
 
 /// `row` replaced by its softmax: e^(x - max) / sum. A row of only -inf (no visible key) would
@@ -240,26 +197,6 @@ mod tests {
             assert!(exps_of(x).iter().all(|&e| e == want), "exp({x})");
         }
         assert!(exps_of(89.0).iter().all(|e| e.is_infinite()));
-    }
-
-    #[test]
-    fn the_tensor_softmax_equals_candles() {
-        let mut rng = crate::test_data::seeded(40);
-        let scores = (crate::test_data::gaussian(&mut rng, &[3, 5, 37]) * 4.0).unwrap();
-        let got = softmax_last_dim(&scores).unwrap();
-        let want = candle_nn::ops::softmax_last_dim(&scores).unwrap();
-        assert_eq!(got.dims(), want.dims());
-        // Probabilities are at most 1: a few f32 ulps of it, from the two exponentials' and the
-        // two summation orders' rounding.
-        let d = crate::cpu_rows::max_abs_difference(&got, &want);
-        assert!(d < 1e-6, "{d}");
-        // A view that is not contiguous is copied first (candle's refuses one).
-        let t = scores.transpose(1, 2).unwrap();
-        let d = crate::cpu_rows::max_abs_difference(
-            &softmax_last_dim(&t).unwrap(),
-            &candle_nn::ops::softmax_last_dim(&t.contiguous().unwrap()).unwrap(),
-        );
-        assert!(d < 1e-6, "{d}");
     }
 
     #[test]
